@@ -1,0 +1,90 @@
+"""Domain errors: exceptions that carry data, mapped by the GraphQL layer to typed errors.
+
+Hierarchy::
+
+    DomainError                 base; has ``code``, ``message``, optional ``field``
+     ├── ValidationFailed        bad input (INVALID_INPUT, or a more specific code)
+     ├── NotFound                unknown id, or one the caller may not see (NOT_FOUND)
+     ├── Unauthenticated         no or invalid credentials (UNAUTHENTICATED)
+     ├── PermissionDenied        authenticated but not allowed (FORBIDDEN)
+     ├── Conflict                the request contradicts the current state (CONFLICT, ...)
+     │    └── InvalidTransition  an illegal state-machine transition (INVALID_TRANSITION)
+     └── Unavailable             a dependency is down or being rebuilt; retry (UNAVAILABLE)
+
+Every error code a client can see is a member of :class:`ErrorCode`.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+
+class ErrorCode(enum.Enum):
+    INVALID_INPUT = "INVALID_INPUT"
+    NOT_FOUND = "NOT_FOUND"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    CONFLICT = "CONFLICT"
+    INVALID_TRANSITION = "INVALID_TRANSITION"
+    UNAVAILABLE = "UNAVAILABLE"
+    # identity
+    INVALID_LOGIN_CODE = "INVALID_LOGIN_CODE"
+    INVALID_TOKEN = "INVALID_TOKEN"
+    TOKEN_EXPIRED = "TOKEN_EXPIRED"
+    UPSTREAM_ERROR = "UPSTREAM_ERROR"
+
+
+class DomainError(Exception):
+    code: ErrorCode = ErrorCode.INVALID_INPUT
+    default_message = "The request could not be completed."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        field: str | None = None,
+        code: ErrorCode | None = None,
+        **data: Any,
+    ) -> None:
+        self.message = message or self.default_message
+        self.field = field
+        if code is not None:
+            self.code = code
+        self.data = data
+        super().__init__(self.message)
+
+
+class ValidationFailed(DomainError):
+    code = ErrorCode.INVALID_INPUT
+    default_message = "The input is not valid."
+
+
+class NotFound(DomainError):
+    code = ErrorCode.NOT_FOUND
+    default_message = "Not found."
+
+
+class Unauthenticated(DomainError):
+    code = ErrorCode.UNAUTHENTICATED
+    default_message = "Sign in first."
+
+
+class PermissionDenied(DomainError):
+    code = ErrorCode.FORBIDDEN
+    default_message = "You are not allowed to do that."
+
+
+class Conflict(DomainError):
+    code = ErrorCode.CONFLICT
+    default_message = "The request conflicts with the current state."
+
+
+class InvalidTransition(Conflict):
+    code = ErrorCode.INVALID_TRANSITION
+    default_message = "That state change is not allowed."
+
+
+class Unavailable(DomainError):
+    code = ErrorCode.UNAVAILABLE
+    default_message = "Temporarily unavailable; retry shortly."

@@ -1,0 +1,73 @@
+"""Access tokens (short-lived JWT, HS256) and opaque secrets (refresh tokens, API keys)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import jwt
+
+from domain.base import utcnow
+from domain.errors import ErrorCode, Unauthenticated
+
+FACTORY_KEY_PREFIX = "c2mf_"
+
+
+def hash_secret(secret: str) -> bytes:
+    # The secrets hashed here are 256-bit random values, so a fast hash is the right tool:
+    # there is nothing to brute-force. (Passwords would need a slow KDF.)
+    return hashlib.sha256(secret.encode()).digest()
+
+
+def new_refresh_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def new_factory_key() -> tuple[str, str]:
+    """Return (prefix, full key). The prefix is public and indexed; the key is shown once."""
+    prefix = secrets.token_hex(6)
+    return prefix, f"{FACTORY_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+
+
+def split_factory_key(key: str) -> str | None:
+    if not key.startswith(FACTORY_KEY_PREFIX):
+        return None
+    prefix, _, rest = key[len(FACTORY_KEY_PREFIX) :].partition("_")
+    return prefix if prefix and rest else None
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    token: str
+    expires_at: datetime
+
+
+class TokenIssuer:
+    def __init__(self, secret: str, ttl_seconds: int) -> None:
+        self._secret = secret
+        self._ttl = timedelta(seconds=ttl_seconds)
+
+    def issue(self, user_id: int) -> AccessToken:
+        now = utcnow()
+        exp = now + self._ttl
+        token = jwt.encode(
+            {"sub": str(user_id), "typ": "access", "iat": now, "exp": exp},
+            self._secret,
+            algorithm="HS256",
+        )
+        return AccessToken(token=token, expires_at=exp)
+
+    def verify(self, token: str) -> int:
+        try:
+            claims = jwt.decode(
+                token, self._secret, algorithms=["HS256"], options={"require": ["exp", "sub"]}
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthenticated("The access token has expired.", code=ErrorCode.TOKEN_EXPIRED) from exc
+        except jwt.InvalidTokenError as exc:
+            raise Unauthenticated("The access token is not valid.", code=ErrorCode.INVALID_TOKEN) from exc
+        if claims.get("typ") != "access":
+            raise Unauthenticated("The access token is not valid.", code=ErrorCode.INVALID_TOKEN)
+        return int(claims["sub"])

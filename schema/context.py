@@ -1,0 +1,86 @@
+"""The per-request context: a sessionmaker (never a shared session), Redis, the caller, loaders."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from taskiq import AsyncBroker
+
+from domain import jobs
+from domain.errors import DomainError
+from domain.identity.actor import Actor
+from domain.identity.tokens import TokenIssuer
+from domain.identity.wechat import WeChatLogin
+from server.config import Settings
+from workers.broker import kick
+
+
+@dataclass
+class Services:
+    """Long-lived collaborators, built once in the lifespan."""
+
+    settings: Settings
+    sessionmaker: async_sessionmaker[AsyncSession]
+    redis: Redis
+    broker: AsyncBroker
+    tokens: TokenIssuer
+    wechat: WeChatLogin
+
+
+@dataclass
+class Context:
+    request: Request | WebSocket
+    response: Response | WebSocket | None
+    services: Services
+    actor: Actor
+    auth_error: DomainError | None = None
+    request_id: str = "-"
+    loaders: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
+
+    @property
+    def sessionmaker(self) -> async_sessionmaker[AsyncSession]:
+        return self.services.sessionmaker
+
+    @property
+    def redis(self) -> Redis:
+        return self.services.redis
+
+    def authenticated_actor(self) -> Actor:
+        """The caller; a bad or expired token is reported as such rather than as 'anonymous'."""
+        if self.actor.is_anonymous and self.auth_error is not None:
+            raise self.auth_error
+        return self.actor
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
+        """One transaction; jobs queued inside are pushed only after it commits."""
+        token = jobs.begin()
+        try:
+            async with self.sessionmaker() as session, session.begin():
+                yield session
+        except BaseException:
+            jobs.end(token)
+            raise
+        for job in jobs.end(token):
+            await kick(self.services.broker, job)
+
+    @asynccontextmanager
+    async def read_session(self) -> AsyncIterator[AsyncSession]:
+        async with self.sessionmaker() as session:
+            yield session
+
+    def set_status(self, status: int) -> None:
+        if isinstance(self.response, Response):
+            self.response.status_code = status

@@ -1,0 +1,79 @@
+"""Schema extensions: typed errors, masking of the unexpected, HTTP status, metrics."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from graphql import GraphQLError, GraphQLSyntaxError
+from strawberry.extensions import SchemaExtension
+
+from domain.errors import DomainError
+from server.metrics import GRAPHQL_LATENCY, GRAPHQL_OPERATIONS, operation_label
+
+log = logging.getLogger("c2m.graphql")
+
+INTERNAL_MESSAGE = "Internal server error. The request id in the X-Request-ID header identifies it."
+
+
+def _typed(error: GraphQLError, code: str, extra: dict[str, Any] | None = None) -> GraphQLError:
+    return GraphQLError(
+        error.message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions={**(error.extensions or {}), "code": code, **(extra or {})},
+    )
+
+
+def shape_error(error: GraphQLError, request_id: str) -> GraphQLError:
+    original = error.original_error
+    if isinstance(original, DomainError):
+        return GraphQLError(
+            original.message,
+            nodes=error.nodes,
+            positions=error.positions,
+            path=error.path,
+            extensions={"code": original.code.value, "field": original.field},
+        )
+    if original is None or isinstance(original, GraphQLError):
+        # A problem with the document or the variables: the client's to fix; say what it is.
+        if isinstance(error, GraphQLSyntaxError) or isinstance(original, GraphQLSyntaxError):
+            return _typed(error, "GRAPHQL_PARSE_FAILED")
+        if error.extensions and "code" in error.extensions:
+            return error
+        if error.path is None:
+            return _typed(error, "GRAPHQL_VALIDATION_FAILED")
+        return _typed(error, "BAD_USER_INPUT")
+    log.error("unexpected error in %s", ".".join(map(str, error.path or [])), exc_info=original)
+    return GraphQLError(
+        INTERNAL_MESSAGE,
+        nodes=error.nodes,
+        positions=error.positions,
+        path=error.path,
+        extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+    )
+
+
+class ErrorsAndMetrics(SchemaExtension):
+    def on_operation(self) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        ec = self.execution_context
+        ctx = ec.context
+        request_id = getattr(ctx, "request_id", "-")
+        result = ec.result
+        errors = list(result.errors or []) if result is not None else []
+        if errors and result is not None:
+            result.errors = [shape_error(e, request_id) for e in errors]
+        try:
+            op_type = ec.operation_type.value
+        except RuntimeError:
+            op_type = "unknown"
+        name = operation_label(ec.operation_name)
+        outcome = "error" if errors else "ok"
+        GRAPHQL_OPERATIONS.labels(name, op_type, outcome).inc()
+        GRAPHQL_LATENCY.labels(name, op_type).observe(time.perf_counter() - started)

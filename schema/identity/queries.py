@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from domain.identity import repository as repo
+from domain.identity import service
+from schema.context import Context
+from schema.identity.types import Factory, User
+from schema.pagination import Connection, build_connection, decode_int_cursor, page_size
+
+
+@strawberry.type
+class IdentityQuery:
+    @strawberry.field(description="The signed-in member, or null when the request carries no token.")
+    async def viewer(self, info: Info[Context, Any]) -> User | None:
+        ctx = info.context
+        actor = ctx.authenticated_actor()
+        if actor.user_id is None:
+            return None
+        async with ctx.read_session() as session:
+            user = await repo.get_user(session, actor.user_id)
+        return User.from_model(user) if user else None
+
+    @strawberry.field(description="The factory whose API key signed this request, or null.")
+    async def viewer_factory(self, info: Info[Context, Any]) -> Factory | None:
+        ctx = info.context
+        actor = ctx.authenticated_actor()
+        if actor.factory_id is None:
+            return None
+        async with ctx.read_session() as session:
+            factory = await repo.get_factory(session, actor.factory_id)
+        return Factory.from_model(factory) if factory else None
+
+    @strawberry.field(description="All factories (operators only), oldest first.")
+    async def factories(
+        self, info: Info[Context, Any], first: int | None = None, after: str | None = None
+    ) -> Connection[Factory]:
+        ctx = info.context
+        limit = page_size(first)
+        after_id = decode_int_cursor("factory", after)
+        async with ctx.read_session() as session:
+            await service.require_operator(session, ctx.authenticated_actor())
+            rows = await repo.list_factories(session, after_id, limit + 1)
+        return build_connection(rows, limit, "factory", lambda f: f.id, Factory.from_model)

@@ -1,0 +1,181 @@
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from strawberry import relay
+from strawberry.types import Info
+
+from domain.errors import DomainError
+from domain.identity import models
+from domain.identity import repository as repo
+from domain.identity import service
+from schema.context import Context
+from schema.errors import UserError
+
+
+@strawberry.enum
+class Role(enum.Enum):
+    MEMBER = "MEMBER"
+    KOC = "KOC"
+    OPERATOR = "OPERATOR"
+
+
+@strawberry.type
+class User(relay.Node):
+    id: relay.NodeID[int]
+    display_name: str
+    avatar_url: str | None
+    roles: list[Role]
+    created_at: datetime
+
+    @classmethod
+    def from_model(cls, user: models.User) -> User:
+        return cls(
+            id=user.id,
+            display_name=user.display_name,
+            avatar_url=user.avatar_url,
+            roles=[Role(r) for r in user.roles],
+            created_at=user.created_at,
+        )
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info[Context, Any], node_ids: Iterable[str], required: bool = False
+    ) -> list[User | None]:
+        ids = [int(i) for i in node_ids if i.isdigit()]
+        ctx = info.context
+        async with ctx.read_session() as session:
+            is_operator = False
+            if ctx.actor.user_id is not None:
+                me = await repo.get_user(session, ctx.actor.user_id)
+                is_operator = bool(me and me.is_operator)
+            users = {u.id: u for u in await repo.get_users(session, ids)}
+        out: list[User | None] = []
+        for raw in node_ids:
+            u = users.get(int(raw)) if raw.isdigit() else None
+            visible = u is not None and (is_operator or u.id == ctx.actor.user_id)
+            out.append(cls.from_model(u) if u is not None and visible else None)
+        return out
+
+
+@strawberry.type
+class FactoryApiKey(relay.Node):
+    id: relay.NodeID[int]
+    name: str
+    prefix: str = strawberry.field(description="The public part of the key, to tell keys apart.")
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @classmethod
+    def from_model(cls, key: models.FactoryApiKey) -> FactoryApiKey:
+        return cls(id=key.id, name=key.name, prefix=key.prefix, created_at=key.created_at,
+                   revoked_at=key.revoked_at)
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info[Context, Any], node_ids: Iterable[str], required: bool = False
+    ) -> list[FactoryApiKey | None]:
+        ctx = info.context
+        out: list[FactoryApiKey | None] = []
+        async with ctx.read_session() as session:
+            try:
+                await service.require_operator(session, ctx.actor)
+            except DomainError:
+                return [None for _ in node_ids]
+            for raw in node_ids:
+                key = await repo.get_api_key(session, int(raw)) if raw.isdigit() else None
+                out.append(cls.from_model(key) if key else None)
+        return out
+
+
+@strawberry.type
+class Factory(relay.Node):
+    id: relay.NodeID[int]
+    name: str
+    contact: str
+    created_at: datetime
+
+    @classmethod
+    def from_model(cls, factory: models.Factory) -> Factory:
+        return cls(id=factory.id, name=factory.name, contact=factory.contact,
+                   created_at=factory.created_at)
+
+    @strawberry.field(description="API keys of this factory (operators only).")
+    async def api_keys(self, info: Info[Context, Any]) -> list[FactoryApiKey]:
+        ctx = info.context
+        async with ctx.read_session() as session:
+            await service.require_operator(session, ctx.authenticated_actor())
+            keys = await repo.list_api_keys(session, self.id)
+        return [FactoryApiKey.from_model(k) for k in keys]
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info[Context, Any], node_ids: Iterable[str], required: bool = False
+    ) -> list[Factory | None]:
+        ctx = info.context
+        out: list[Factory | None] = []
+        async with ctx.read_session() as session:
+            for raw in node_ids:
+                try:
+                    f = await service.get_factory_for(session, ctx.actor, int(raw))
+                except (DomainError, ValueError):
+                    f = None
+                out.append(cls.from_model(f) if f else None)
+        return out
+
+
+@strawberry.type(description="Tokens for a signed-in member. Send the access token as `Authorization: Bearer <token>`.")
+class AuthSession:
+    access_token: str
+    access_token_expires_at: datetime
+    refresh_token: str
+    refresh_token_expires_at: datetime
+    user: User
+
+    @classmethod
+    def from_domain(cls, s: service.Session) -> AuthSession:
+        return cls(
+            access_token=s.access_token,
+            access_token_expires_at=s.access_token_expires_at,
+            refresh_token=s.refresh_token,
+            refresh_token_expires_at=s.refresh_token_expires_at,
+            user=User.from_model(s.user),
+        )
+
+
+@strawberry.type
+class AuthPayload:
+    session: AuthSession | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class LogoutPayload:
+    ok: bool = False
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class UserPayload:
+    user: User | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class FactoryPayload:
+    factory: Factory | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class FactoryApiKeyPayload:
+    api_key: FactoryApiKey | None = None
+    secret: str | None = strawberry.field(
+        default=None,
+        description="The full key, shown only in the response that created it. Keep it safe.",
+    )
+    errors: list[UserError] = strawberry.field(default_factory=list)

@@ -1,0 +1,96 @@
+"""Relay cursor connections over keyset pages (no OFFSET: stable under inserts)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
+
+import strawberry
+
+from domain.errors import ValidationFailed
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+DEFAULT_PAGE = 20
+MAX_PAGE = 100
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+    has_previous_page: bool = False
+    start_cursor: str | None = None
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+
+    @strawberry.field
+    def nodes(self) -> list[T]:
+        return [edge.node for edge in self.edges]
+
+
+def encode_cursor(kind: str, value: str | int) -> str:
+    return base64.urlsafe_b64encode(f"{kind}:{value}".encode()).decode()
+
+
+def decode_cursor(kind: str, cursor: str | None) -> str | None:
+    if cursor is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor.encode()).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise ValidationFailed("The cursor is not valid.", field="after") from exc
+    prefix, _, value = raw.partition(":")
+    if prefix != kind or not value:
+        raise ValidationFailed("The cursor is not valid.", field="after")
+    return value
+
+
+def decode_int_cursor(kind: str, cursor: str | None) -> int:
+    value = decode_cursor(kind, cursor)
+    if value is None:
+        return 0
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ValidationFailed("The cursor is not valid.", field="after") from exc
+
+
+def page_size(first: int | None) -> int:
+    if first is None:
+        return DEFAULT_PAGE
+    if not 1 <= first <= MAX_PAGE:
+        raise ValidationFailed(f"first must be between 1 and {MAX_PAGE}.", field="first")
+    return first
+
+
+def build_connection(
+    rows: Sequence[R],
+    limit: int,
+    kind: str,
+    key: Callable[[R], str | int],
+    to_node: Callable[[R], T],
+) -> Connection[T]:
+    """``rows`` was fetched with ``limit + 1`` to learn whether another page exists."""
+    page = rows[:limit]
+    edges = [Edge(cursor=encode_cursor(kind, key(r)), node=to_node(r)) for r in page]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=len(rows) > limit,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+    )

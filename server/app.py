@@ -1,0 +1,144 @@
+"""The Starlette application: GraphQL at /graphql, health, readiness and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import TypedDict
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
+
+from domain.identity.tokens import TokenIssuer
+from domain.identity.wechat import DevWeChatLogin, HttpWeChatLogin, WeChatLogin
+from schema.build import build_schema
+from schema.context import Services
+from server.config import Settings
+from server.graphql_view import C2MGraphQL
+from server.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from server.persisted import PersistedDocuments, load_manifest
+from server.resources import make_engine, make_redis, make_sessionmaker
+from workers.broker import make_broker
+
+log = logging.getLogger("c2m.app")
+
+
+class State(TypedDict):
+    services: Services
+
+
+def make_wechat(settings: Settings) -> WeChatLogin:
+    if settings.wechat_app_id and settings.wechat_app_secret:
+        return HttpWeChatLogin(
+            settings.wechat_app_id,
+            settings.wechat_app_secret,
+            settings.wechat_api_base,
+            timeout=settings.wechat_timeout_seconds,
+        )
+    if settings.is_dev:
+        return DevWeChatLogin()
+    raise RuntimeError("WeChat login is not configured (C2M_WECHAT_APP_ID / C2M_WECHAT_APP_SECRET)")
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings()
+    settings.check()
+    if not settings.database_url or not settings.redis_url:
+        raise RuntimeError("C2M_DATABASE_URL and C2M_REDIS_URL must be set for the API process")
+    database_url, redis_url = settings.database_url, settings.redis_url
+    schema = build_schema(settings)
+    manifest = load_manifest(settings.persisted_documents_file)
+    holder: dict[str, C2MGraphQL] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[State]:
+        engine = make_engine(settings, database_url)
+        redis = make_redis(redis_url)
+        broker, _ = make_broker(settings, redis_url)
+        await broker.startup()
+        wechat = make_wechat(settings)
+        services = Services(
+            settings=settings,
+            sessionmaker=make_sessionmaker(engine),
+            redis=redis,
+            broker=broker,
+            tokens=TokenIssuer(settings.jwt_secret, settings.access_token_ttl_seconds),
+            wechat=wechat,
+        )
+        persisted = PersistedDocuments(
+            redis, manifest, trusted_only=settings.trusted_documents_only,
+            ttl_seconds=settings.apq_ttl_seconds,
+        )
+        holder["view"] = C2MGraphQL(
+            schema,
+            services,
+            persisted,
+            graphql_ide="graphiql" if settings.env == "dev" else None,
+            allow_queries_via_get=False,
+        )
+        try:
+            yield {"services": services}
+        finally:
+            await broker.shutdown()
+            aclose = getattr(wechat, "aclose", None)
+            if aclose is not None:
+                await aclose()
+            await redis.aclose()
+            await engine.dispose()
+
+    class GraphQLEndpoint:
+        """An ASGI app (not a function), so Starlette hands it the raw scope; the view itself
+        is built in the lifespan, once the services exist."""
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            await holder["view"](scope, receive, send)
+
+    graphql_endpoint = GraphQLEndpoint()
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        services: Services = request.state.services
+        checks: dict[str, str] = {}
+
+        async def check_pg() -> None:
+            async with services.sessionmaker() as session:
+                await session.execute(text("SELECT 1"))
+
+        async def check_redis() -> None:
+            await services.redis.ping()
+
+        for name, check in (("postgres", check_pg), ("redis", check_redis)):
+            try:
+                await asyncio.wait_for(check(), timeout=2)
+                checks[name] = "ok"
+            except Exception as exc:  # noqa: BLE001 - readiness reports any failure
+                checks[name] = f"error: {type(exc).__name__}"
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks},
+                            status_code=200 if ok else 503)
+
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    routes = [
+        Route("/graphql", graphql_endpoint, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql_endpoint),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics),
+    ]
+    middleware = [
+        Middleware(RequestIdMiddleware),
+        Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
+    ]
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

@@ -1,0 +1,199 @@
+"""The ``c2m`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+import click
+
+from server.config import Settings
+from server.embedded import EmbeddedServices
+from server.logging import configure_logging
+
+
+@contextlib.contextmanager
+def _data_dir_lock(data_dir: Path) -> Iterator[None]:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    handle: IO[str] = open(data_dir / ".lock", "w")  # noqa: SIM115
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise click.ClickException(
+            f"another c2m process is already running the embedded servers in {data_dir}; "
+            "stop it, or point C2M_DATA_DIR elsewhere, or set C2M_DATABASE_URL and C2M_REDIS_URL"
+        ) from None
+    try:
+        yield
+    finally:
+        handle.close()
+
+
+@contextlib.contextmanager
+def _servers(settings: Settings) -> Iterator[tuple[str, str]]:
+    """The configured URLs, or embedded servers started (and stopped) around the block."""
+    if settings.database_url and settings.redis_url:
+        yield settings.database_url, settings.redis_url
+        return
+    with _data_dir_lock(settings.data_dir):
+        embedded = EmbeddedServices(settings.data_dir)
+        click.echo(f"Starting embedded PostgreSQL and Valkey (data in {settings.data_dir}) ...")
+        try:
+            embedded.start(postgres=not settings.database_url, redis=not settings.redis_url)
+            db = settings.database_url or embedded.database_url
+            rd = settings.redis_url or embedded.redis_url
+            assert db and rd
+            yield db, rd
+        finally:
+            embedded.stop()
+            click.echo("Embedded servers stopped.")
+
+
+def _settings(host: str | None = None, port: int | None = None) -> Settings:
+    settings = Settings()
+    updates: dict[str, object] = {}
+    if host is not None:
+        updates["host"] = host
+    if port is not None:
+        updates["port"] = port
+    settings = settings.model_copy(update=updates) if updates else settings
+    configure_logging(settings.log_level)
+    try:
+        settings.check()
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
+    return settings
+
+
+def _run_api(settings: Settings, db: str, rd: str, workers: int = 1) -> None:
+    import uvicorn
+
+    from server.migrate import upgrade
+
+    upgrade(db)
+    settings = settings.model_copy(update={"database_url": db, "redis_url": rd})
+    click.echo(f"c2m GraphQL API: http://{settings.host}:{settings.port}/graphql", )
+    sys.stdout.flush()
+    if workers > 1:
+        os.environ["C2M_DATABASE_URL"] = db
+        os.environ["C2M_REDIS_URL"] = rd
+        uvicorn.run("server.app:create_app", factory=True, host=settings.host,
+                    port=settings.port, workers=workers, log_config=None,
+                    access_log=False)
+        return
+    from server.app import create_app
+
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None,
+                access_log=False, timeout_graceful_shutdown=10)
+
+
+@click.group(help="c2m: a C2M pre-sale and group-buy platform with a GraphQL API.\n\n"
+             "With no C2M_DATABASE_URL / C2M_REDIS_URL set, commands start an embedded "
+             "PostgreSQL and Valkey whose data lives in C2M_DATA_DIR.")
+@click.version_option(package_name="c2m")
+def cli() -> None:
+    pass
+
+
+@cli.command(help="Run everything: migrations, the GraphQL API and a background worker.")
+@click.option("--host", default=None, help="Interface to bind (default 127.0.0.1, or C2M_HOST).")
+@click.option("--port", type=int, default=None, help="Port (default 8000, or C2M_PORT).")
+def serve(host: str | None, port: int | None) -> None:
+    settings = _settings(host, port)
+    with _servers(settings) as (db, rd):
+        env = {**os.environ, "C2M_DATABASE_URL": db, "C2M_REDIS_URL": rd}
+        worker = subprocess.Popen([sys.executable, "-m", "server.cli", "worker"], env=env)
+        try:
+            _run_api(settings, db, rd)
+        finally:
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGTERM)
+                try:
+                    worker.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
+                    worker.wait()
+
+
+@cli.command(help="Run the GraphQL API only (no worker).")
+@click.option("--host", default=None, help="Interface to bind (default 127.0.0.1, or C2M_HOST).")
+@click.option("--port", type=int, default=None, help="Port (default 8000, or C2M_PORT).")
+@click.option("--workers", type=int, default=1, show_default=True,
+              help="API processes (they share nothing but PostgreSQL and Redis).")
+def api(host: str | None, port: int | None, workers: int) -> None:
+    settings = _settings(host, port)
+    with _servers(settings) as (db, rd):
+        _run_api(settings, db, rd, workers)
+
+
+@cli.command(help="Run a background worker (more workers scale out).")
+def worker() -> None:
+    from workers.main import run_worker
+
+    settings = _settings()
+    with _servers(settings) as (db, rd):
+        asyncio.run(run_worker(settings, db, rd))
+
+
+@cli.command(help="Apply database migrations and exit.")
+def migrate() -> None:
+    from server.migrate import upgrade
+
+    settings = _settings()
+    with _servers(settings) as (db, _):
+        upgrade(db)
+    click.echo("Migrations applied.")
+
+
+@cli.command("create-operator",
+             help="Create (or promote) the account with this WeChat openid as an operator and "
+             "print an access token for it.")
+@click.option("--openid", required=True, help="The WeChat openid (in dev: the login code).")
+@click.option("--name", default="", help="Display name.")
+def create_operator(openid: str, name: str) -> None:
+    from server.migrate import upgrade
+
+    settings = _settings()
+    with _servers(settings) as (db, _):
+        upgrade(db)
+        token, user_id = asyncio.run(_create_operator(settings, db, openid, name))
+    click.echo(f"Operator ready: user {user_id} (openid {openid}).")
+    click.echo(f"Access token (valid {settings.access_token_ttl_seconds}s): {token}")
+
+
+async def _create_operator(settings: Settings, db: str, openid: str, name: str) -> tuple[str, int]:
+    from domain.identity import service
+    from domain.identity.tokens import TokenIssuer
+    from server.resources import make_engine, make_sessionmaker
+
+    engine = make_engine(settings, db, pool_size=1)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            user = await service.ensure_operator(session, openid, name)
+            user_id = user.id
+    finally:
+        await engine.dispose()
+    return TokenIssuer(settings.jwt_secret, settings.access_token_ttl_seconds).issue(user_id).token, user_id
+
+
+@cli.command("export-schema", help="Print the GraphQL schema (SDL); the repo keeps it in schema.graphql.")
+def export_schema() -> None:
+    from schema.build import build_schema
+
+    click.echo(build_schema(Settings()).as_str())
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

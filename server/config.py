@@ -1,0 +1,85 @@
+"""One typed settings object, read once from the environment (``C2M_*``)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="C2M_", extra="ignore")
+
+    env: Literal["dev", "test", "production"] = "dev"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database_url: str | None = None
+    redis_url: str | None = None
+    data_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir("c2m")))
+    secret_key: str | None = None
+    log_level: str = "INFO"
+
+    # Tokens
+    access_token_ttl_seconds: int = 900
+    refresh_token_ttl_seconds: int = 30 * 24 * 3600
+
+    # GraphQL limits
+    max_query_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 5000
+    max_body_bytes: int = 256 * 1024
+    introspection: bool = True
+    trusted_documents_only: bool = False
+    persisted_documents_file: Path | None = None
+    apq_ttl_seconds: int = 7 * 24 * 3600
+
+    # WeChat mini-program login (code2session)
+    wechat_app_id: str | None = None
+    wechat_app_secret: str | None = None
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    wechat_timeout_seconds: float = 5.0
+
+    # Worker
+    worker_concurrency: int = 50
+    queue_name: str = "c2m:{jobs}"
+
+    # Database pool
+    db_pool_size: int = 20
+    db_max_overflow: int = 10
+
+    @property
+    def is_dev(self) -> bool:
+        return self.env in ("dev", "test")
+
+    @cached_property
+    def jwt_secret(self) -> str:
+        """The signing key; generated once and kept in the data dir outside production."""
+        if self.secret_key:
+            return self.secret_key
+        if self.env == "production":
+            raise RuntimeError("C2M_SECRET_KEY must be set when C2M_ENV=production")
+        path = self.data_dir / "secret_key"
+        try:
+            return path.read_text().strip()
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            key = secrets.token_urlsafe(48)
+            path.write_text(key)
+            path.chmod(0o600)
+            return key
+
+    def check(self) -> None:
+        """Fail fast on settings that cannot work together."""
+        if self.env == "production":
+            if not self.secret_key:
+                raise RuntimeError("C2M_SECRET_KEY must be set when C2M_ENV=production")
+            if not (self.wechat_app_id and self.wechat_app_secret):
+                raise RuntimeError(
+                    "C2M_WECHAT_APP_ID and C2M_WECHAT_APP_SECRET must be set when "
+                    "C2M_ENV=production (the dev identity provider is disabled there)"
+                )

@@ -1,0 +1,127 @@
+"""The strawberry view: builds the request context, resolves persisted documents, and answers
+HTTP-level problems as GraphQL-shaped JSON instead of plain text."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from cross_web import HTTPException
+from graphql import GraphQLError, GraphQLSyntaxError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
+from strawberry.types import ExecutionResult
+
+from domain.errors import DomainError
+from domain.identity import service as identity
+from domain.identity.actor import ANONYMOUS, Actor
+from domain.identity.tokens import FACTORY_KEY_PREFIX
+from schema.context import Context, Services
+from server.logging import request_id_var
+from server.persisted import PersistedDocuments, PersistedError
+
+
+async def authenticate(services: Services, authorization: str | None) -> tuple[Actor, DomainError | None]:
+    if not authorization:
+        return ANONYMOUS, None
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return ANONYMOUS, identity.Unauthenticated(
+            "Use 'Authorization: Bearer <token>'.", code=identity.ErrorCode.INVALID_TOKEN
+        )
+    try:
+        if token.startswith(FACTORY_KEY_PREFIX):
+            async with services.sessionmaker() as session:
+                return await identity.authenticate_factory_key(session, token), None
+        return Actor(user_id=services.tokens.verify(token)), None
+    except DomainError as error:
+        return ANONYMOUS, error
+
+
+def _document_error(error: GraphQLError) -> GraphQLError:
+    if error.extensions and "code" in error.extensions:
+        return error
+    code = "GRAPHQL_PARSE_FAILED" if isinstance(error, GraphQLSyntaxError) else (
+        "GRAPHQL_VALIDATION_FAILED"
+    )
+    return GraphQLError(error.message, nodes=error.nodes, source=error.source,
+                        positions=error.positions, extensions={"code": code})
+
+
+def _error_body(code: str, message: str) -> dict[str, Any]:
+    return {"errors": [{"message": message, "extensions": {"code": code}}]}
+
+
+class C2MGraphQL(GraphQL[Context, None]):
+    def __init__(self, schema: Any, services: Services, persisted: PersistedDocuments,
+                 **kwargs: Any) -> None:
+        super().__init__(schema, **kwargs)
+        self.services = services
+        self.persisted = persisted
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope=scope, receive=receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as e:
+            code = "BAD_REQUEST" if e.status_code == 400 else f"HTTP_{e.status_code}"
+            response = JSONResponse(_error_body(code, e.reason), status_code=e.status_code)
+        else:
+            if getattr(request.state, "rejected_document", False) and response.status_code == 200:
+                response.status_code = 400
+        await response(scope, receive, send)
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        if result.data is None and result.errors and all(e.path is None for e in result.errors):
+            # The document was rejected before anything ran (syntax, validation, limits): the
+            # client must change it, so GraphQL-over-HTTP's 400 rather than 200. A persisted
+            # query miss keeps its own status (Apollo clients expect 200 there).
+            result.errors = [_document_error(e) for e in result.errors]
+            if not any((e.extensions or {}).get("code") == "PERSISTED_QUERY_NOT_FOUND"
+                       for e in result.errors):
+                request.state.rejected_document = True
+        return process_result(result)
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        actor, error = await authenticate(self.services, request.headers.get("authorization"))
+        return Context(
+            request=request,
+            response=response,
+            services=self.services,
+            actor=actor,
+            auth_error=error,
+            request_id=request_id_var.get(),
+        )
+
+    async def execute_single(  # noqa: PLR0917
+        self,
+        request: Any,
+        request_adapter: Any,
+        sub_response: Any,
+        context: Context,
+        root_value: Any,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        try:
+            query = await self.persisted.resolve(request_data.query, request_data.extensions)
+        except PersistedError as e:
+            if isinstance(sub_response, Response):
+                sub_response.status_code = e.status
+            return ExecutionResult(
+                data=None, errors=[GraphQLError(e.message, extensions={"code": e.code})]
+            )
+        request_data.query = query
+        return await super().execute_single(
+            request, request_adapter, sub_response, context, root_value, request_data
+        )
+
+    def encode_json(self, data: object) -> str:
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)

@@ -1,0 +1,33 @@
+"""Connections to PostgreSQL and Redis, built from settings."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from server.config import Settings
+
+
+def normalise_database_url(url: str) -> str:
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    return url
+
+
+def make_engine(settings: Settings, url: str, *, pool_size: int | None = None) -> AsyncEngine:
+    return create_async_engine(
+        normalise_database_url(url),
+        pool_size=pool_size or settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+    )
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def make_redis(url: str) -> Redis:
+    return Redis.from_url(url, decode_responses=True, health_check_interval=30)

@@ -1,0 +1,185 @@
+"""Real PostgreSQL and Redis for the whole suite.
+
+One embedded PostgreSQL and Valkey per session (or ``C2M_TEST_DATABASE_URL`` /
+``C2M_TEST_REDIS_URL``). Migrations run once into a template database; every test gets a fresh
+database copied from it (so code that commits, workers and races all behave as in production)
+and a flushed Redis database.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from redis.asyncio import Redis
+
+from server.config import Settings
+from server.embedded import EmbeddedServices
+from server.migrate import upgrade
+
+TEMPLATE_DB = "c2m_test_template"
+_counter = itertools.count()
+
+
+@dataclass
+class TestServers:
+    database_url: str  # asyncpg-style SQLAlchemy URL of the admin database
+    redis_url: str
+
+    def db_url(self, name: str) -> str:
+        parts = urlsplit(self.database_url)
+        return urlunsplit(parts._replace(path=f"/{name}"))
+
+    def raw_dsn(self, name: str) -> str:
+        return self.db_url(name).replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+def _with_driver(url: str) -> str:
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    return url
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestServers]:
+    db = os.environ.get("C2M_TEST_DATABASE_URL")
+    rd = os.environ.get("C2M_TEST_REDIS_URL")
+    embedded = None
+    if not (db and rd):
+        embedded = EmbeddedServices(tmp_path_factory.mktemp("servers"))
+        embedded.start(postgres=not db, redis=not rd)
+        db = db or embedded.database_url
+        rd = rd or embedded.redis_url
+    assert db and rd
+    s = TestServers(_with_driver(db), rd)
+    _create_template(s)
+    try:
+        yield s
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+def _create_template(s: TestServers) -> None:
+    import asyncio
+
+    async def recreate() -> None:
+        conn = await asyncpg.connect(s.raw_dsn("postgres"))
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}" WITH (FORCE)')
+            await conn.execute(f'CREATE DATABASE "{TEMPLATE_DB}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(recreate())
+    upgrade(s.db_url(TEMPLATE_DB))
+
+
+@pytest.fixture
+async def database(servers: TestServers) -> AsyncIterator[str]:
+    """A fresh, migrated database for this test; returns its SQLAlchemy URL."""
+    name = f"c2m_test_{os.getpid()}_{next(_counter)}"
+    admin = await asyncpg.connect(servers.raw_dsn("postgres"))
+    try:
+        await admin.execute(
+            f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DB}" STRATEGY FILE_COPY'
+        )
+    finally:
+        await admin.close()
+    try:
+        yield servers.db_url(name)
+    finally:
+        admin = await asyncpg.connect(servers.raw_dsn("postgres"))
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@pytest.fixture
+async def redis_url(servers: TestServers) -> AsyncIterator[str]:
+    client = Redis.from_url(servers.redis_url)
+    await client.flushdb()
+    await client.aclose()
+    yield servers.redis_url
+
+
+@pytest.fixture
+def settings(database: str, redis_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        env="test",
+        database_url=database,
+        redis_url=redis_url,
+        data_dir=tmp_path,
+        secret_key="test-secret-key-" + "x" * 32,
+        db_pool_size=5,
+    )
+
+
+class GraphQLClient:
+    """Posts GraphQL documents over HTTP, as a mini-program would."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+        self.token: str | None = None
+
+    async def post(self, body: Any, token: str | None = None, **kw: Any) -> httpx.Response:
+        headers = dict(kw.pop("headers", {}))
+        token = token or self.token
+        if token:
+            headers["authorization"] = f"Bearer {token}"
+        return await self.http.post("/graphql", json=body, headers=headers, **kw)
+
+    async def query(self, query: str, variables: dict[str, Any] | None = None,
+                    token: str | None = None) -> dict[str, Any]:
+        resp = await self.post({"query": query, "variables": variables or {}}, token=token)
+        assert resp.status_code == 200, resp.text
+        body = resp.json()
+        assert "errors" not in body, body["errors"]
+        return body["data"]
+
+    async def login(self, code: str) -> dict[str, Any]:
+        data = await self.query(
+            "mutation($c: String!) { loginWithWechat(code: $c) { "
+            "session { accessToken refreshToken user { id roles } } errors { code message } } }",
+            {"c": code},
+        )
+        payload = data["loginWithWechat"]
+        assert payload["errors"] == [], payload
+        return payload["session"]
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Any]:
+    from server.app import create_app
+
+    application = create_app(settings)
+    async with LifespanManager(application) as manager:
+        yield manager.app
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[GraphQLClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://c2m.test") as http:
+        yield GraphQLClient(http)
+
+
+@pytest.fixture
+async def operator_token(settings: Settings, client: GraphQLClient) -> str:
+    """A signed-in operator, made the way a new install makes its first one."""
+    from server.cli import _create_operator
+
+    assert settings.database_url
+    token, _ = await _create_operator(settings, settings.database_url, "op-root", "Root")
+    return token
