@@ -84,6 +84,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             graphql_ide="graphiql" if settings.env == "dev" else None,
             allow_queries_via_get=False,
         )
+        app.state.services = services  # for tools and tests; requests use the lifespan state
         try:
             yield {"services": services}
         finally:

@@ -160,12 +160,24 @@ class GraphQLClient:
 
 
 @pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[Any]:
+async def started_app(settings: Settings) -> AsyncIterator[tuple[Any, Any]]:
     from server.app import create_app
 
     application = create_app(settings)
     async with LifespanManager(application) as manager:
-        yield manager.app
+        yield manager.app, application
+
+
+@pytest.fixture
+def app(started_app: tuple[Any, Any]) -> Any:
+    """The ASGI app with its lifespan state, as a server would run it."""
+    return started_app[0]
+
+
+@pytest.fixture
+def services(started_app: tuple[Any, Any]) -> Any:
+    """The app's long-lived services (sessionmaker, Redis, broker, ...)."""
+    return started_app[1].state.services
 
 
 @pytest.fixture
