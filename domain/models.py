@@ -1,6 +1,8 @@
 """Imports every bounded context's models so the metadata is complete (for Alembic)."""
 
 from domain.base import Base
+from domain.community import models as community_models  # noqa: F401
 from domain.identity import models as identity_models  # noqa: F401
+from domain.polls import models as poll_models  # noqa: F401
 
 metadata = Base.metadata

@@ -18,23 +18,32 @@ from strawberry.extensions import (
 from strawberry.types import ExecutionContext
 
 from schema.extensions import ErrorsAndMetrics
+from schema.community.mutations import CommunityMutation
+from schema.community.queries import CommunityQuery
 from schema.identity.mutations import IdentityMutation
 from schema.identity.queries import IdentityQuery
+from schema.polls.mutations import PollMutation
+from schema.polls.queries import PollQuery
+from schema.polls.subscriptions import PollSubscription
 from server.config import Settings
 
 
-def _root_types() -> tuple[type, type]:
+def _root_types() -> tuple[type, type, type]:
     # Built per schema: relay's node field is mutated when a schema is created, so a class-level
     # field could not be shared by two schemas (tests build one per app).
     @strawberry.type(name="Query")
-    class Query(IdentityQuery):
+    class Query(IdentityQuery, CommunityQuery, PollQuery):
         node: relay.Node | None = relay.node(description="Fetch any object by its global id.")
 
     @strawberry.type(name="Mutation")
-    class Mutation(IdentityMutation):
+    class Mutation(IdentityMutation, CommunityMutation, PollMutation):
         pass
 
-    return Query, Mutation
+    @strawberry.type(name="Subscription")
+    class Subscription(PollSubscription):
+        pass
+
+    return Query, Mutation, Subscription
 
 
 class C2MSchema(strawberry.Schema):
@@ -57,5 +66,6 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection())
-    query, mutation = _root_types()
-    return C2MSchema(query=query, mutation=mutation, extensions=extensions)
+    query, mutation, subscription = _root_types()
+    return C2MSchema(query=query, mutation=mutation, subscription=subscription,
+                     extensions=extensions)

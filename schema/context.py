@@ -14,13 +14,14 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 from taskiq import AsyncBroker
 
-from domain import jobs
 from domain.errors import DomainError
 from domain.identity.actor import Actor
 from domain.identity.tokens import TokenIssuer
 from domain.identity.wechat import WeChatLogin
+from domain.polls.live import LivePolls
 from server.config import Settings
-from workers.broker import kick
+from server.pubsub import PubSubHub
+from server.uow import unit_of_work
 
 
 @dataclass
@@ -33,6 +34,8 @@ class Services:
     broker: AsyncBroker
     tokens: TokenIssuer
     wechat: WeChatLogin
+    live_polls: LivePolls
+    hub: PubSubHub
 
 
 @dataclass
@@ -44,6 +47,7 @@ class Context:
     auth_error: DomainError | None = None
     request_id: str = "-"
     loaders: dict[str, Any] = field(default_factory=dict)
+    connection_params: dict[str, Any] | None = None
 
     @property
     def settings(self) -> Settings:
@@ -65,16 +69,9 @@ class Context:
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
-        """One transaction; jobs queued inside are pushed only after it commits."""
-        token = jobs.begin()
-        try:
-            async with self.sessionmaker() as session, session.begin():
-                yield session
-        except BaseException:
-            jobs.end(token)
-            raise
-        for job in jobs.end(token):
-            await kick(self.services.broker, job)
+        """One transaction; jobs and hooks queued inside run only after it commits."""
+        async with unit_of_work(self.sessionmaker, self.services.broker) as session:
+            yield session
 
     @asynccontextmanager
     async def read_session(self) -> AsyncIterator[AsyncSession]:

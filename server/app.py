@@ -19,12 +19,14 @@ from starlette.types import Receive, Scope, Send
 
 from domain.identity.tokens import TokenIssuer
 from domain.identity.wechat import DevWeChatLogin, HttpWeChatLogin, WeChatLogin
+from domain.polls.live import LivePolls
 from schema.build import build_schema
 from schema.context import Services
 from server.config import Settings
 from server.graphql_view import C2MGraphQL
 from server.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from server.persisted import PersistedDocuments, load_manifest
+from server.pubsub import PubSubHub
 from server.resources import make_engine, make_redis, make_sessionmaker
 from workers.broker import make_broker
 
@@ -65,13 +67,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
         broker, _ = make_broker(settings, redis_url)
         await broker.startup()
         wechat = make_wechat(settings)
+        sessionmaker = make_sessionmaker(engine)
+        hub = PubSubHub(redis)
         services = Services(
             settings=settings,
-            sessionmaker=make_sessionmaker(engine),
+            sessionmaker=sessionmaker,
             redis=redis,
             broker=broker,
             tokens=TokenIssuer(settings.jwt_secret, settings.access_token_ttl_seconds),
             wechat=wechat,
+            live_polls=LivePolls(sessionmaker, redis),
+            hub=hub,
         )
         persisted = PersistedDocuments(
             redis, manifest, trusted_only=settings.trusted_documents_only,
@@ -88,6 +94,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield {"services": services}
         finally:
+            await hub.aclose()
             await broker.shutdown()
             aclose = getattr(wechat, "aclose", None)
             if aclose is not None:

@@ -101,6 +101,15 @@ class C2MGraphQL(GraphQL[Context, None]):
             request_id=request_id_var.get(),
         )
 
+    async def on_ws_connect(self, context: Context) -> Any:
+        """graphql-transport-ws: a token may come in connection_init's payload (browsers cannot
+        set headers on a WebSocket): {"Authorization": "Bearer <token>"}."""
+        params = context.connection_params or {}
+        header = params.get("Authorization") or params.get("authorization")
+        if isinstance(header, str) and header:
+            context.actor, context.auth_error = await authenticate(self.services, header)
+        return await super().on_ws_connect(context)
+
     async def execute_single(  # noqa: PLR0917
         self,
         request: Any,

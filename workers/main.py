@@ -33,9 +33,10 @@ async def run_worker(settings: Settings, database_url: str, redis_url: str,
                      stop: asyncio.Event | None = None) -> None:
     engine = make_engine(settings, database_url, pool_size=10)
     redis = make_redis(redis_url)
-    rt = Runtime(settings=settings, sessionmaker=make_sessionmaker(engine), redis=redis)
-    set_runtime(rt)
     broker, retry_source = make_broker(settings, redis_url)
+    rt = Runtime(settings=settings, sessionmaker=make_sessionmaker(engine), redis=redis,
+                 broker=broker)
+    set_runtime(rt)
     scheduler = make_scheduler(broker, retry_source)
     broker.is_worker_process = True
     await broker.startup()

@@ -32,4 +32,5 @@ def on_worker_start(func: Callable[[Any], Awaitable[None]]) -> Callable[[Any], A
 
 def load_all() -> None:
     """Import every module that registers jobs."""
+    import workers.polls  # noqa: F401
     import workers.system  # noqa: F401

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -15,6 +18,14 @@ class Runtime:
     settings: Settings
     sessionmaker: async_sessionmaker[AsyncSession]
     redis: Redis
+    broker: Any = None  # taskiq AsyncBroker, for jobs that queue follow-up jobs
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
+        from server.uow import unit_of_work
+
+        async with unit_of_work(self.sessionmaker, self.broker) as session:
+            yield session
 
 
 _runtime: Runtime | None = None

@@ -1,0 +1,189 @@
+"""Every SQL query of the polls context."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import bindparam, delete, func, or_, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import BigInteger
+
+from domain.community.models import CommunityMember, MembershipStatus
+from domain.polls.models import Ballot, Poll, PollCommunity, PollOption, PollStatus
+
+# The vote is one statement: it inserts or replaces the ballot only if the poll is open now, the
+# member belongs to an eligible community, and every option is the poll's. A re-vote with the same
+# picks updates nothing (so its version stays). No row back means "refused or unchanged"; the
+# caller then works out which, off the hot path.
+CAST_VOTE = text(
+    """
+    WITH ok AS (
+      SELECT p.id FROM polls p
+      WHERE p.id = :poll_id AND p.status = 'OPEN' AND p.opens_at <= now() AND p.closes_at > now()
+        AND cardinality(:option_ids) BETWEEN 1 AND p.max_choices
+        AND (SELECT count(*) FROM poll_options o
+             WHERE o.poll_id = p.id AND o.id = ANY(:option_ids)) = cardinality(:option_ids)
+        AND EXISTS (SELECT 1 FROM poll_communities pc
+                    JOIN community_members cm ON cm.community_id = pc.community_id
+                    WHERE pc.poll_id = p.id AND cm.user_id = :user_id AND cm.status = 'ACTIVE')
+    )
+    INSERT INTO ballots (poll_id, user_id, option_ids, version)
+    SELECT id, :user_id, :option_ids, 1 FROM ok
+    ON CONFLICT (poll_id, user_id) DO UPDATE
+      SET option_ids = EXCLUDED.option_ids, version = ballots.version + 1, updated_at = now()
+      WHERE ballots.option_ids IS DISTINCT FROM EXCLUDED.option_ids
+    RETURNING version
+    """
+).bindparams(bindparam("option_ids", type_=ARRAY(BigInteger)))
+
+
+def lock_key(poll_id: int) -> int:
+    # One 64-bit advisory lock key per poll, in a namespace of its own.
+    return (0x504F4C4C << 32) | (poll_id & 0xFFFFFFFF)
+
+
+async def lock_shared(session: AsyncSession, poll_id: int) -> None:
+    """Votes hold this until commit; closing takes it exclusively and so waits for them."""
+    await session.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": lock_key(poll_id)})
+
+
+async def lock_exclusive(session: AsyncSession, poll_id: int) -> None:
+    await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key(poll_id)})
+
+
+async def cast_vote(session: AsyncSession, poll_id: int, user_id: int,
+                    option_ids: list[int]) -> int | None:
+    row = await session.execute(CAST_VOTE, {"poll_id": poll_id, "user_id": user_id,
+                                            "option_ids": option_ids})
+    return row.scalar_one_or_none()
+
+
+async def get(session: AsyncSession, poll_id: int) -> Poll | None:
+    return await session.get(Poll, poll_id)
+
+
+async def get_for_update(session: AsyncSession, poll_id: int) -> Poll | None:
+    stmt = select(Poll).where(Poll.id == poll_id).with_for_update()
+    return (await session.execute(stmt.execution_options(populate_existing=True))).scalar_one_or_none()
+
+
+async def find_by_idempotency_key(session: AsyncSession, owner_id: int, key: str) -> Poll | None:
+    stmt = select(Poll).where(Poll.owner_id == owner_id, Poll.idempotency_key == key)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def add(session: AsyncSession, poll: Poll) -> Poll:
+    session.add(poll)
+    await session.flush()
+    return poll
+
+
+async def options(session: AsyncSession, poll_id: int) -> list[PollOption]:
+    stmt = select(PollOption).where(PollOption.poll_id == poll_id).order_by(PollOption.position)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def options_of_polls(session: AsyncSession, poll_ids: Sequence[int]) -> list[PollOption]:
+    stmt = (select(PollOption).where(PollOption.poll_id.in_(poll_ids))
+            .order_by(PollOption.poll_id, PollOption.position))
+    return list((await session.execute(stmt)).scalars())
+
+
+async def get_option(session: AsyncSession, option_id: int) -> PollOption | None:
+    return await session.get(PollOption, option_id)
+
+
+async def replace_options(session: AsyncSession, poll_id: int, new: list[PollOption]) -> None:
+    await session.execute(delete(PollOption).where(PollOption.poll_id == poll_id))
+    session.add_all(new)
+    await session.flush()
+
+
+async def community_ids(session: AsyncSession, poll_id: int) -> list[int]:
+    stmt = select(PollCommunity.community_id).where(PollCommunity.poll_id == poll_id)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def replace_communities(session: AsyncSession, poll_id: int, ids: Sequence[int]) -> None:
+    await session.execute(delete(PollCommunity).where(PollCommunity.poll_id == poll_id))
+    session.add_all([PollCommunity(poll_id=poll_id, community_id=c) for c in ids])
+    await session.flush()
+
+
+async def is_eligible(session: AsyncSession, poll_id: int, user_id: int) -> bool:
+    stmt = select(func.count()).select_from(PollCommunity).join(
+        CommunityMember, CommunityMember.community_id == PollCommunity.community_id
+    ).where(
+        PollCommunity.poll_id == poll_id,
+        CommunityMember.user_id == user_id,
+        CommunityMember.status == MembershipStatus.ACTIVE,
+    )
+    return int((await session.execute(stmt)).scalar_one()) > 0
+
+
+async def ballot(session: AsyncSession, poll_id: int, user_id: int) -> Ballot | None:
+    return await session.get(Ballot, (poll_id, user_id))
+
+
+async def ballots_snapshot(session: AsyncSession, poll_id: int) -> list[tuple[int, int, list[int]]]:
+    stmt = select(Ballot.user_id, Ballot.version, Ballot.option_ids).where(Ballot.poll_id == poll_id)
+    return [(u, v, list(o)) for u, v, o in (await session.execute(stmt)).all()]
+
+
+async def counts(session: AsyncSession, poll_id: int) -> tuple[dict[int, int], int]:
+    """Votes per option and number of voters, from the ballots themselves."""
+    option = func.unnest(Ballot.option_ids).label("option_id")
+    per_option = select(option).where(Ballot.poll_id == poll_id).subquery()
+    stmt = select(per_option.c.option_id, func.count()).group_by(per_option.c.option_id)
+    votes = {int(o): int(c) for o, c in (await session.execute(stmt)).all()}
+    voters = int((await session.execute(
+        select(func.count()).select_from(Ballot).where(Ballot.poll_id == poll_id)
+    )).scalar_one())
+    return votes, voters
+
+
+async def voters_of_option(session: AsyncSession, poll_id: int, option_id: int,
+                           after_user_id: int = 0, limit: int | None = None) -> list[int]:
+    stmt = (select(Ballot.user_id)
+            .where(Ballot.poll_id == poll_id, Ballot.option_ids.contains([option_id]),
+                   Ballot.user_id > after_user_id)
+            .order_by(Ballot.user_id))
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def due_for_closing(session: AsyncSession, now: datetime, limit: int = 100) -> list[int]:
+    stmt = (select(Poll.id).where(Poll.status == PollStatus.OPEN, Poll.closes_at <= now)
+            .order_by(Poll.closes_at).limit(limit))
+    return list((await session.execute(stmt)).scalars())
+
+
+async def open_poll_ids(session: AsyncSession) -> list[int]:
+    stmt = select(Poll.id).where(Poll.status == PollStatus.OPEN).order_by(Poll.id)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def polls_for_member(
+    session: AsyncSession, user_id: int, statuses: Sequence[PollStatus], after_id: int, limit: int,
+    community_id: int | None = None,
+) -> list[Poll]:
+    """Polls of the communities the member is active in (or owns)."""
+    from domain.community.models import Community
+
+    member_of = select(CommunityMember.community_id).where(
+        CommunityMember.user_id == user_id, CommunityMember.status == MembershipStatus.ACTIVE
+    )
+    owned = select(Community.id).where(Community.owner_id == user_id)
+    eligible = select(PollCommunity.poll_id).where(
+        PollCommunity.community_id.in_(member_of.union(owned))
+        if community_id is None
+        else PollCommunity.community_id == community_id
+    )
+    stmt = (select(Poll).where(Poll.id.in_(eligible), Poll.status.in_(statuses),
+                               or_(Poll.status != PollStatus.DRAFT, Poll.owner_id == user_id),
+                               Poll.id > after_id)
+            .order_by(Poll.id).limit(limit))
+    return list((await session.execute(stmt)).scalars())

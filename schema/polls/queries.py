@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry import relay
+from strawberry.types import Info
+
+from domain.identity import repository as identity_repo
+from domain.polls import service
+from domain.polls.models import PollStatus as DomainPollStatus
+from schema.context import Context
+from schema.identity.types import User
+from schema.ids import decode_id
+from schema.pagination import Connection, build_connection, decode_int_cursor, page_size
+from schema.polls.types import Poll, PollStatus
+
+
+@strawberry.type
+class PollQuery:
+    @strawberry.field(description="Polls of the viewer's communities (or of one of them), "
+                      "oldest first. Default: open polls.")
+    async def polls(
+        self,
+        info: Info[Context, Any],
+        community_id: relay.GlobalID | None = None,
+        status: list[PollStatus] | None = None,  # type: ignore[valid-type]
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Poll]:
+        ctx = info.context
+        limit = page_size(first)
+        after_id = decode_int_cursor("poll", after)
+        cid = decode_id(community_id, "Community", "communityId") if community_id else None
+        statuses = list(status) if status else [DomainPollStatus.OPEN]
+        async with ctx.read_session() as session:
+            rows = await service.polls_for_member(session, ctx.authenticated_actor(), statuses,
+                                                  after_id, limit + 1, cid)
+        return build_connection(rows, limit, "poll", lambda p: p.id, Poll.from_model)
+
+    @strawberry.field(description="Members who voted for an option (the poll's KOC only): the "
+                      "people to notify first when the style opens for pre-sale.")
+    async def poll_option_voters(
+        self, info: Info[Context, Any], option_id: relay.GlobalID, first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[User]:
+        ctx = info.context
+        limit = page_size(first)
+        after_id = decode_int_cursor("voter", after)
+        oid = decode_id(option_id, "PollOption", "optionId")
+        async with ctx.read_session() as session:
+            ids = await service.voters_of_option(session, ctx.authenticated_actor(), oid,
+                                                 after_id, limit + 1)
+            users = {u.id: u for u in await identity_repo.get_users(session, ids)}
+        return build_connection([users[i] for i in ids if i in users], limit, "voter",
+                                lambda u: u.id, User.from_model)

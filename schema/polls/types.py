@@ -1,0 +1,162 @@
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from strawberry import relay
+from strawberry.types import Info
+
+from domain.errors import DomainError
+from domain.polls import models
+from domain.polls import repository as repo
+from domain.polls import service
+from domain.polls.models import PollStatus as DomainPollStatus
+from schema.common import Money
+from schema.context import Context
+from schema.errors import UserError
+
+PollStatus = strawberry.enum(DomainPollStatus, name="PollStatus")
+
+
+@strawberry.type
+class PollOption(relay.Node):
+    id: relay.NodeID[int]
+    position: int
+    title: str
+    image_urls: list[str]
+    designer_notes: str
+    reference_price: Money | None
+    advanced: bool = strawberry.field(description="Among the winners (set when the poll closes).")
+
+    @classmethod
+    def from_model(cls, o: models.PollOption) -> PollOption:
+        price = (Money(amount_fen=o.reference_price_fen, currency=o.currency)
+                 if o.reference_price_fen is not None else None)
+        return cls(id=o.id, position=o.position, title=o.title, image_urls=list(o.image_urls),
+                   designer_notes=o.designer_notes, reference_price=price, advanced=o.advanced)
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info[Context, Any], node_ids: Iterable[str], required: bool = False
+    ) -> list[PollOption | None]:
+        ctx = info.context
+        out: list[PollOption | None] = []
+        async with ctx.read_session() as session:
+            for raw in node_ids:
+                option = await repo.get_option(session, int(raw)) if raw.isdigit() else None
+                try:
+                    if option is not None:
+                        await service.get_poll(session, ctx.actor, option.poll_id)
+                except DomainError:
+                    option = None
+                out.append(cls.from_model(option) if option else None)
+        return out
+
+
+@strawberry.type
+class RankedPollOption:
+    option: PollOption
+    votes: int
+    rank: int
+    advanced: bool = strawberry.field(description="Would advance if the poll closed now "
+                                      "(final once closed).")
+
+
+@strawberry.type
+class PollResults:
+    poll_id: relay.GlobalID
+    status: PollStatus  # type: ignore[valid-type]
+    final: bool = strawberry.field(description="True once the poll closed: counted from the "
+                                   "ballots in PostgreSQL. Live results come from Redis.")
+    total_voters: int
+    options: list[RankedPollOption]
+
+    @classmethod
+    def from_domain(cls, r: service.Results) -> PollResults:
+        return cls(
+            poll_id=relay.GlobalID("Poll", str(r.poll.id)),
+            status=r.poll.status,
+            final=r.final,
+            total_voters=r.total_voters,
+            options=[RankedPollOption(option=PollOption.from_model(o.option), votes=o.votes,
+                                      rank=o.rank, advanced=o.advanced) for o in r.options],
+        )
+
+
+@strawberry.type
+class Poll(relay.Node):
+    id: relay.NodeID[int]
+    title: str
+    description: str
+    status: PollStatus  # type: ignore[valid-type]
+    opens_at: datetime
+    closes_at: datetime
+    closed_at: datetime | None
+    max_choices: int
+    advance_count: int
+    created_at: datetime
+
+    @classmethod
+    def from_model(cls, p: models.Poll) -> Poll:
+        return cls(id=p.id, title=p.title, description=p.description, status=p.status,
+                   opens_at=p.opens_at, closes_at=p.closes_at, closed_at=p.closed_at,
+                   max_choices=p.max_choices, advance_count=p.advance_count,
+                   created_at=p.created_at)
+
+    @strawberry.field
+    async def options(self, info: Info[Context, Any]) -> list[PollOption]:
+        async with info.context.read_session() as session:
+            return [PollOption.from_model(o) for o in await repo.options(session, self.id)]
+
+    @strawberry.field
+    async def community_ids(self, info: Info[Context, Any]) -> list[relay.GlobalID]:
+        async with info.context.read_session() as session:
+            ids = await repo.community_ids(session, self.id)
+        return [relay.GlobalID("Community", str(i)) for i in ids]
+
+    @strawberry.field(description="The viewer's current picks, or null if they have not voted.")
+    async def viewer_ballot(self, info: Info[Context, Any]) -> list[relay.GlobalID] | None:
+        async with info.context.read_session() as session:
+            picks = await service.my_ballot(session, info.context.actor, self.id)
+        return None if picks is None else [relay.GlobalID("PollOption", str(o)) for o in picks]
+
+    @strawberry.field(description="Ranked results: live while open, final once closed.")
+    async def results(self, info: Info[Context, Any]) -> PollResults:
+        ctx = info.context
+        async with ctx.read_session() as session:
+            r = await service.results(session, ctx.services.live_polls,
+                                      ctx.authenticated_actor(), self.id)
+        return PollResults.from_domain(r)
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info[Context, Any], node_ids: Iterable[str], required: bool = False
+    ) -> list[Poll | None]:
+        ctx = info.context
+        out: list[Poll | None] = []
+        async with ctx.read_session() as session:
+            for raw in node_ids:
+                try:
+                    p = await service.get_poll(session, ctx.actor, int(raw))
+                except (DomainError, ValueError):
+                    p = None
+                out.append(cls.from_model(p) if p else None)
+        return out
+
+
+@strawberry.type
+class PollPayload:
+    poll: Poll | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class VotePayload:
+    poll_id: relay.GlobalID | None = None
+    option_ids: list[relay.GlobalID] | None = None
+    changed: bool = strawberry.field(default=False, description="False when the same ballot "
+                                     "was cast again (nothing changed).")
+    errors: list[UserError] = strawberry.field(default_factory=list)

@@ -1,0 +1,81 @@
+"""Scenario builders that go through the public API, as the front ends would."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tests.conftest import GraphQLClient
+
+GRANT = "mutation($u: ID!) { grantKocRole(userId: $u) { errors { code } } }"
+CREATE_COMMUNITY = """mutation($n: String!, $k: String) {
+  createCommunity(input: {name: $n, description: "d"}, idempotencyKey: $k) {
+    community { id name inviteCode } errors { code field message } } }"""
+JOIN = """mutation($c: String!) { joinCommunity(inviteCode: $c) {
+  community { id } errors { code field } } }"""
+CREATE_POLL = """mutation($i: PollInput!, $k: String) { createPoll(input: $i, idempotencyKey: $k) {
+  poll { id status options { id title position } } errors { code field message } } }"""
+PUBLISH = """mutation($p: ID!) { publishPoll(pollId: $p) { poll { id status } errors { code } } }"""
+VOTE = """mutation($p: ID!, $o: [ID!]!) { castVote(pollId: $p, optionIds: $o) {
+  optionIds changed errors { code field message } } }"""
+RESULTS = """query($p: ID!) { node(id: $p) { ... on Poll { status results {
+  final totalVoters options { votes rank advanced option { id title } } } } } }"""
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def make_koc(client: GraphQLClient, operator_token: str, code: str = "koc") -> dict[str, Any]:
+    session = await client.login(code)
+    out = await client.query(GRANT, {"u": session["user"]["id"]}, token=operator_token)
+    assert out["grantKocRole"]["errors"] == []
+    return session
+
+
+async def make_community(client: GraphQLClient, koc_token: str, name: str = "Petite 155") -> dict[str, Any]:
+    out = await client.query(CREATE_COMMUNITY, {"n": name}, token=koc_token)
+    assert out["createCommunity"]["errors"] == [], out
+    return out["createCommunity"]["community"]
+
+
+async def join(client: GraphQLClient, token: str, invite_code: str) -> None:
+    out = await client.query(JOIN, {"c": invite_code}, token=token)
+    assert out["joinCommunity"]["errors"] == [], out
+
+
+def poll_input(community_ids: list[str], *, options: int = 4, max_choices: int = 2,
+               advance: int = 2, opens_in: timedelta = timedelta(seconds=-1),
+               closes_in: timedelta = timedelta(hours=1)) -> dict[str, Any]:
+    return {
+        "title": "Summer dresses",
+        "communityIds": community_ids,
+        "options": [
+            {"title": f"Style {i}", "imageUrls": [f"https://img.example/{i}.jpg"],
+             "referencePriceFen": 19900}
+            for i in range(options)
+        ],
+        "opensAt": (now() + opens_in).isoformat(),
+        "closesAt": (now() + closes_in).isoformat(),
+        "maxChoices": max_choices,
+        "advanceCount": advance,
+    }
+
+
+async def make_open_poll(client: GraphQLClient, koc_token: str, community_ids: list[str],
+                         **kw: Any) -> dict[str, Any]:
+    out = await client.query(CREATE_POLL, {"i": poll_input(community_ids, **kw)}, token=koc_token)
+    assert out["createPoll"]["errors"] == [], out
+    poll = out["createPoll"]["poll"]
+    pub = await client.query(PUBLISH, {"p": poll["id"]}, token=koc_token)
+    assert pub["publishPoll"]["errors"] == [], pub
+    return poll
+
+
+async def members(client: GraphQLClient, invite_code: str, n: int, prefix: str = "m") -> list[str]:
+    tokens = []
+    for i in range(n):
+        s = await client.login(f"{prefix}-{i}")
+        await join(client, s["accessToken"], invite_code)
+        tokens.append(s["accessToken"])
+    return tokens
