@@ -77,3 +77,11 @@ class ErrorsAndMetrics(SchemaExtension):
         outcome = "error" if errors else "ok"
         GRAPHQL_OPERATIONS.labels(name, op_type, outcome).inc()
         GRAPHQL_LATENCY.labels(name, op_type).observe(time.perf_counter() - started)
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        """Subscriptions: shape each pushed result's errors the same way."""
+        errors = getattr(result, "errors", None)
+        if errors:
+            request_id = getattr(self.execution_context.context, "request_id", "-")
+            result.errors = [shape_error(e, request_id) for e in errors]
+        yield None

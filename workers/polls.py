@@ -35,13 +35,11 @@ async def close_due() -> int:
 async def close_one(rt: Runtime, poll_id: int) -> int:
     try:
         async with rt.unit_of_work() as session:
-            before = await repo.get(session, poll_id)
-            was_open = before is not None and before.status.value == "OPEN"
-            await service.close_poll(session, poll_id, live=_live(rt))
+            _, closed_now = await service.close_poll(session, poll_id, live=_live(rt))
     except DomainError as error:
         log.info("poll %s not closed: %s", poll_id, error.message)
         return 0
-    return int(was_open)
+    return int(closed_now)
 
 
 @job("poll.reconcile_open", every_seconds=60)

@@ -65,7 +65,9 @@ async def get(session: AsyncSession, poll_id: int) -> Poll | None:
 
 
 async def get_for_update(session: AsyncSession, poll_id: int) -> Poll | None:
-    stmt = select(Poll).where(Poll.id == poll_id).with_for_update()
+    # NO KEY UPDATE: does not conflict with the KEY SHARE locks that ballot inserts take through
+    # their foreign key, so votes are never blocked by a transition of the poll row.
+    stmt = select(Poll).where(Poll.id == poll_id).with_for_update(key_share=True)  # FOR NO KEY UPDATE
     return (await session.execute(stmt.execution_options(populate_existing=True))).scalar_one_or_none()
 
 

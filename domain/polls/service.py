@@ -211,12 +211,12 @@ async def publish_poll(session: AsyncSession, actor: Actor, poll_id: int) -> Pol
 
 
 async def cancel_poll(session: AsyncSession, actor: Actor, poll_id: int) -> Poll:
+    await repo.lock_exclusive(session, poll_id)  # same lock order as close_poll
     poll = await _owned_for_update(session, actor, poll_id)
     if poll.status is PollStatus.CANCELLED:
         return poll
     if poll.status is PollStatus.CLOSED:
         raise InvalidTransition("A closed poll cannot be cancelled.")
-    await repo.lock_exclusive(session, poll_id)
     poll.status = PollStatus.CANCELLED
     poll.closed_at = utcnow()
     await session.flush()
@@ -232,10 +232,17 @@ def rank(options: list[PollOption], votes: dict[int, int], advance_count: int) -
 
 
 async def close_poll(session: AsyncSession, poll_id: int, *, actor: Actor | None = None,
-                     live: LivePolls | None = None) -> Poll:
-    """Close a poll exactly once. ``actor`` is the KOC closing early; None is the worker, which
-    only closes polls whose time has come. Safe to run twice or after a crash: everything is one
-    transaction guarded by the poll's status."""
+                     live: LivePolls | None = None) -> tuple[Poll, bool]:
+    """Close a poll exactly once; returns the poll and whether this call closed it.
+
+    ``actor`` is the KOC closing early; None is the worker, which only closes polls whose time has
+    come. Safe to run twice or after a crash: everything is one transaction guarded by the poll's
+    status (read under a row lock).
+
+    Lock order, always: the poll's advisory lock, then its row. The exclusive advisory lock waits
+    for the votes in flight (they hold it shared until they commit), so the count below sees them
+    all; votes that start after our commit see CLOSED and are refused."""
+    await repo.lock_exclusive(session, poll_id)
     if actor is not None:
         poll = await _owned_for_update(session, actor, poll_id)
     else:
@@ -244,14 +251,11 @@ async def close_poll(session: AsyncSession, poll_id: int, *, actor: Actor | None
             raise NotFound("No such poll.", field="pollId")
         poll = found
     if poll.status is PollStatus.CLOSED:
-        return poll
+        return poll, False
     if poll.status is not PollStatus.OPEN:
         raise InvalidTransition(f"A {poll.status.value.lower()} poll cannot be closed.")
     if actor is None and poll.closes_at > utcnow():
         raise Conflict("The poll is not due to close yet.")
-    # Wait for votes in flight (they hold the shared lock) so the count below sees them all;
-    # votes that start after our commit see CLOSED and are refused.
-    await repo.lock_exclusive(session, poll_id)
     votes, voters = await repo.counts(session, poll_id)
     options = await repo.options(session, poll_id)
     for r in rank(options, votes, poll.advance_count):
@@ -264,7 +268,7 @@ async def close_poll(session: AsyncSession, poll_id: int, *, actor: Actor | None
     await session.flush()
     if live is not None:
         jobs.after_commit(lambda: live.store.expire(poll_id, RESULTS_TTL_AFTER_CLOSE))
-    return poll
+    return poll, True
 
 
 async def _require_visible(session: AsyncSession, actor: Actor, poll_id: int) -> Poll:

@@ -95,8 +95,9 @@ class PollMutation:
         ctx = info.context
 
         async def close(session: Any, actor: Any, pid: int) -> Any:
-            return await service.close_poll(session, pid, actor=actor,
-                                            live=ctx.services.live_polls)
+            poll, _ = await service.close_poll(session, pid, actor=actor,
+                                               live=ctx.services.live_polls)
+            return poll
 
         return await _transition(info, poll_id, close)
 
