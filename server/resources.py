@@ -20,7 +20,10 @@ def make_engine(settings: Settings, url: str, *, pool_size: int | None = None) -
         normalise_database_url(url),
         pool_size=pool_size or settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
-        pool_pre_ping=True,
+        # No pre-ping: it costs a round trip per checkout on the hot path. A connection the server
+        # dropped fails its statement, SQLAlchemy invalidates the pool, and the request is retried
+        # by the client; recycling keeps connections from ageing out behind proxies.
+        pool_pre_ping=False,
         pool_recycle=1800,
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -45,9 +46,14 @@ class AccessToken:
 
 
 class TokenIssuer:
+    # Verified tokens are remembered (token -> user, expiry): a token is immutable, so the
+    # signature needs checking once; expiry is still checked on every use.
+    CACHE_SIZE = 50_000
+
     def __init__(self, secret: str, ttl_seconds: int) -> None:
         self._secret = secret
         self._ttl = timedelta(seconds=ttl_seconds)
+        self._verified: dict[str, tuple[int, float]] = {}
 
     def issue(self, user_id: int) -> AccessToken:
         now = utcnow()
@@ -60,6 +66,19 @@ class TokenIssuer:
         return AccessToken(token=token, expires_at=exp)
 
     def verify(self, token: str) -> int:
+        cached = self._verified.get(token)
+        if cached is not None:
+            user_id, exp = cached
+            if time.time() < exp:
+                return user_id
+            del self._verified[token]
+        user_id, exp = self._verify(token)
+        if len(self._verified) >= self.CACHE_SIZE:
+            self._verified.clear()
+        self._verified[token] = (user_id, exp)
+        return user_id
+
+    def _verify(self, token: str) -> tuple[int, float]:
         try:
             claims = jwt.decode(
                 token, self._secret, algorithms=["HS256"], options={"require": ["exp", "sub"]}
@@ -70,4 +89,4 @@ class TokenIssuer:
             raise Unauthenticated("The access token is not valid.", code=ErrorCode.INVALID_TOKEN) from exc
         if claims.get("typ") != "access":
             raise Unauthenticated("The access token is not valid.", code=ErrorCode.INVALID_TOKEN)
-        return int(claims["sub"])
+        return int(claims["sub"]), float(claims["exp"])

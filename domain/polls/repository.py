@@ -44,9 +44,14 @@ def lock_key(poll_id: int) -> int:
     return (0x504F4C4C << 32) | (poll_id & 0xFFFFFFFF)
 
 
+LOCK_SHARED = text("SELECT pg_advisory_xact_lock_shared(:k)")
+
+
 async def lock_shared(session: AsyncSession, poll_id: int) -> None:
     """Votes hold this until commit; closing takes it exclusively and so waits for them."""
-    await session.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": lock_key(poll_id)})
+    # Core execution on the session's connection: the ORM layer adds nothing to a bare statement.
+    conn = await session.connection()
+    await conn.execute(LOCK_SHARED, {"k": lock_key(poll_id)})
 
 
 async def lock_exclusive(session: AsyncSession, poll_id: int) -> None:
@@ -55,8 +60,9 @@ async def lock_exclusive(session: AsyncSession, poll_id: int) -> None:
 
 async def cast_vote(session: AsyncSession, poll_id: int, user_id: int,
                     option_ids: list[int]) -> int | None:
-    row = await session.execute(CAST_VOTE, {"poll_id": poll_id, "user_id": user_id,
-                                            "option_ids": option_ids})
+    conn = await session.connection()
+    row = await conn.execute(CAST_VOTE, {"poll_id": poll_id, "user_id": user_id,
+                                         "option_ids": option_ids})
     return row.scalar_one_or_none()
 
 

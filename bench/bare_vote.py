@@ -1,0 +1,58 @@
+"""The bare path of the vote benchmark: a Starlette endpoint that authenticates the same JWT and
+runs the same domain vote (the PostgreSQL write and the Redis script), with no GraphQL."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import AsyncIterator
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from domain.errors import DomainError
+from domain.identity.actor import Actor
+from domain.identity.tokens import TokenIssuer
+from domain.polls import service
+from domain.polls.live import LivePolls
+from server.config import Settings
+from server.resources import make_engine, make_redis, make_sessionmaker
+from server.uow import unit_of_work
+
+
+def create_app(settings: Settings) -> Starlette:
+    state: dict[str, object] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        engine = make_engine(settings, settings.database_url or "")
+        redis = make_redis(settings.redis_url or "")
+        state["sessionmaker"] = make_sessionmaker(engine)
+        state["live"] = LivePolls(state["sessionmaker"], redis)  # type: ignore[arg-type]
+        state["tokens"] = TokenIssuer(settings.jwt_secret, settings.access_token_ttl_seconds)
+        yield
+        await redis.aclose()
+        await engine.dispose()
+
+    async def vote(request: Request) -> Response:
+        tokens: TokenIssuer = state["tokens"]  # type: ignore[assignment]
+        user_id = tokens.verify(request.headers["authorization"].split(" ", 1)[1])
+        body = json.loads(await request.body())
+        try:
+            async with unit_of_work(state["sessionmaker"], None) as session:  # type: ignore[arg-type]
+                out = await service.cast_vote(session, state["live"], Actor(user_id=user_id),  # type: ignore[arg-type]
+                                              int(body["pollId"]), [int(o) for o in body["optionIds"]])
+        except DomainError as e:
+            return Response(json.dumps({"error": e.code.value}), media_type="application/json")
+        return Response(json.dumps({"changed": out.changed}), media_type="application/json")
+
+    return Starlette(routes=[Route("/vote", vote, methods=["POST"])], lifespan=lifespan)
+
+
+if __name__ == "__main__":
+    uvicorn.run(create_app(Settings()), host="127.0.0.1", port=int(sys.argv[1]),
+                log_level="warning", access_log=False)
