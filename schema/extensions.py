@@ -48,6 +48,16 @@ def shape_error(error: GraphQLError, request_id: str) -> GraphQLError:
         if error.path is None:
             return _typed(error, "GRAPHQL_VALIDATION_FAILED")
         return _typed(error, "BAD_USER_INPUT")
+    if _is_outage(original):
+        log.warning("dependency unavailable in %s: %r", ".".join(map(str, error.path or [])),
+                    original)
+        return GraphQLError(
+            "A database or cache is briefly unavailable; retry the request.",
+            nodes=error.nodes,
+            positions=error.positions,
+            path=error.path,
+            extensions={"code": "UNAVAILABLE", "requestId": request_id},
+        )
     log.error("unexpected error in %s", ".".join(map(str, error.path or [])), exc_info=original)
     return GraphQLError(
         INTERNAL_MESSAGE,
@@ -56,6 +66,19 @@ def shape_error(error: GraphQLError, request_id: str) -> GraphQLError:
         path=error.path,
         extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
     )
+
+
+def _is_outage(error: BaseException) -> bool:
+    """A lost connection to PostgreSQL or Redis: the client may retry (nothing was committed
+    that it was told about)."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    if isinstance(error, (RedisConnectionError, RedisTimeoutError, OperationalError,
+                          InterfaceError, ConnectionError, TimeoutError)):
+        return True
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
 
 
 class ErrorsAndMetrics(SchemaExtension):
