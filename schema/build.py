@@ -17,7 +17,10 @@ from strawberry.types import ExecutionContext
 from schema.extensions import ErrorsAndMetrics
 from schema.community.mutations import CommunityMutation
 from schema.community.queries import CommunityQuery
+from schema.drops.mutations import DropMutation
+from schema.drops.queries import DropQuery
 from schema.identity.mutations import IdentityMutation
+from schema.notifications.api import NotificationMutation, NotificationQuery
 from schema.identity.queries import IdentityQuery
 from schema.polls.mutations import PollMutation
 from schema.polls.queries import PollQuery
@@ -29,11 +32,12 @@ def _root_types() -> tuple[type, type, type]:
     # Built per schema: relay's node field is mutated when a schema is created, so a class-level
     # field could not be shared by two schemas (tests build one per app).
     @strawberry.type(name="Query")
-    class Query(IdentityQuery, CommunityQuery, PollQuery):
+    class Query(IdentityQuery, CommunityQuery, PollQuery, DropQuery, NotificationQuery):
         node: relay.Node | None = relay.node(description="Fetch any object by its global id.")
 
     @strawberry.type(name="Mutation")
-    class Mutation(IdentityMutation, CommunityMutation, PollMutation):
+    class Mutation(IdentityMutation, CommunityMutation, PollMutation, DropMutation,
+                   NotificationMutation):
         pass
 
     @strawberry.type(name="Subscription")

@@ -15,6 +15,7 @@ from starlette.websockets import WebSocket
 from taskiq import AsyncBroker
 
 from domain.errors import DomainError
+from domain.drops.reservations import ReservationStore
 from domain.identity.actor import Actor
 from domain.identity.tokens import TokenIssuer
 from domain.identity.wechat import WeChatLogin
@@ -36,6 +37,7 @@ class Services:
     wechat: WeChatLogin
     live_polls: LivePolls
     hub: PubSubHub
+    reservations: ReservationStore
 
 
 @dataclass

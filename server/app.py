@@ -19,6 +19,7 @@ from starlette.types import Receive, Scope, Send
 
 from domain.identity.tokens import TokenIssuer
 from domain.identity.wechat import DevWeChatLogin, HttpWeChatLogin, WeChatLogin
+from domain.drops.reservations import ReservationStore
 from domain.polls.live import LivePolls
 from schema.build import build_schema
 from schema.context import Services
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             wechat=wechat,
             live_polls=LivePolls(sessionmaker, redis),
             hub=hub,
+            reservations=ReservationStore(redis),
         )
         persisted = PersistedDocuments(
             redis, manifest, trusted_only=settings.trusted_documents_only,

@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     wechat_app_secret: str | None = None
     wechat_api_base: str = "https://api.weixin.qq.com"
     wechat_timeout_seconds: float = 5.0
+    wechat_template_drop_opened: str = "sandbox-drop-opened"
 
     # Worker
     worker_concurrency: int = 50

@@ -79,3 +79,55 @@ async def members(client: GraphQLClient, invite_code: str, n: int, prefix: str =
         await join(client, s["accessToken"], invite_code)
         tokens.append(s["accessToken"])
     return tokens
+
+CREATE_DROP = """mutation($i: DropInput!) { createDrop(input: $i) {
+  drop { id status variants { id size color } } errors { code field message } } }"""
+PUBLISH_DROP = """mutation($d: ID!) { publishDrop(dropId: $d) { drop { id status } errors { code } } }"""
+PREORDER = """mutation($d: ID!, $l: [OrderLineInput!]!, $k: String!, $a: ShippingAddressInput!) {
+  placePreorder(dropId: $d, lines: $l, idempotencyKey: $k, shippingAddress: $a) {
+    order { id status quantity amountDue { amountFen currency } expiresAt }
+    errors { code field message } } }"""
+PROGRESS = """query($d: ID!) { node(id: $d) { ... on Drop { status progress {
+  totalQuantity buyers remaining moqPercent currentPrice { amountFen } nextTier { minQuantity }
+  perVariant { quantity remaining variant { id } } perSize { value quantity } } } } }"""
+ADDRESS = {"name": "Li Hua", "phone": "13800000000", "region": "Zhejiang Hangzhou Xihu",
+           "detail": "Wensan Rd 1"}
+
+
+def drop_input(community_ids: list[str], *, cap: int = 20, moq: int = 5, limit: int = 3,
+               variant_caps: tuple[int | None, ...] = (None, None, None, None),
+               opens_in: timedelta = timedelta(seconds=-1),
+               closes_in: timedelta = timedelta(hours=1), mode: str = "DEPOSIT") -> dict[str, Any]:
+    sizes = [("S", "black"), ("M", "black"), ("S", "white"), ("M", "white")]
+    return {
+        "title": "Linen dress",
+        "communityIds": community_ids,
+        "variants": [{"size": s, "color": c, "cap": vc}
+                     for (s, c), vc in zip(sizes, variant_caps, strict=False)],
+        "priceFen": 29900,
+        "tiers": [{"minQuantity": 10, "priceFen": 25900}, {"minQuantity": 15, "priceFen": 23900}]
+        if cap >= 15 else [],
+        "paymentMode": mode,
+        "depositFen": 5000 if mode == "DEPOSIT" else None,
+        "moq": moq, "cap": cap, "perMemberLimit": limit,
+        "opensAt": (now() + opens_in).isoformat(), "closesAt": (now() + closes_in).isoformat(),
+    }
+
+
+async def make_open_drop(client: GraphQLClient, koc_token: str, community_ids: list[str],
+                         **kw: Any) -> dict[str, Any]:
+    out = await client.query(CREATE_DROP, {"i": drop_input(community_ids, **kw)}, token=koc_token)
+    assert out["createDrop"]["errors"] == [], out
+    drop = out["createDrop"]["drop"]
+    pub = await client.query(PUBLISH_DROP, {"d": drop["id"]}, token=koc_token)
+    assert pub["publishDrop"]["errors"] == [], pub
+    drop["status"] = pub["publishDrop"]["drop"]["status"]
+    return drop
+
+
+async def preorder(client: GraphQLClient, token: str, drop_id: str, lines: list[tuple[str, int]],
+                   key: str, address: dict[str, str] | None = None) -> dict[str, Any]:
+    out = await client.query(PREORDER, {
+        "d": drop_id, "l": [{"variantId": v, "quantity": q} for v, q in lines], "k": key,
+        "a": address or ADDRESS}, token=token)
+    return out["placePreorder"]

@@ -10,12 +10,21 @@ import signal
 from taskiq.acks import AcknowledgeType
 from taskiq.api import run_receiver_task, run_scheduler_task
 
+from domain.notifications.wechat import HttpSubscribeMessages, SandboxSubscribeMessages
 from server.config import Settings
 from server.resources import make_engine, make_redis, make_sessionmaker
 from workers.broker import make_broker, make_scheduler
 from workers.runtime import Runtime, set_runtime
 
 log = logging.getLogger("c2m.worker")
+
+
+def make_subscribe_messages(settings: Settings) -> HttpSubscribeMessages | SandboxSubscribeMessages:
+    if settings.wechat_app_id and settings.wechat_app_secret:
+        return HttpSubscribeMessages(settings.wechat_app_id, settings.wechat_app_secret,
+                                     settings.wechat_api_base,
+                                     timeout=settings.wechat_timeout_seconds)
+    return SandboxSubscribeMessages()
 
 
 async def on_start(rt: Runtime) -> None:
@@ -35,7 +44,7 @@ async def run_worker(settings: Settings, database_url: str, redis_url: str,
     redis = make_redis(redis_url)
     broker, retry_source = make_broker(settings, redis_url)
     rt = Runtime(settings=settings, sessionmaker=make_sessionmaker(engine), redis=redis,
-                 broker=broker)
+                 broker=broker, wechat_messages=make_subscribe_messages(settings))
     set_runtime(rt)
     scheduler = make_scheduler(broker, retry_source)
     broker.is_worker_process = True
@@ -67,6 +76,7 @@ async def run_worker(settings: Settings, database_url: str, redis_url: str,
                 await task
         with contextlib.suppress(Exception):
             await broker.shutdown()
+        await rt.wechat_messages.aclose()
         await redis.aclose()
         await engine.dispose()
         set_runtime(None)

@@ -32,5 +32,7 @@ def on_worker_start(func: Callable[[Any], Awaitable[None]]) -> Callable[[Any], A
 
 def load_all() -> None:
     """Import every module that registers jobs."""
+    import workers.drops  # noqa: F401
+    import workers.notifications  # noqa: F401
     import workers.polls  # noqa: F401
     import workers.system  # noqa: F401

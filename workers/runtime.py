@@ -19,6 +19,7 @@ class Runtime:
     sessionmaker: async_sessionmaker[AsyncSession]
     redis: Redis
     broker: Any = None  # taskiq AsyncBroker, for jobs that queue follow-up jobs
+    wechat_messages: Any = None  # SubscribeMessages adapter
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[AsyncSession]:

@@ -1,0 +1,173 @@
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Enum,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from domain.base import Base, Timestamped
+
+
+class DropStatus(enum.Enum):
+    DRAFT = "DRAFT"
+    SCHEDULED = "SCHEDULED"
+    OPEN = "OPEN"
+    CLOSED = "CLOSED"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+class PaymentMode(enum.Enum):
+    DEPOSIT = "DEPOSIT"
+    FULL = "FULL"
+
+
+class OrderStatus(enum.Enum):
+    PENDING_PAYMENT = "PENDING_PAYMENT"
+    DEPOSIT_PAID = "DEPOSIT_PAID"
+    PAID = "PAID"
+    CONFIRMED = "CONFIRMED"
+    IN_PRODUCTION = "IN_PRODUCTION"
+    SHIPPED = "SHIPPED"
+    DELIVERED = "DELIVERED"
+    CANCELLED = "CANCELLED"
+    REFUNDED = "REFUNDED"
+
+
+# Orders in these states hold capacity (count towards the cap).
+LIVE_ORDER_STATUSES = (
+    OrderStatus.PENDING_PAYMENT, OrderStatus.DEPOSIT_PAID, OrderStatus.PAID,
+    OrderStatus.CONFIRMED, OrderStatus.IN_PRODUCTION, OrderStatus.SHIPPED, OrderStatus.DELIVERED,
+)
+
+
+class Drop(Timestamped, Base):
+    __tablename__ = "drops"
+    __table_args__ = (
+        UniqueConstraint("owner_id", "idempotency_key"),
+        CheckConstraint("opens_at < closes_at", name="window"),
+        CheckConstraint("price_fen > 0", name="price"),
+        CheckConstraint("moq >= 1 AND cap >= moq", name="quantities"),
+        CheckConstraint("per_member_limit >= 1", name="member_limit"),
+        Index("ix_drops_due", "status", "opens_at", "closes_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    poll_option_id: Mapped[int | None] = mapped_column(ForeignKey("poll_options.id"), index=True)
+    title: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text, default="")
+    image_urls: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    size_chart: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[DropStatus] = mapped_column(
+        Enum(DropStatus, name="drop_status", native_enum=False, length=16),
+        default=DropStatus.DRAFT,
+    )
+    currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    price_fen: Mapped[int] = mapped_column(BigInteger)
+    # [{"min_quantity": 100, "price_fen": 17900}, ...]: everyone pays the final tier.
+    tiers: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    payment_mode: Mapped[PaymentMode] = mapped_column(
+        Enum(PaymentMode, name="payment_mode", native_enum=False, length=16))
+    deposit_fen: Mapped[int | None] = mapped_column(BigInteger)
+    moq: Mapped[int] = mapped_column(Integer)
+    cap: Mapped[int] = mapped_column(Integer)
+    per_member_limit: Mapped[int] = mapped_column(Integer)
+    opens_at: Mapped[datetime]
+    closes_at: Mapped[datetime]
+    ship_from: Mapped[date | None]
+    ship_until: Mapped[date | None]
+    unpaid_expiry_seconds: Mapped[int] = mapped_column(Integer, default=1800)
+    keep_deposit_on_default: Mapped[bool] = mapped_column(default=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
+    published_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+class DropCommunity(Base):
+    __tablename__ = "drop_communities"
+    __table_args__ = (Index("ix_drop_communities_community", "community_id", "drop_id"),)
+
+    drop_id: Mapped[int] = mapped_column(ForeignKey("drops.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"),
+                                              primary_key=True)
+
+
+class DropVariant(Base):
+    """A SKU: style (the drop) x size x colour, with an optional cap of its own."""
+
+    __tablename__ = "drop_variants"
+    __table_args__ = (UniqueConstraint("drop_id", "size", "color"),
+                      CheckConstraint("cap IS NULL OR cap >= 0", name="cap"))
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    drop_id: Mapped[int] = mapped_column(ForeignKey("drops.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(SmallInteger)
+    size: Mapped[str] = mapped_column(String(16))
+    color: Mapped[str] = mapped_column(String(32))
+    cap: Mapped[int | None] = mapped_column(Integer)
+
+
+class Order(Timestamped, Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("user_id", "idempotency_key"),
+        Index("ix_orders_drop_status", "drop_id", "status"),
+        Index("ix_orders_pending_expiry", "expires_at",
+              postgresql_where="status = 'PENDING_PAYMENT'"),
+        CheckConstraint("quantity > 0", name="quantity"),
+        CheckConstraint("amount_due_fen >= 0", name="amount"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    drop_id: Mapped[int] = mapped_column(ForeignKey("drops.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(64))
+    request_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    status: Mapped[OrderStatus] = mapped_column(
+        Enum(OrderStatus, name="order_status", native_enum=False, length=20),
+        default=OrderStatus.PENDING_PAYMENT,
+    )
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price_fen: Mapped[int] = mapped_column(BigInteger)
+    amount_due_fen: Mapped[int] = mapped_column(BigInteger)  # what this payment step asks for
+    currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    # The shipping address: readable only by the member (and operators); never in lists that
+    # other members or factories see.
+    shipping_address: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    expires_at: Mapped[datetime | None]
+    paid_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    cancel_reason: Mapped[str | None] = mapped_column(String(32))
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+class OrderLine(Base):
+    __tablename__ = "order_lines"
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity"),
+                      Index("ix_order_lines_variant", "variant_id"))
+
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    variant_id: Mapped[int] = mapped_column(ForeignKey("drop_variants.id"), primary_key=True)
+    quantity: Mapped[int] = mapped_column(Integer)

@@ -1,0 +1,221 @@
+"""Every SQL query of the drops context."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, delete, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.community.models import CommunityMember, MembershipStatus
+from domain.drops.models import (
+    LIVE_ORDER_STATUSES,
+    Drop,
+    DropCommunity,
+    DropStatus,
+    DropVariant,
+    Order,
+    OrderLine,
+    OrderStatus,
+)
+
+# The order is written only if the drop sells now and the member belongs to one of its
+# communities; price and amount come from the drop row, never from the client.
+INSERT_ORDER = text(
+    """
+    INSERT INTO orders (drop_id, user_id, idempotency_key, request_hash, status, quantity,
+                        unit_price_fen, amount_due_fen, currency, shipping_address, expires_at)
+    SELECT d.id, :user_id, :key, :hash, 'PENDING_PAYMENT', CAST(:quantity AS integer), d.price_fen,
+           (CASE WHEN d.payment_mode = 'DEPOSIT' THEN d.deposit_fen ELSE d.price_fen END)
+             * CAST(:quantity AS integer),
+           d.currency, :address, now() + make_interval(secs => d.unpaid_expiry_seconds)
+    FROM drops d
+    WHERE d.id = :drop_id AND d.status IN ('SCHEDULED', 'OPEN')
+      AND d.opens_at <= now() AND d.closes_at > now()
+      AND EXISTS (SELECT 1 FROM drop_communities dc
+                  JOIN community_members cm ON cm.community_id = dc.community_id
+                  WHERE dc.drop_id = d.id AND cm.user_id = :user_id AND cm.status = 'ACTIVE')
+    RETURNING id
+    """
+).bindparams(bindparam("address", type_=JSONB))
+
+LOCK_SHARED = text("SELECT pg_advisory_xact_lock_shared(:k)")
+LOCK_EXCLUSIVE = text("SELECT pg_advisory_xact_lock(:k)")
+
+
+def lock_key(drop_id: int) -> int:
+    return (0x44524F50 << 32) | (drop_id & 0xFFFFFFFF)
+
+
+async def lock_shared(session: AsyncSession, drop_id: int) -> None:
+    """Held by every change to a drop's reservations until it commits; a rebuild takes it
+    exclusively, so it never sums PostgreSQL while a reservation is between Redis and commit."""
+    conn = await session.connection()
+    await conn.execute(LOCK_SHARED, {"k": lock_key(drop_id)})
+
+
+async def lock_exclusive(session: AsyncSession, drop_id: int) -> None:
+    conn = await session.connection()
+    await conn.execute(LOCK_EXCLUSIVE, {"k": lock_key(drop_id)})
+
+
+async def get(session: AsyncSession, drop_id: int) -> Drop | None:
+    return await session.get(Drop, drop_id)
+
+
+async def get_for_update(session: AsyncSession, drop_id: int) -> Drop | None:
+    stmt = select(Drop).where(Drop.id == drop_id).with_for_update(key_share=True)
+    return (await session.execute(stmt.execution_options(populate_existing=True))).scalar_one_or_none()
+
+
+async def find_by_idempotency_key(session: AsyncSession, owner_id: int, key: str) -> Drop | None:
+    stmt = select(Drop).where(Drop.owner_id == owner_id, Drop.idempotency_key == key)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def add(session: AsyncSession, drop: Drop) -> Drop:
+    session.add(drop)
+    await session.flush()
+    return drop
+
+
+async def variants(session: AsyncSession, drop_id: int) -> list[DropVariant]:
+    stmt = select(DropVariant).where(DropVariant.drop_id == drop_id).order_by(DropVariant.position)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def replace_variants(session: AsyncSession, drop_id: int, rows: list[DropVariant]) -> None:
+    await session.execute(delete(DropVariant).where(DropVariant.drop_id == drop_id))
+    session.add_all(rows)
+    await session.flush()
+
+
+async def community_ids(session: AsyncSession, drop_id: int) -> list[int]:
+    stmt = select(DropCommunity.community_id).where(DropCommunity.drop_id == drop_id)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def replace_communities(session: AsyncSession, drop_id: int, ids: Sequence[int]) -> None:
+    await session.execute(delete(DropCommunity).where(DropCommunity.drop_id == drop_id))
+    session.add_all([DropCommunity(drop_id=drop_id, community_id=c) for c in ids])
+    await session.flush()
+
+
+async def is_eligible(session: AsyncSession, drop_id: int, user_id: int) -> bool:
+    stmt = select(func.count()).select_from(DropCommunity).join(
+        CommunityMember, CommunityMember.community_id == DropCommunity.community_id
+    ).where(DropCommunity.drop_id == drop_id, CommunityMember.user_id == user_id,
+            CommunityMember.status == MembershipStatus.ACTIVE)
+    return int((await session.execute(stmt)).scalar_one()) > 0
+
+
+async def order_by_key(session: AsyncSession, user_id: int, key: str) -> Order | None:
+    stmt = select(Order).where(Order.user_id == user_id, Order.idempotency_key == key)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def insert_order(session: AsyncSession, *, drop_id: int, user_id: int, key: str,
+                       request_hash: bytes, quantity: int, address: dict[str, Any]) -> int | None:
+    conn = await session.connection()
+    row = await conn.execute(INSERT_ORDER, {
+        "drop_id": drop_id, "user_id": user_id, "key": key, "hash": request_hash,
+        "quantity": quantity, "address": address})
+    return row.scalar_one_or_none()
+
+
+async def insert_lines(session: AsyncSession, order_id: int, lines: Sequence[tuple[int, int]]) -> None:
+    conn = await session.connection()
+    await conn.execute(insert(OrderLine), [
+        {"order_id": order_id, "variant_id": v, "quantity": q} for v, q in lines])
+
+
+async def get_order(session: AsyncSession, order_id: int) -> Order | None:
+    return await session.get(Order, order_id)
+
+
+async def get_order_for_update(session: AsyncSession, order_id: int) -> Order | None:
+    stmt = select(Order).where(Order.id == order_id).with_for_update(key_share=True)
+    return (await session.execute(stmt.execution_options(populate_existing=True))).scalar_one_or_none()
+
+
+async def order_lines(session: AsyncSession, order_ids: Sequence[int]) -> dict[int, list[OrderLine]]:
+    stmt = select(OrderLine).where(OrderLine.order_id.in_(order_ids))
+    out: dict[int, list[OrderLine]] = {i: [] for i in order_ids}
+    for line in (await session.execute(stmt)).scalars():
+        out[line.order_id].append(line)
+    return out
+
+
+async def live_reservations(session: AsyncSession, drop_id: int) -> list[tuple[int, int, list[tuple[int, int]]]]:
+    """(order, member, [(variant, qty)]) of every order that holds capacity."""
+    stmt = (
+        select(Order.id, Order.user_id, OrderLine.variant_id, OrderLine.quantity)
+        .join(OrderLine, OrderLine.order_id == Order.id)
+        .where(Order.drop_id == drop_id, Order.status.in_(LIVE_ORDER_STATUSES))
+        .order_by(Order.id)
+    )
+    out: dict[int, tuple[int, int, list[tuple[int, int]]]] = {}
+    for order_id, user_id, variant_id, qty in (await session.execute(stmt)).all():
+        out.setdefault(order_id, (order_id, user_id, []))[2].append((variant_id, qty))
+    return list(out.values())
+
+
+async def sold(session: AsyncSession, drop_id: int) -> tuple[int, dict[int, int]]:
+    """Units held by live orders: total and per variant (sums over insert-only lines)."""
+    stmt = (
+        select(OrderLine.variant_id, func.sum(OrderLine.quantity))
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(Order.drop_id == drop_id, Order.status.in_(LIVE_ORDER_STATUSES))
+        .group_by(OrderLine.variant_id)
+    )
+    per_variant = {int(v): int(q) for v, q in (await session.execute(stmt)).all()}
+    return sum(per_variant.values()), per_variant
+
+
+async def set_order_status(session: AsyncSession, order_id: int, expected: Sequence[OrderStatus],
+                           new: OrderStatus, **values: Any) -> bool:
+    """Guarded transition: changes the row only if it is still in an expected state."""
+    stmt = (update(Order).where(Order.id == order_id, Order.status.in_(expected))
+            .values(status=new, **values).returning(Order.id))
+    return (await session.execute(stmt)).scalar_one_or_none() is not None
+
+
+async def expired_unpaid(session: AsyncSession, now: datetime, limit: int = 500) -> list[tuple[int, int]]:
+    stmt = (select(Order.id, Order.drop_id)
+            .where(Order.status == OrderStatus.PENDING_PAYMENT, Order.expires_at <= now)
+            .order_by(Order.expires_at).limit(limit))
+    return [(o, d) for o, d in (await session.execute(stmt)).all()]
+
+
+async def drops_in(session: AsyncSession, statuses: Sequence[DropStatus]) -> list[Drop]:
+    stmt = select(Drop).where(Drop.status.in_(statuses)).order_by(Drop.id)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def drops_due(session: AsyncSession, status: DropStatus, column: str, now: datetime) -> list[int]:
+    col = getattr(Drop, column)
+    stmt = select(Drop.id).where(Drop.status == status, col <= now).order_by(col).limit(100)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def orders_of_member(session: AsyncSession, user_id: int, after_id: int, limit: int) -> list[Order]:
+    stmt = (select(Order).where(Order.user_id == user_id, Order.id > after_id)
+            .order_by(Order.id).limit(limit))
+    return list((await session.execute(stmt)).scalars())
+
+
+async def drops_for_member(session: AsyncSession, user_id: int, statuses: Sequence[DropStatus],
+                           after_id: int, limit: int) -> list[Drop]:
+    from domain.community.models import Community
+
+    member_of = select(CommunityMember.community_id).where(
+        CommunityMember.user_id == user_id, CommunityMember.status == MembershipStatus.ACTIVE)
+    owned = select(Community.id).where(Community.owner_id == user_id)
+    eligible = select(DropCommunity.drop_id).where(
+        DropCommunity.community_id.in_(member_of.union(owned)))
+    stmt = (select(Drop).where(Drop.id.in_(eligible), Drop.status.in_(statuses),
+                               Drop.id > after_id).order_by(Drop.id).limit(limit))
+    return list((await session.execute(stmt)).scalars())

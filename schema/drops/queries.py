@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from domain.drops import repository as repo
+from domain.drops import service
+from domain.drops.models import DropStatus as DomainDropStatus
+from schema.context import Context
+from schema.drops.types import Drop, DropStatus, Order
+from schema.pagination import Connection, build_connection, decode_int_cursor, page_size
+
+
+@strawberry.type
+class DropQuery:
+    @strawberry.field(description="Drops of the viewer's communities (default: selling ones).")
+    async def drops(
+        self, info: Info[Context, Any],
+        status: list[DropStatus] | None = None,  # type: ignore[valid-type]
+        first: int | None = None, after: str | None = None,
+    ) -> Connection[Drop]:
+        ctx = info.context
+        limit = page_size(first)
+        after_id = decode_int_cursor("drop", after)
+        statuses = list(status) if status else [DomainDropStatus.SCHEDULED, DomainDropStatus.OPEN]
+        statuses = [s for s in statuses if s is not DomainDropStatus.DRAFT]
+        async with ctx.read_session() as session:
+            user = await service.identity.require_user(session, ctx.authenticated_actor())
+            rows = await repo.drops_for_member(session, user.id, statuses, after_id, limit + 1)
+        return build_connection(rows, limit, "drop", lambda d: d.id, Drop.from_model)
+
+    @strawberry.field(description="The viewer's orders, oldest first.")
+    async def my_orders(self, info: Info[Context, Any], first: int | None = None,
+                        after: str | None = None) -> Connection[Order]:
+        ctx = info.context
+        limit = page_size(first)
+        after_id = decode_int_cursor("order", after)
+        async with ctx.read_session() as session:
+            rows = await service.my_orders(session, ctx.authenticated_actor(), after_id, limit + 1)
+        return build_connection(rows, limit, "order", lambda o: o.id, Order.from_model)

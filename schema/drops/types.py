@@ -1,0 +1,261 @@
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Any
+
+import strawberry
+from strawberry import relay
+from strawberry.types import Info
+
+from domain.base import utcnow
+from domain.drops import models
+from domain.drops import repository as repo
+from domain.drops import service
+from domain.errors import DomainError
+from schema.common import Money
+from schema.context import Context
+from schema.errors import UserError
+
+DropStatus = strawberry.enum(models.DropStatus, name="DropStatus")
+PaymentMode = strawberry.enum(models.PaymentMode, name="PaymentMode")
+OrderStatus = strawberry.enum(models.OrderStatus, name="OrderStatus")
+
+
+@strawberry.type
+class PriceTier:
+    min_quantity: int
+    price: Money
+
+
+@strawberry.type
+class DropVariant(relay.Node):
+    id: relay.NodeID[int]
+    size: str
+    color: str
+    cap: int | None
+
+    @classmethod
+    def from_model(cls, v: models.DropVariant) -> DropVariant:
+        return cls(id=v.id, size=v.size, color=v.color, cap=v.cap)
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info[Context, Any], node_ids: Iterable[str], required: bool = False
+    ) -> list[DropVariant | None]:
+        from domain.drops.models import DropVariant as Row
+
+        ctx = info.context
+        out: list[DropVariant | None] = []
+        async with ctx.read_session() as session:
+            for raw in node_ids:
+                row = await session.get(Row, int(raw)) if raw.isdigit() else None
+                try:
+                    if row is not None:
+                        await service.get_visible(session, ctx.actor, row.drop_id)
+                except DomainError:
+                    row = None
+                out.append(cls.from_model(row) if row else None)
+        return out
+
+
+@strawberry.type
+class VariantDemand:
+    variant: DropVariant
+    quantity: int
+    remaining: int | None = strawberry.field(description="Left under the variant's own cap.")
+
+
+@strawberry.type
+class GroupDemand:
+    value: str
+    quantity: int
+
+
+@strawberry.type(description="Live progress of a drop, served from Redis.")
+class DropProgress:
+    total_quantity: int
+    buyers: int
+    remaining: int = strawberry.field(description="Units left under the drop's cap.")
+    moq_percent: float
+    current_price: Money = strawberry.field(description="The tier price at today's quantity.")
+    next_tier: PriceTier | None
+    seconds_left: int
+    per_variant: list[VariantDemand]
+    per_size: list[GroupDemand]
+    per_color: list[GroupDemand]
+
+    @classmethod
+    def from_domain(cls, p: service.DropProgress) -> DropProgress:
+        d = p.drop
+        by_size: dict[str, int] = {}
+        by_color: dict[str, int] = {}
+        demand = []
+        for var in p.variants:
+            q = p.per_variant.get(var.id, 0)
+            by_size[var.size] = by_size.get(var.size, 0) + q
+            by_color[var.color] = by_color.get(var.color, 0) + q
+            demand.append(VariantDemand(variant=DropVariant.from_model(var), quantity=q,
+                                        remaining=None if var.cap is None else max(0, var.cap - q)))
+        nt = p.next_tier
+        return cls(
+            total_quantity=p.reserved,
+            buyers=p.buyers,
+            remaining=max(0, d.cap - p.reserved),
+            moq_percent=round(100.0 * p.reserved / d.moq, 1),
+            current_price=Money(amount_fen=p.current_price, currency=d.currency),
+            next_tier=PriceTier(min_quantity=nt["min_quantity"],
+                                price=Money(amount_fen=nt["price_fen"], currency=d.currency))
+            if nt else None,
+            seconds_left=max(0, int((d.closes_at - utcnow()).total_seconds())),
+            per_variant=demand,
+            per_size=[GroupDemand(value=k, quantity=q) for k, q in by_size.items()],
+            per_color=[GroupDemand(value=k, quantity=q) for k, q in by_color.items()],
+        )
+
+
+@strawberry.type
+class Drop(relay.Node):
+    id: relay.NodeID[int]
+    title: str
+    description: str
+    image_urls: list[str]
+    size_chart: str
+    status: DropStatus  # type: ignore[valid-type]
+    price: Money
+    tiers: list[PriceTier]
+    payment_mode: PaymentMode  # type: ignore[valid-type]
+    deposit: Money | None
+    moq: int
+    cap: int
+    per_member_limit: int
+    opens_at: datetime
+    closes_at: datetime
+    ship_from: date | None
+    ship_until: date | None
+    poll_option_id: relay.GlobalID | None
+
+    @classmethod
+    def from_model(cls, d: models.Drop) -> Drop:
+        money = lambda fen: Money(amount_fen=fen, currency=d.currency)  # noqa: E731
+        return cls(
+            id=d.id, title=d.title, description=d.description, image_urls=list(d.image_urls),
+            size_chart=d.size_chart, status=d.status, price=money(d.price_fen),
+            tiers=[PriceTier(min_quantity=t["min_quantity"], price=money(t["price_fen"]))
+                   for t in d.tiers],
+            payment_mode=d.payment_mode,
+            deposit=money(d.deposit_fen) if d.deposit_fen is not None else None,
+            moq=d.moq, cap=d.cap, per_member_limit=d.per_member_limit, opens_at=d.opens_at,
+            closes_at=d.closes_at, ship_from=d.ship_from, ship_until=d.ship_until,
+            poll_option_id=relay.GlobalID("PollOption", str(d.poll_option_id))
+            if d.poll_option_id else None,
+        )
+
+    @strawberry.field
+    async def variants(self, info: Info[Context, Any]) -> list[DropVariant]:
+        async with info.context.read_session() as session:
+            return [DropVariant.from_model(v) for v in await repo.variants(session, self.id)]
+
+    @strawberry.field(description="Live totals: quantity, buyers, demand per size and colour, "
+                      "tier price, MOQ progress, remaining cap, time left.")
+    async def progress(self, info: Info[Context, Any]) -> DropProgress:
+        ctx = info.context
+        async with ctx.read_session() as session:
+            p = await service.progress(session, ctx.sessionmaker, ctx.services.reservations,
+                                       ctx.authenticated_actor(), self.id)
+        return DropProgress.from_domain(p)
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info[Context, Any], node_ids: Iterable[str], required: bool = False
+    ) -> list[Drop | None]:
+        ctx = info.context
+        out: list[Drop | None] = []
+        async with ctx.read_session() as session:
+            for raw in node_ids:
+                try:
+                    d = await service.get_visible(session, ctx.actor, int(raw))
+                except (DomainError, ValueError):
+                    d = None
+                out.append(cls.from_model(d) if d else None)
+        return out
+
+
+@strawberry.type
+class OrderLine:
+    variant_id: relay.GlobalID
+    quantity: int
+
+
+@strawberry.type
+class ShippingAddress:
+    name: str
+    phone: str
+    region: str
+    detail: str
+
+
+@strawberry.type
+class Order(relay.Node):
+    id: relay.NodeID[int]
+    drop_id: relay.GlobalID
+    status: OrderStatus  # type: ignore[valid-type]
+    quantity: int
+    unit_price: Money
+    amount_due: Money = strawberry.field(description="What this payment step asks for: the "
+                                         "deposit or the full price, times the quantity.")
+    expires_at: datetime | None
+    paid_at: datetime | None
+    cancelled_at: datetime | None
+    created_at: datetime
+    user_id: strawberry.Private[int]
+    address: strawberry.Private[dict[str, str]]
+
+    @classmethod
+    def from_model(cls, o: models.Order) -> Order:
+        return cls(id=o.id, drop_id=relay.GlobalID("Drop", str(o.drop_id)), status=o.status,
+                   quantity=o.quantity,
+                   unit_price=Money(amount_fen=o.unit_price_fen, currency=o.currency),
+                   amount_due=Money(amount_fen=o.amount_due_fen, currency=o.currency),
+                   expires_at=o.expires_at, paid_at=o.paid_at, cancelled_at=o.cancelled_at,
+                   created_at=o.created_at, user_id=o.user_id, address=o.shipping_address)
+
+    @strawberry.field
+    async def lines(self, info: Info[Context, Any]) -> list[OrderLine]:
+        async with info.context.read_session() as session:
+            rows = (await repo.order_lines(session, [self.id]))[self.id]
+        return [OrderLine(variant_id=relay.GlobalID("DropVariant", str(r.variant_id)),
+                          quantity=r.quantity) for r in sorted(rows, key=lambda r: r.variant_id)]
+
+    @strawberry.field(description="Only the member who placed the order sees it.")
+    def shipping_address(self, info: Info[Context, Any]) -> ShippingAddress | None:
+        if info.context.actor.user_id != self.user_id:
+            return None
+        return ShippingAddress(**self.address)
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info[Context, Any], node_ids: Iterable[str], required: bool = False
+    ) -> list[Order | None]:
+        ctx = info.context
+        out: list[Order | None] = []
+        async with ctx.read_session() as session:
+            for raw in node_ids:
+                try:
+                    o = await service.get_order(session, ctx.actor, int(raw))
+                except (DomainError, ValueError):
+                    o = None
+                out.append(cls.from_model(o) if o else None)
+        return out
+
+
+@strawberry.type
+class DropPayload:
+    drop: Drop | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class OrderPayload:
+    order: Order | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
