@@ -88,8 +88,9 @@ async def expand(sessionmaker: async_sessionmaker[AsyncSession], kind: Notificat
             NotificationEvent.kind == kind, NotificationEvent.subject_id == subject_id))).scalar_one()
         await session.execute(text(
             """
-            INSERT INTO notification_deliveries (notification_id, channel, priority, status)
-            SELECT n.id, 'WECHAT', n.priority, 'PENDING' FROM notifications n
+            INSERT INTO notification_deliveries (notification_id, channel, priority, status,
+                                                 attempts)
+            SELECT n.id, 'WECHAT', n.priority, 'PENDING', 0 FROM notifications n
             WHERE n.event_id = :event
             ON CONFLICT (notification_id, channel) DO NOTHING
             """), {"event": event_id})
