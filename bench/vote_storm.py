@@ -137,7 +137,7 @@ async def storm(args: argparse.Namespace, db_url: str, redis_url: str) -> dict[s
     issuer = TokenIssuer(SECRET, 3600 * 4)
     tokens = {u: issuer.issue(u).token for u in user_ids}
     env = {**os.environ, "C2M_DATABASE_URL": db_url, "C2M_REDIS_URL": redis_url,
-           "C2M_SECRET_KEY": SECRET, "C2M_LOG_LEVEL": "WARNING", "C2M_ENV": "production",
+           "C2M_SECRET_KEY": SECRET, "C2M_LOG_LEVEL": "WARNING", "C2M_ENV": "test",
            "C2M_WECHAT_APP_ID": "bench", "C2M_WECHAT_APP_SECRET": "bench"}
     gql_port, bare_port = free_port(), free_port()
     api = subprocess.Popen([sys.executable, "-m", "server.cli", "api", "--port", str(gql_port)],

@@ -21,6 +21,7 @@ from schema.drops.mutations import DropMutation
 from schema.drops.queries import DropQuery
 from schema.identity.mutations import IdentityMutation
 from schema.notifications.api import NotificationMutation, NotificationQuery
+from schema.payments.api import PaymentMutation
 from schema.identity.queries import IdentityQuery
 from schema.polls.mutations import PollMutation
 from schema.polls.queries import PollQuery
@@ -37,7 +38,7 @@ def _root_types() -> tuple[type, type, type]:
 
     @strawberry.type(name="Mutation")
     class Mutation(IdentityMutation, CommunityMutation, PollMutation, DropMutation,
-                   NotificationMutation):
+                   NotificationMutation, PaymentMutation):
         pass
 
     @strawberry.type(name="Subscription")

@@ -17,6 +17,7 @@ from taskiq import AsyncBroker
 from domain.errors import DomainError
 from domain.drops.reservations import ReservationStore
 from domain.identity.actor import Actor
+from domain.payments.provider import PaymentProvider
 from domain.identity.tokens import TokenIssuer
 from domain.identity.wechat import WeChatLogin
 from domain.polls.live import LivePolls
@@ -38,6 +39,7 @@ class Services:
     live_polls: LivePolls
     hub: PubSubHub
     reservations: ReservationStore
+    payments: PaymentProvider
 
 
 @dataclass

@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import TypedDict
+from typing import Any, TypedDict
+
+import httpx
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
@@ -21,14 +23,17 @@ from domain.identity.tokens import TokenIssuer
 from domain.identity.wechat import DevWeChatLogin, HttpWeChatLogin, WeChatLogin
 from domain.drops.reservations import ReservationStore
 from domain.polls.live import LivePolls
+from domain.payments import service as payments
 from schema.build import build_schema
 from schema.context import Services
+from server.adapters import NOTIFY_PATH, make_payment_provider
 from server.config import Settings
 from server.graphql_view import C2MGraphQL
 from server.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from server.persisted import PersistedDocuments, load_manifest
 from server.pubsub import PubSubHub
 from server.resources import make_engine, make_redis, make_sessionmaker
+from server.uow import unit_of_work
 from workers.broker import make_broker
 
 log = logging.getLogger("c2m.app")
@@ -59,7 +64,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     database_url, redis_url = settings.database_url, settings.redis_url
     schema = build_schema(settings)
     manifest = load_manifest(settings.persisted_documents_file)
-    holder: dict[str, C2MGraphQL] = {}
+    holder: dict[str, Any] = {}
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
@@ -69,6 +74,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await broker.startup()
         wechat = make_wechat(settings)
         sessionmaker = make_sessionmaker(engine)
+        # How the sandbox provider reaches our webhook: over HTTP at C2M_PUBLIC_URL when set
+        # (c2m serve sets it), otherwise through this very app in-process.
+        if settings.public_url:
+            self_client = httpx.AsyncClient(base_url=settings.public_url, timeout=10)
+        else:
+            self_client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                            base_url="http://c2m.internal", timeout=10)
+
+        async def poster(path: str, headers: dict[str, str], body: bytes) -> int:
+            return (await self_client.post(path, content=body, headers=headers)).status_code
+
         hub = PubSubHub(redis)
         services = Services(
             settings=settings,
@@ -80,6 +96,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             live_polls=LivePolls(sessionmaker, redis),
             hub=hub,
             reservations=ReservationStore(redis),
+            payments=make_payment_provider(settings, poster),
         )
         persisted = PersistedDocuments(
             redis, manifest, trusted_only=settings.trusted_documents_only,
@@ -93,9 +110,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             allow_queries_via_get=False,
         )
         app.state.services = services  # for tools and tests; requests use the lifespan state
+        holder["services"] = services
         try:
             yield {"services": services}
         finally:
+            await services.payments.aclose()  # type: ignore[attr-defined]
+            await self_client.aclose()
             await hub.aclose()
             await broker.shutdown()
             aclose = getattr(wechat, "aclose", None)
@@ -137,6 +157,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
         return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks},
                             status_code=200 if ok else 503)
 
+    async def payment_notify(request: Request) -> Response:
+        """WeChat Pay (and the sandbox) notifications: verified, idempotent, thin."""
+        services: Services = holder["services"]
+        body = await request.body()
+        try:
+            async with unit_of_work(services.sessionmaker, services.broker) as session:
+                outcome = await payments.handle_notification(session, services.payments,
+                                                             request.headers, body)
+        except payments.NotificationRejected as exc:
+            log.warning("payment notification rejected: %s", exc.message)
+            return JSONResponse({"code": "FAIL", "message": exc.message}, status_code=400)
+        log.info("payment notification: %s", outcome)
+        return Response(status_code=204)
+
     async def metrics(request: Request) -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
@@ -146,6 +180,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
+        Route(NOTIFY_PATH, payment_notify, methods=["POST"]),
     ]
     middleware = [
         Middleware(RequestIdMiddleware),

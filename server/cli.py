@@ -79,12 +79,15 @@ def _run_api(settings: Settings, db: str, rd: str, workers: int = 1) -> None:
     from server.migrate import upgrade
 
     upgrade(db)
-    settings = settings.model_copy(update={"database_url": db, "redis_url": rd})
+    public = settings.public_url or f"http://{settings.host}:{settings.port}"
+    settings = settings.model_copy(update={"database_url": db, "redis_url": rd,
+                                           "public_url": public})
     click.echo(f"c2m GraphQL API: http://{settings.host}:{settings.port}/graphql", )
     sys.stdout.flush()
     if workers > 1:
         os.environ["C2M_DATABASE_URL"] = db
         os.environ["C2M_REDIS_URL"] = rd
+        os.environ["C2M_PUBLIC_URL"] = public
         uvicorn.run("server.app:create_app", factory=True, host=settings.host,
                     port=settings.port, workers=workers, log_config=None,
                     access_log=False)

@@ -45,6 +45,17 @@ class Settings(BaseSettings):
     wechat_timeout_seconds: float = 5.0
     wechat_template_drop_opened: str = "sandbox-drop-opened"
 
+    # Payments: "sandbox" (pays itself through our webhook) or "wechat" (WeChat Pay API v3)
+    payments: Literal["sandbox", "wechat"] = "sandbox"
+    public_url: str | None = None  # how WeChat (and the sandbox) reach us; notify URL base
+    wechatpay_mchid: str | None = None
+    wechatpay_private_key_file: Path | None = None
+    wechatpay_cert_serial: str | None = None
+    wechatpay_platform_cert_file: Path | None = None
+    wechatpay_platform_serial: str | None = None
+    wechatpay_apiv3_key: str | None = None
+    wechatpay_api_base: str = "https://api.mch.weixin.qq.com"
+
     # Worker
     worker_concurrency: int = 50
     queue_name: str = "c2m:{jobs}"
@@ -84,3 +95,14 @@ class Settings(BaseSettings):
                     "C2M_WECHAT_APP_ID and C2M_WECHAT_APP_SECRET must be set when "
                     "C2M_ENV=production (the dev identity provider is disabled there)"
                 )
+        if self.payments == "wechat":
+            missing = [n for n in ("wechatpay_mchid", "wechatpay_private_key_file",
+                                   "wechatpay_cert_serial", "wechatpay_platform_cert_file",
+                                   "wechatpay_platform_serial", "wechatpay_apiv3_key",
+                                   "public_url", "wechat_app_id") if not getattr(self, n)]
+            if missing:
+                raise RuntimeError("C2M_PAYMENTS=wechat needs " + ", ".join(
+                    f"C2M_{m.upper()}" for m in missing))
+        elif self.env == "production":
+            raise RuntimeError("C2M_ENV=production needs C2M_PAYMENTS=wechat (the sandbox "
+                               "provider pays for everything)")

@@ -10,21 +10,13 @@ import signal
 from taskiq.acks import AcknowledgeType
 from taskiq.api import run_receiver_task, run_scheduler_task
 
-from domain.notifications.wechat import HttpSubscribeMessages, SandboxSubscribeMessages
+from server.adapters import make_payment_provider, make_subscribe_messages
 from server.config import Settings
 from server.resources import make_engine, make_redis, make_sessionmaker
 from workers.broker import make_broker, make_scheduler
 from workers.runtime import Runtime, set_runtime
 
 log = logging.getLogger("c2m.worker")
-
-
-def make_subscribe_messages(settings: Settings) -> HttpSubscribeMessages | SandboxSubscribeMessages:
-    if settings.wechat_app_id and settings.wechat_app_secret:
-        return HttpSubscribeMessages(settings.wechat_app_id, settings.wechat_app_secret,
-                                     settings.wechat_api_base,
-                                     timeout=settings.wechat_timeout_seconds)
-    return SandboxSubscribeMessages()
 
 
 async def on_start(rt: Runtime) -> None:
@@ -44,7 +36,8 @@ async def run_worker(settings: Settings, database_url: str, redis_url: str,
     redis = make_redis(redis_url)
     broker, retry_source = make_broker(settings, redis_url)
     rt = Runtime(settings=settings, sessionmaker=make_sessionmaker(engine), redis=redis,
-                 broker=broker, wechat_messages=make_subscribe_messages(settings))
+                 broker=broker, wechat_messages=make_subscribe_messages(settings),
+                 payments=make_payment_provider(settings))
     set_runtime(rt)
     scheduler = make_scheduler(broker, retry_source)
     broker.is_worker_process = True
@@ -77,6 +70,7 @@ async def run_worker(settings: Settings, database_url: str, redis_url: str,
         with contextlib.suppress(Exception):
             await broker.shutdown()
         await rt.wechat_messages.aclose()
+        await rt.payments.aclose()
         await redis.aclose()
         await engine.dispose()
         set_runtime(None)

@@ -34,5 +34,6 @@ def load_all() -> None:
     """Import every module that registers jobs."""
     import workers.drops  # noqa: F401
     import workers.notifications  # noqa: F401
+    import workers.payments  # noqa: F401
     import workers.polls  # noqa: F401
     import workers.system  # noqa: F401

@@ -20,6 +20,7 @@ class Runtime:
     redis: Redis
     broker: Any = None  # taskiq AsyncBroker, for jobs that queue follow-up jobs
     wechat_messages: Any = None  # SubscribeMessages adapter
+    payments: Any = None  # PaymentProvider adapter
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[AsyncSession]:

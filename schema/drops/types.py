@@ -16,6 +16,7 @@ from domain.errors import DomainError
 from schema.common import Money
 from schema.context import Context
 from schema.errors import UserError
+from schema.payments.api import LedgerEntry, order_ledger
 
 DropStatus = strawberry.enum(models.DropStatus, name="DropStatus")
 PaymentMode = strawberry.enum(models.PaymentMode, name="PaymentMode")
@@ -226,6 +227,10 @@ class Order(relay.Node):
             rows = (await repo.order_lines(session, [self.id]))[self.id]
         return [OrderLine(variant_id=relay.GlobalID("DropVariant", str(r.variant_id)),
                           quantity=r.quantity) for r in sorted(rows, key=lambda r: r.variant_id)]
+
+    @strawberry.field(description="Payments and refunds of this order (its member only).")
+    async def ledger(self, info: Info[Context, Any]) -> list[LedgerEntry]:
+        return await order_ledger(info, self.id)
 
     @strawberry.field(description="Only the member who placed the order sees it.")
     def shipping_address(self, info: Info[Context, Any]) -> ShippingAddress | None:

@@ -73,7 +73,7 @@ async def prod_like_client(settings: Settings, wechat: FakeWeChat) -> AsyncItera
     from server.app import create_app
 
     app = create_app(settings.model_copy(update={
-        "env": "production", "wechat_app_id": APP_ID, "wechat_app_secret": SECRET,
+        "env": "test", "wechat_app_id": APP_ID, "wechat_app_secret": SECRET,
         "wechat_api_base": wechat.base_url,
     }))
     async with LifespanManager(app) as m:
@@ -86,7 +86,7 @@ async def test_login_through_the_api_uses_code2session(prod_like_client: GraphQL
     session = await prod_like_client.login("good-code")
     again = await prod_like_client.login("good-code")
     assert session["user"]["id"] == again["user"]["id"]
-    # Production never accepts a code as an openid: an unknown code is refused.
+    # With WeChat configured a code is never taken as an openid: an unknown code is refused.
     out = await prod_like_client.query(
         'mutation { loginWithWechat(code: "openid-123") { session { accessToken } errors { code } } }'
     )

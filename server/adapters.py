@@ -1,0 +1,36 @@
+"""Builds the adapters of the outside services from settings (real ones, or the sandbox)."""
+
+from __future__ import annotations
+
+from domain.notifications.wechat import HttpSubscribeMessages, SandboxSubscribeMessages
+from domain.payments.provider import (
+    PaymentProvider,
+    Poster,
+    SandboxPay,
+    WeChatPay,
+    load_wechat_keys,
+)
+from server.config import Settings
+
+NOTIFY_PATH = "/payments/wechat/notify"
+
+
+def make_subscribe_messages(settings: Settings) -> HttpSubscribeMessages | SandboxSubscribeMessages:
+    if settings.wechat_app_id and settings.wechat_app_secret:
+        return HttpSubscribeMessages(settings.wechat_app_id, settings.wechat_app_secret,
+                                     settings.wechat_api_base,
+                                     timeout=settings.wechat_timeout_seconds)
+    return SandboxSubscribeMessages()
+
+
+def make_payment_provider(settings: Settings, poster: Poster | None = None) -> PaymentProvider:
+    if settings.payments == "wechat":
+        assert settings.wechatpay_private_key_file and settings.wechatpay_platform_cert_file
+        keys = load_wechat_keys(
+            settings.wechatpay_private_key_file, settings.wechatpay_cert_serial or "",
+            settings.wechatpay_platform_cert_file, settings.wechatpay_platform_serial or "",
+            settings.wechatpay_apiv3_key or "")
+        return WeChatPay(mchid=settings.wechatpay_mchid or "", app_id=settings.wechat_app_id or "",
+                         keys=keys, notify_url=f"{settings.public_url}{NOTIFY_PATH}",
+                         base_url=settings.wechatpay_api_base)
+    return SandboxPay(settings.data_dir, NOTIFY_PATH, poster)
