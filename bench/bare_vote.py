@@ -1,4 +1,4 @@
-"""The bare path of the vote benchmark: a Starlette endpoint that authenticates the same JWT and
+"""The bare paths of the vote and pre-order benchmarks: a Starlette endpoint that authenticates the same JWT and
 runs the same domain vote (the PostgreSQL write and the Redis script), with no GraphQL."""
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from domain.drops import service as drops
+from domain.drops.reservations import ReservationStore
 from domain.errors import DomainError
 from domain.identity.actor import Actor
 from domain.identity.tokens import TokenIssuer
@@ -34,6 +36,7 @@ def create_app(settings: Settings) -> Starlette:
         state["sessionmaker"] = make_sessionmaker(engine)
         state["live"] = LivePolls(state["sessionmaker"], redis)  # type: ignore[arg-type]
         state["tokens"] = TokenIssuer(settings.jwt_secret, settings.access_token_ttl_seconds)
+        state["store"] = ReservationStore(redis)
         yield
         await redis.aclose()
         await engine.dispose()
@@ -50,7 +53,24 @@ def create_app(settings: Settings) -> Starlette:
             return Response(json.dumps({"error": e.code.value}), media_type="application/json")
         return Response(json.dumps({"changed": out.changed}), media_type="application/json")
 
-    return Starlette(routes=[Route("/vote", vote, methods=["POST"])], lifespan=lifespan)
+    async def place(request: Request) -> Response:
+        tokens: TokenIssuer = state["tokens"]  # type: ignore[assignment]
+        user_id = tokens.verify(request.headers["authorization"].split(" ", 1)[1])
+        body = json.loads(await request.body())
+        sm = state["sessionmaker"]
+        try:
+            order = await drops.place_preorder(
+                lambda: unit_of_work(sm, None), sm, state["store"],  # type: ignore[arg-type]
+                Actor(user_id=user_id), int(body["dropId"]),
+                [(int(v), int(q)) for v, q in body["lines"]], body["key"],
+                drops.Address(**body["address"]))
+        except DomainError as e:
+            return Response(json.dumps({"error": e.code.value}), media_type="application/json")
+        return Response(json.dumps({"order": order.id, "quantity": order.quantity}),
+                        media_type="application/json")
+
+    return Starlette(routes=[Route("/vote", vote, methods=["POST"]),
+                             Route("/preorder", place, methods=["POST"])], lifespan=lifespan)
 
 
 if __name__ == "__main__":
