@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import json
 import os
 import signal
 import subprocess
@@ -21,40 +22,45 @@ from server.logging import configure_logging
 
 
 @contextlib.contextmanager
-def _data_dir_lock(data_dir: Path) -> Iterator[None]:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    handle: IO[str] = open(data_dir / ".lock", "w")  # noqa: SIM115
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        raise click.ClickException(
-            f"another c2m process is already running the embedded servers in {data_dir}; "
-            "stop it, or point C2M_DATA_DIR elsewhere, or set C2M_DATABASE_URL and C2M_REDIS_URL"
-        ) from None
-    try:
-        yield
-    finally:
-        handle.close()
-
-
-@contextlib.contextmanager
 def _servers(settings: Settings) -> Iterator[tuple[str, str]]:
-    """The configured URLs, or embedded servers started (and stopped) around the block."""
+    """The configured URLs; or the embedded servers another c2m process already runs on this
+    data dir; or embedded servers started (and stopped) around the block."""
     if settings.database_url and settings.redis_url:
         yield settings.database_url, settings.redis_url
         return
-    with _data_dir_lock(settings.data_dir):
-        embedded = EmbeddedServices(settings.data_dir)
-        click.echo(f"Starting embedded PostgreSQL and Valkey (data in {settings.data_dir}) ...")
+    data_dir = settings.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    running = data_dir / "embedded.json"
+    handle: IO[str] = open(data_dir / ".lock", "w")  # noqa: SIM115
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            # `c2m serve` is running here: use its servers (e.g. create-operator meanwhile).
+            try:
+                urls = json.loads(running.read_text())
+            except (OSError, ValueError):
+                raise click.ClickException(
+                    f"another c2m process is starting the embedded servers in {data_dir}; "
+                    "try again in a moment") from None
+            yield (settings.database_url or urls["database_url"],
+                   settings.redis_url or urls["redis_url"])
+            return
+        embedded = EmbeddedServices(data_dir)
+        click.echo(f"Starting embedded PostgreSQL and Valkey (data in {data_dir}) ...")
         try:
             embedded.start(postgres=not settings.database_url, redis=not settings.redis_url)
             db = settings.database_url or embedded.database_url
             rd = settings.redis_url or embedded.redis_url
             assert db and rd
+            running.write_text(json.dumps({"database_url": db, "redis_url": rd}))
             yield db, rd
         finally:
+            running.unlink(missing_ok=True)
             embedded.stop()
             click.echo("Embedded servers stopped.")
+    finally:
+        handle.close()
 
 
 def _settings(host: str | None = None, port: int | None = None) -> Settings:

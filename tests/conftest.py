@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,8 +57,12 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestServers]:
     db = os.environ.get("C2M_TEST_DATABASE_URL")
     rd = os.environ.get("C2M_TEST_REDIS_URL")
     embedded = None
+    workdir = None
     if not (db and rd):
-        embedded = EmbeddedServices(tmp_path_factory.mktemp("servers"))
+        # Not under pytest's basetemp: pytest prunes old basetemps, and a second pytest run on
+        # the machine must not delete the data dir of a server this one is using.
+        workdir = Path(tempfile.mkdtemp(prefix="c2m-test-servers-"))
+        embedded = EmbeddedServices(workdir)
         embedded.start(postgres=not db, redis=not rd)
         db = db or embedded.database_url
         rd = rd or embedded.redis_url
@@ -68,6 +74,8 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestServers]:
     finally:
         if embedded is not None:
             embedded.stop()
+        if workdir is not None:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _create_template(s: TestServers) -> None:

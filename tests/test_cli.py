@@ -106,11 +106,12 @@ def test_serve_keeps_data_across_restarts_and_leaves_nothing_running(
 def test_create_operator_and_migrate(cli_env: dict[str, str]) -> None:
     migrated = _c2m("migrate", env=cli_env)
     assert migrated.returncode == 0, migrated.stderr
-    made = _c2m("create-operator", "--openid", "boss", "--name", "Boss", env=cli_env)
-    assert made.returncode == 0, made.stderr
-    token = made.stdout.strip().rsplit(" ", 1)[-1]
     proc, url = _start(cli_env)
     try:
+        # While `c2m serve` runs, other commands use its embedded servers.
+        made = _c2m("create-operator", "--openid", "boss", "--name", "Boss", env=cli_env)
+        assert made.returncode == 0, made.stderr
+        token = made.stdout.strip().rsplit(" ", 1)[-1]
         viewer = httpx.post(f"{url}/graphql", json={"query": "{ viewer { displayName roles } }"},
                             headers={"authorization": f"Bearer {token}"}).json()
         assert viewer == {"data": {"viewer": {"displayName": "Boss",
