@@ -19,6 +19,7 @@ from schema.community.mutations import CommunityMutation
 from schema.community.queries import CommunityQuery
 from schema.drops.mutations import DropMutation
 from schema.drops.queries import DropQuery
+from schema.drops.subscriptions import DropSubscription
 from schema.identity.mutations import IdentityMutation
 from schema.notifications.api import NotificationMutation, NotificationQuery
 from schema.payments.api import PaymentMutation
@@ -42,7 +43,7 @@ def _root_types() -> tuple[type, type, type]:
         pass
 
     @strawberry.type(name="Subscription")
-    class Subscription(PollSubscription):
+    class Subscription(PollSubscription, DropSubscription):
         pass
 
     return Query, Mutation, Subscription
