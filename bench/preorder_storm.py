@@ -9,22 +9,15 @@ every successful response has its order in the database.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import os
-import platform
 import random
-import subprocess
-import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import insert, select
 
-from bench import loadgen
-from bench.vote_storm import SECRET, free_port, gid, wait_ready
+from bench import common, loadgen
+from bench.common import SECRET, gid
 from domain.community.models import Community, CommunityMember, MembershipStatus
 from domain.drops import repository as drop_repo
 from domain.drops.models import Drop, DropCommunity, DropStatus, DropVariant, Order, PaymentMode
@@ -32,8 +25,6 @@ from domain.drops.reservations import ReservationStore
 from domain.identity.models import User
 from domain.identity.tokens import TokenIssuer
 from server.config import Settings
-from server.embedded import EmbeddedServices
-from server.migrate import upgrade
 from server.resources import make_engine, make_redis, make_sessionmaker
 
 PLACE = ("mutation Place($d: ID!, $l: [OrderLineInput!]!, $k: String!, $a: ShippingAddressInput!)"
@@ -98,16 +89,8 @@ async def storm(args: argparse.Namespace, db_url: str, redis_url: str) -> dict[s
     users, drops = await seed(db_url, args.members, args.cap)
     issuer = TokenIssuer(SECRET, 4 * 3600)
     tokens = {u: issuer.issue(u).token for u in users}
-    env = {**os.environ, "C2M_DATABASE_URL": db_url, "C2M_REDIS_URL": redis_url,
-           "C2M_SECRET_KEY": SECRET, "C2M_LOG_LEVEL": "WARNING", "C2M_ENV": "test"}
-    gql_port, bare_port = free_port(), free_port()
-    api = subprocess.Popen([sys.executable, "-m", "server.cli", "api", "--port", str(gql_port)],
-                           env=env, stdout=subprocess.DEVNULL)
-    bare = subprocess.Popen([sys.executable, "-m", "bench.bare_vote", str(bare_port)], env=env)
     rng = random.Random(7)
-    try:
-        wait_ready(f"http://127.0.0.1:{gql_port}/healthz", api)
-        wait_ready(f"http://127.0.0.1:{bare_port}/", bare)
+    with common.api_and_bare(db_url, redis_url) as (_, gql_port, __, bare_port):
         results: dict[str, object] = {}
         for name in ("graphql", "bare"):
             drop_id, variants = drops[name]
@@ -159,13 +142,7 @@ async def storm(args: argparse.Namespace, db_url: str, redis_url: str) -> dict[s
         results["graphql_to_bare_ratio"] = round(
             g["requests_per_s"] / b["requests_per_s"], 2)  # type: ignore[index,operator]
         return results
-    finally:
-        for proc in (api, bare):
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+
 
 
 def main() -> None:
@@ -175,23 +152,7 @@ def main() -> None:
     parser.add_argument("--cap", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=64)
     args = parser.parse_args()
-    db_url, redis_url = os.environ.get("C2M_DATABASE_URL"), os.environ.get("C2M_REDIS_URL")
-    embedded = None
-    if not (db_url and redis_url):
-        embedded = EmbeddedServices(Path(tempfile.mkdtemp(prefix="c2m-bench-")))
-        embedded.start()
-        db_url, redis_url = embedded.database_url, embedded.redis_url
-    assert db_url and redis_url
-    try:
-        upgrade(db_url)
-        results = asyncio.run(storm(args, db_url, redis_url))
-    finally:
-        if embedded is not None:
-            embedded.stop()
-    results["machine"] = f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}"
-    results["date"] = datetime.now(UTC).date().isoformat()
-    print(json.dumps(results, indent=2))
-
+    common.run(storm, args)
 
 if __name__ == "__main__":
     main()

@@ -11,24 +11,16 @@ C2M_REDIS_URL are set (then it creates its own rows there). Loopback only.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import base64
-import json
-import os
-import platform
 import random
-import socket
 import subprocess
-import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
-from sqlalchemy import insert, text
+from sqlalchemy import insert
 
-from bench import loadgen
+from bench import common, loadgen
+from bench.common import SECRET, gid
 from domain.community.models import Community, CommunityMember, MembershipStatus
 from domain.identity.models import User
 from domain.identity.tokens import TokenIssuer
@@ -36,24 +28,11 @@ from domain.polls import repository as poll_repo
 from domain.polls.live import LivePolls
 from domain.polls.models import Poll, PollCommunity, PollOption, PollStatus
 from server.config import Settings
-from server.embedded import EmbeddedServices
-from server.migrate import upgrade
 from server.resources import make_engine, make_redis, make_sessionmaker
 
-SECRET = "bench-secret-" + "x" * 40
 VOTE = ("mutation Vote($p: ID!, $o: [ID!]!) { castVote(pollId: $p, optionIds: $o) "
         "{ changed errors { code } } }")
 OPTIONS = 10
-
-
-def gid(kind: str, pk: int) -> str:
-    return base64.b64encode(f"{kind}:{pk}".encode()).decode()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def seed(db_url: str, members: int) -> tuple[list[int], dict[str, tuple[int, list[int]]]]:
@@ -111,19 +90,6 @@ async def verify(db_url: str, redis_url: str, poll_id: int) -> tuple[bool, int, 
         await engine.dispose()
 
 
-def wait_ready(url: str, proc: subprocess.Popen[bytes], seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited with {proc.returncode}")
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise SystemExit(f"{url} did not come up")
-
-
 def ok_graphql(status: int, body: bytes) -> bool:
     return status == 200 and b'"errors":[]' in body
 
@@ -136,16 +102,7 @@ async def storm(args: argparse.Namespace, db_url: str, redis_url: str) -> dict[s
     user_ids, polls = await seed(db_url, args.members)
     issuer = TokenIssuer(SECRET, 3600 * 4)
     tokens = {u: issuer.issue(u).token for u in user_ids}
-    env = {**os.environ, "C2M_DATABASE_URL": db_url, "C2M_REDIS_URL": redis_url,
-           "C2M_SECRET_KEY": SECRET, "C2M_LOG_LEVEL": "WARNING", "C2M_ENV": "test",
-           "C2M_WECHAT_APP_ID": "bench", "C2M_WECHAT_APP_SECRET": "bench"}
-    gql_port, bare_port = free_port(), free_port()
-    api = subprocess.Popen([sys.executable, "-m", "server.cli", "api", "--port", str(gql_port)],
-                           env=env, stdout=subprocess.DEVNULL)
-    bare = subprocess.Popen([sys.executable, "-m", "bench.bare_vote", str(bare_port)], env=env)
-    try:
-        wait_ready(f"http://127.0.0.1:{gql_port}/healthz", api)
-        wait_ready(f"http://127.0.0.1:{bare_port}/", bare)
+    with common.api_and_bare(db_url, redis_url) as (api, gql_port, bare, bare_port):
         results: dict[str, object] = {}
         profilers = []
         if args.profile:
@@ -190,13 +147,7 @@ async def storm(args: argparse.Namespace, db_url: str, redis_url: str) -> dict[s
         results["graphql_to_bare_ratio"] = round(
             g["votes_per_s"] / b["votes_per_s"], 2)  # type: ignore[index,operator]
         return results
-    finally:
-        for proc in (api, bare):
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+
 
 
 def main() -> None:
@@ -208,23 +159,7 @@ def main() -> None:
     parser.add_argument("--profile", metavar="DIR", help="write py-spy profiles of both servers")
     parser.add_argument("--profile-seconds", type=int, default=40)
     args = parser.parse_args()
-    db_url, redis_url = os.environ.get("C2M_DATABASE_URL"), os.environ.get("C2M_REDIS_URL")
-    embedded = None
-    if not (db_url and redis_url):
-        embedded = EmbeddedServices(Path(tempfile.mkdtemp(prefix="c2m-bench-")))
-        embedded.start()
-        db_url, redis_url = embedded.database_url, embedded.redis_url
-    assert db_url and redis_url
-    try:
-        upgrade(db_url)
-        results = asyncio.run(storm(args, db_url, redis_url))
-    finally:
-        if embedded is not None:
-            embedded.stop()
-    results["machine"] = f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}"
-    results["date"] = datetime.now(UTC).date().isoformat()
-    print(json.dumps(results, indent=2))
-
+    common.run(storm, args)
 
 if __name__ == "__main__":
     main()

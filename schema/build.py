@@ -14,16 +14,16 @@ from strawberry.extensions.max_aliases import create_validator as max_aliases_ru
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 from strawberry.types import ExecutionContext
 
-from schema.extensions import ErrorsAndMetrics
 from schema.community.mutations import CommunityMutation
 from schema.community.queries import CommunityQuery
 from schema.drops.mutations import DropMutation
 from schema.drops.queries import DropQuery
 from schema.drops.subscriptions import DropSubscription
+from schema.extensions import ErrorsAndMetrics
 from schema.identity.mutations import IdentityMutation
+from schema.identity.queries import IdentityQuery
 from schema.notifications.api import NotificationMutation, NotificationQuery
 from schema.payments.api import PaymentMutation
-from schema.identity.queries import IdentityQuery
 from schema.polls.mutations import PollMutation
 from schema.polls.queries import PollQuery
 from schema.polls.subscriptions import PollSubscription

@@ -14,12 +14,12 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 from taskiq import AsyncBroker
 
-from domain.errors import DomainError
 from domain.drops.reservations import ReservationStore
+from domain.errors import DomainError
 from domain.identity.actor import Actor
-from domain.payments.provider import PaymentProvider
 from domain.identity.tokens import TokenIssuer
 from domain.identity.wechat import WeChatLogin
+from domain.payments.provider import PaymentProvider
 from domain.polls.live import LivePolls
 from server.config import Settings
 from server.pubsub import PubSubHub

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from typing import Any, TypedDict
 
 import httpx
-
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from starlette.applications import Starlette
@@ -19,11 +18,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
+from domain.drops.reservations import ReservationStore
 from domain.identity.tokens import TokenIssuer
 from domain.identity.wechat import DevWeChatLogin, HttpWeChatLogin, WeChatLogin
-from domain.drops.reservations import ReservationStore
-from domain.polls.live import LivePolls
 from domain.payments import service as payments
+from domain.polls.live import LivePolls
 from schema.build import build_schema
 from schema.context import Services
 from server.adapters import NOTIFY_PATH, make_payment_provider

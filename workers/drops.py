@@ -53,8 +53,9 @@ async def _transition(rt: Runtime, drop_id: int, before: DropStatus, after: Drop
 async def cancel_orders(drop_id: int) -> int:
     """Cancel every live order of a cancelled drop; paid ones are refunded. Idempotent: each
     order moves under a guarded status change."""
-    from domain.drops.models import Order, OrderStatus
     from sqlalchemy import select
+
+    from domain.drops.models import Order, OrderStatus
 
     rt = runtime()
     async with rt.sessionmaker() as session:

@@ -68,6 +68,24 @@ async def require_owned(session: AsyncSession, actor: Actor, community_id: int) 
     return community
 
 
+async def require_own_communities(session: AsyncSession, owner_id: int, is_operator: bool,
+                                  ids: list[int], what: str) -> list[int]:
+    """1 to 20 distinct communities that ``owner_id`` runs (operators may use any): the
+    audience of a poll or a drop."""
+    ids = list(dict.fromkeys(ids))
+    if not 1 <= len(ids) <= 20:
+        raise ValidationFailed("Choose 1 to 20 communities.", field="communityIds")
+    found = {c.id: c for c in await repo.get_many(session, ids)}
+    for cid in ids:
+        c = found.get(cid)
+        if c is None:
+            raise NotFound("No such community.", field="communityIds")
+        if c.owner_id != owner_id and not is_operator:
+            raise PermissionDenied(f"A {what} can only go to your own communities.",
+                                   field="communityIds")
+    return ids
+
+
 async def update_community(
     session: AsyncSession, actor: Actor, community_id: int, data: CommunityInput
 ) -> Community:

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from domain import jobs
 from domain import validation as v
 from domain.base import utcnow
-from domain.community import repository as community_repo
+from domain.community import service as community
 from domain.drops import repository as repo
 from domain.drops.models import (
     Drop,
@@ -189,22 +189,6 @@ def _check_drop(data: DropInput) -> dict[str, Any]:
     }
 
 
-async def _check_communities(session: AsyncSession, user_id: int, is_operator: bool,
-                             ids: list[int]) -> list[int]:
-    ids = list(dict.fromkeys(ids))
-    if not 1 <= len(ids) <= 20:
-        raise ValidationFailed("Choose 1 to 20 communities.", field="communityIds")
-    found = {c.id: c for c in await community_repo.get_many(session, ids)}
-    for cid in ids:
-        c = found.get(cid)
-        if c is None:
-            raise NotFound("No such community.", field="communityIds")
-        if c.owner_id != user_id and not is_operator:
-            raise PermissionDenied("A drop can only be sold in your own communities.",
-                                   field="communityIds")
-    return ids
-
-
 async def _check_poll_option(session: AsyncSession, user_id: int, is_operator: bool,
                              option_id: int | None) -> None:
     if option_id is None:
@@ -234,7 +218,8 @@ async def create_drop(session: AsyncSession, actor: Actor, data: DropInput,
         if existing is not None:
             return existing
     values = _check_drop(data)
-    communities = await _check_communities(session, koc.id, koc.is_operator, data.community_ids)
+    communities = await community.require_own_communities(
+        session, koc.id, koc.is_operator, data.community_ids, "drop")
     await _check_poll_option(session, koc.id, koc.is_operator, data.poll_option_id)
     drop = await repo.add(session, Drop(owner_id=koc.id, status=DropStatus.DRAFT,
                                         idempotency_key=key, **values))
@@ -258,8 +243,8 @@ async def update_drop(session: AsyncSession, actor: Actor, drop_id: int, data: D
                                 code=ErrorCode.DROP_NOT_EDITABLE)
     user = await identity.require_user(session, actor)
     values = _check_drop(data)
-    communities = await _check_communities(session, drop.owner_id, user.is_operator,
-                                           data.community_ids)
+    communities = await community.require_own_communities(
+        session, drop.owner_id, user.is_operator, data.community_ids, "drop")
     await _check_poll_option(session, drop.owner_id, user.is_operator, data.poll_option_id)
     for k, val in values.items():
         setattr(drop, k, val)

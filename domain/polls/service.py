@@ -18,6 +18,7 @@ from domain import jobs
 from domain import validation as v
 from domain.base import utcnow
 from domain.community import repository as community_repo
+from domain.community import service as community_service
 from domain.errors import (
     Conflict,
     ErrorCode,
@@ -123,17 +124,8 @@ async def _check_input(session: AsyncSession, koc_id: int, is_operator: bool,
     if not 1 <= data.advance_count <= len(data.options):
         raise ValidationFailed("advanceCount must be between 1 and the number of options.",
                                field="advanceCount")
-    ids = list(dict.fromkeys(data.community_ids))
-    if not 1 <= len(ids) <= 20:
-        raise ValidationFailed("Choose 1 to 20 communities.", field="communityIds")
-    communities = {c.id: c for c in await community_repo.get_many(session, ids)}
-    for cid in ids:
-        c = communities.get(cid)
-        if c is None:
-            raise NotFound("No such community.", field="communityIds")
-        if c.owner_id != koc_id and not is_operator:
-            raise PermissionDenied("A poll can only go to your own communities.",
-                                   field="communityIds")
+    ids = await community_service.require_own_communities(session, koc_id, is_operator,
+                                                          data.community_ids, "poll")
     return _Checked(
         values={"title": title, "description": description, "opens_at": opens_at,
                 "closes_at": closes_at, "max_choices": data.max_choices,

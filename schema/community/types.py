@@ -9,8 +9,7 @@ import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
-from domain.community import models
-from domain.community import service
+from domain.community import models, service
 from domain.errors import DomainError
 from schema.context import Context
 from schema.errors import UserError

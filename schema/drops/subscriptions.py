@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -14,8 +12,7 @@ from domain.drops.reservations import channel
 from schema.context import Context
 from schema.drops.types import DropProgress
 from schema.ids import decode_id
-
-PUSH_INTERVAL = 0.5
+from schema.live import throttled
 
 
 @strawberry.type
@@ -34,22 +31,9 @@ class DropSubscription:
                 return await service.progress(session, ctx.sessionmaker,
                                               ctx.services.reservations, actor, did)
 
-        async with ctx.services.hub.listen(channel(did)) as changed:
-            current = await read()
-            yield DropProgress.from_domain(current)
-            last = time.monotonic()
-            while current.drop.status in service.SELLING:
-                try:
-                    await asyncio.wait_for(changed.wait(), timeout=5.0)
-                except TimeoutError:
-                    pass
-                wait = PUSH_INTERVAL - (time.monotonic() - last)
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                changed.clear()
-                fresh = await read()
-                if (fresh.reserved, fresh.buyers, fresh.drop.status) != (
-                        current.reserved, current.buyers, current.drop.status):
-                    current = fresh
-                    yield DropProgress.from_domain(current)
-                last = time.monotonic()
+        async for progress in throttled(
+            ctx.services.hub, channel(did), read,
+            lambda p: (p.reserved, p.buyers, p.drop.status),
+            lambda p: p.drop.status in service.SELLING,
+        ):
+            yield DropProgress.from_domain(progress)

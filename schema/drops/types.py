@@ -9,9 +9,8 @@ from strawberry import relay
 from strawberry.types import Info
 
 from domain.base import utcnow
-from domain.drops import models
+from domain.drops import models, service
 from domain.drops import repository as repo
-from domain.drops import service
 from domain.errors import DomainError
 from schema.common import Money
 from schema.context import Context

@@ -10,9 +10,8 @@ from strawberry import relay
 from strawberry.types import Info
 
 from domain.errors import DomainError
-from domain.identity import models
+from domain.identity import models, service
 from domain.identity import repository as repo
-from domain.identity import service
 from schema.context import Context
 from schema.errors import UserError
 

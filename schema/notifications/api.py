@@ -7,8 +7,7 @@ import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
-from domain.notifications import models
-from domain.notifications import service
+from domain.notifications import models, service
 from schema.context import Context
 from schema.errors import UserError, in_unit_of_work
 from schema.ids import decode_id

@@ -7,8 +7,7 @@ import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
-from domain.payments import models
-from domain.payments import service
+from domain.payments import models, service
 from domain.payments.provider import ProviderError
 from schema.common import Money
 from schema.context import Context

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -14,9 +12,13 @@ from domain.polls.models import PollStatus
 from domain.polls.tally import channel
 from schema.context import Context
 from schema.ids import decode_id
+from schema.live import throttled
 from schema.polls.types import PollResults
 
-PUSH_INTERVAL = 0.5  # at most one push per subscriber every 500 ms
+
+def _signature(r: service.Results) -> tuple[object, ...]:
+    return (r.poll.status, r.final, r.total_voters,
+            tuple((o.option.id, o.votes, o.rank) for o in r.options))
 
 
 @strawberry.type
@@ -29,33 +31,11 @@ class PollSubscription:
         ctx = info.context
         pid = decode_id(poll_id, "Poll", "pollId")
         actor = ctx.authenticated_actor()
-        live = ctx.services.live_polls
 
         async def read() -> service.Results:
             async with ctx.sessionmaker() as session:
-                return await service.results(session, live, actor, pid)
+                return await service.results(session, ctx.services.live_polls, actor, pid)
 
-        async with ctx.services.hub.listen(channel(pid)) as changed:
-            results = await read()
+        async for results in throttled(ctx.services.hub, channel(pid), read, _signature,
+                                       lambda r: r.poll.status is PollStatus.OPEN):
             yield PollResults.from_domain(results)
-            last = time.monotonic()
-            while results.poll.status is PollStatus.OPEN:
-                try:
-                    await asyncio.wait_for(changed.wait(), timeout=5.0)
-                except TimeoutError:
-                    # Also wake up now and then: a poll can close without a vote.
-                    pass
-                wait = PUSH_INTERVAL - (time.monotonic() - last)
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                changed.clear()
-                fresh = await read()
-                if _signature(fresh) != _signature(results):
-                    results = fresh
-                    yield PollResults.from_domain(results)
-                last = time.monotonic()
-
-
-def _signature(r: service.Results) -> tuple[object, ...]:
-    return (r.poll.status, r.final, r.total_voters,
-            tuple((o.option.id, o.votes, o.rank) for o in r.options))

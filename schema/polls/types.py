@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -10,9 +9,8 @@ from strawberry import relay
 from strawberry.types import Info
 
 from domain.errors import DomainError
-from domain.polls import models
+from domain.polls import models, service
 from domain.polls import repository as repo
-from domain.polls import service
 from domain.polls.models import PollStatus as DomainPollStatus
 from schema.common import Money
 from schema.context import Context

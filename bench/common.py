@@ -1,0 +1,94 @@
+"""What the storm benchmarks share: servers, the two processes under test, the report."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from server.embedded import EmbeddedServices
+from server.migrate import upgrade
+
+SECRET = "bench-secret-" + "x" * 40
+
+
+def gid(kind: str, pk: int) -> str:
+    return base64.b64encode(f"{kind}:{pk}".encode()).decode()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited with {proc.returncode}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise SystemExit(f"{url} did not come up")
+
+
+@contextmanager
+def api_and_bare(db_url: str, redis_url: str) -> Iterator[tuple[subprocess.Popen[bytes], int,
+                                                                 subprocess.Popen[bytes], int]]:
+    """One `c2m api` process and the bare Starlette endpoints, on free loopback ports."""
+    env = {**os.environ, "C2M_DATABASE_URL": db_url, "C2M_REDIS_URL": redis_url,
+           "C2M_SECRET_KEY": SECRET, "C2M_LOG_LEVEL": "WARNING", "C2M_ENV": "test"}
+    gql_port, bare_port = free_port(), free_port()
+    api = subprocess.Popen([sys.executable, "-m", "server.cli", "api", "--port", str(gql_port)],
+                           env=env, stdout=subprocess.DEVNULL)
+    bare = subprocess.Popen([sys.executable, "-m", "bench.bare_vote", str(bare_port)], env=env)
+    try:
+        wait_ready(f"http://127.0.0.1:{gql_port}/healthz", api)
+        wait_ready(f"http://127.0.0.1:{bare_port}/", bare)
+        yield api, gql_port, bare, bare_port
+    finally:
+        for proc in (api, bare):
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def run(storm: Callable[[Any, str, str], Awaitable[dict[str, Any]]], args: Any) -> None:
+    """Run a storm against C2M_DATABASE_URL/C2M_REDIS_URL, or embedded servers in a temporary
+    directory, and print the report with the machine and the date."""
+    db_url, redis_url = os.environ.get("C2M_DATABASE_URL"), os.environ.get("C2M_REDIS_URL")
+    embedded = None
+    if not (db_url and redis_url):
+        embedded = EmbeddedServices(Path(tempfile.mkdtemp(prefix="c2m-bench-")))
+        embedded.start()
+        db_url, redis_url = embedded.database_url, embedded.redis_url
+    assert db_url and redis_url
+    try:
+        upgrade(db_url)
+        results = asyncio.run(storm(args, db_url, redis_url))
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    results["machine"] = (f"{os.cpu_count()} cores, {platform.python_implementation()} "
+                          f"{platform.python_version()}")
+    results["date"] = datetime.now(UTC).date().isoformat()
+    print(json.dumps(results, indent=2))
