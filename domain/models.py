@@ -7,5 +7,6 @@ from domain.identity import models as identity_models  # noqa: F401
 from domain.notifications import models as notification_models  # noqa: F401
 from domain.payments import models as payment_models  # noqa: F401
 from domain.polls import models as poll_models  # noqa: F401
+from domain.production import models as production_models  # noqa: F401
 
 metadata = Base.metadata

@@ -24,6 +24,7 @@ from schema.identity.mutations import IdentityMutation
 from schema.identity.queries import IdentityQuery
 from schema.notifications.api import NotificationMutation, NotificationQuery
 from schema.payments.api import PaymentMutation
+from schema.production.api import ProductionMutation, ProductionQuery
 from schema.polls.mutations import PollMutation
 from schema.polls.queries import PollQuery
 from schema.polls.subscriptions import PollSubscription
@@ -34,12 +35,13 @@ def _root_types() -> tuple[type, type, type]:
     # Built per schema: relay's node field is mutated when a schema is created, so a class-level
     # field could not be shared by two schemas (tests build one per app).
     @strawberry.type(name="Query")
-    class Query(IdentityQuery, CommunityQuery, PollQuery, DropQuery, NotificationQuery):
+    class Query(IdentityQuery, CommunityQuery, PollQuery, DropQuery, NotificationQuery,
+                ProductionQuery):
         node: relay.Node | None = relay.node(description="Fetch any object by its global id.")
 
     @strawberry.type(name="Mutation")
     class Mutation(IdentityMutation, CommunityMutation, PollMutation, DropMutation,
-                   NotificationMutation, PaymentMutation):
+                   NotificationMutation, PaymentMutation, ProductionMutation):
         pass
 
     @strawberry.type(name="Subscription")

@@ -21,13 +21,15 @@ from starlette.types import Receive, Scope, Send
 from domain.drops.reservations import ReservationStore
 from domain.identity.tokens import TokenIssuer
 from domain.identity.wechat import DevWeChatLogin, HttpWeChatLogin, WeChatLogin
+from domain.errors import DomainError
 from domain.payments import service as payments
+from domain.production import service as production
 from domain.polls.live import LivePolls
 from schema.build import build_schema
 from schema.context import Services
 from server.adapters import NOTIFY_PATH, make_payment_provider
 from server.config import Settings
-from server.graphql_view import C2MGraphQL
+from server.graphql_view import C2MGraphQL, authenticate
 from server.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from server.persisted import PersistedDocuments, load_manifest
 from server.pubsub import PubSubHub
@@ -170,6 +172,22 @@ def create_app(settings: Settings | None = None) -> Starlette:
         log.info("payment notification: %s", outcome)
         return Response(status_code=204)
 
+    async def production_sheet(request: Request) -> Response:
+        """The CSV production sheet of a batch, for its factory (API key) or the drop's KOC."""
+        services: Services = holder["services"]
+        actor, error = await authenticate(services, request.headers.get("authorization"))
+        if actor.is_anonymous:
+            return JSONResponse({"error": (error.message if error else "Sign in first."),
+                                 "code": "UNAUTHENTICATED"}, status_code=401)
+        try:
+            batch_id = int(request.path_params["batch_id"])
+            async with services.sessionmaker() as session:
+                body = await production.production_sheet(session, actor, batch_id)
+        except (DomainError, ValueError):
+            return JSONResponse({"error": "No such batch.", "code": "NOT_FOUND"}, status_code=404)
+        return Response(body, media_type="text/csv; charset=utf-8", headers={
+            "Content-Disposition": f'attachment; filename="batch-{batch_id}.csv"'})
+
     async def metrics(request: Request) -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
@@ -180,6 +198,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/readyz", readyz),
         Route("/metrics", metrics),
         Route(NOTIFY_PATH, payment_notify, methods=["POST"]),
+        Route("/factory/batches/{batch_id}/sheet.csv", production_sheet),
     ]
     middleware = [
         Middleware(RequestIdMiddleware),

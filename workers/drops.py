@@ -46,6 +46,8 @@ async def _transition(rt: Runtime, drop_id: int, before: DropStatus, after: Drop
             jobs.enqueue("drop.rebuild_counters", drop_id=drop_id)
             if after is DropStatus.OPEN:
                 await notifications.record_event(session, NotificationKind.DROP_OPENED, drop_id)
+            if after is DropStatus.CLOSED:
+                jobs.enqueue("drop.settle", drop_id=drop_id)
     return changed
 
 

@@ -36,4 +36,5 @@ def load_all() -> None:
     import workers.notifications  # noqa: F401
     import workers.payments  # noqa: F401
     import workers.polls  # noqa: F401
+    import workers.production  # noqa: F401
     import workers.system  # noqa: F401

@@ -100,6 +100,10 @@ class Drop(Timestamped, Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(64))
     published_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    settled_at: Mapped[datetime | None]
+    final_price_fen: Mapped[int | None] = mapped_column(BigInteger)
+    paid_quantity: Mapped[int | None] = mapped_column(Integer)
+    balance_hours: Mapped[int] = mapped_column(Integer, default=48)
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
 
@@ -156,6 +160,10 @@ class Order(Timestamped, Base):
     # other members or factories see.
     shipping_address: Mapped[dict[str, Any]] = mapped_column(JSONB)
     expires_at: Mapped[datetime | None]
+    # Set at settlement: what the member owes in total (final tier price x quantity, or what is
+    # kept when the order is cancelled), and the deadline of a deposit order's balance.
+    owed_fen: Mapped[int | None] = mapped_column(BigInteger)
+    balance_due_at: Mapped[datetime | None]
     paid_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
     cancel_reason: Mapped[str | None] = mapped_column(String(32))

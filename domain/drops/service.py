@@ -278,6 +278,22 @@ async def publish_drop(session: AsyncSession, actor: Actor, drop_id: int) -> Dro
     return drop
 
 
+async def close_drop(session: AsyncSession, actor: Actor, drop_id: int) -> Drop:
+    """The KOC closes early; settlement follows (a job, exactly once)."""
+    await repo.lock_exclusive(session, drop_id)
+    drop = await _owned_for_update(session, actor, drop_id)
+    if drop.status is not DropStatus.OPEN:
+        if drop.status in (DropStatus.CLOSED, DropStatus.SUCCEEDED, DropStatus.FAILED):
+            return drop
+        raise InvalidTransition(f"A {drop.status.value.lower()} drop cannot be closed.")
+    drop.status = DropStatus.CLOSED
+    drop.closed_at = utcnow()
+    await session.flush()
+    jobs.enqueue("drop.rebuild_counters", drop_id=drop_id)
+    jobs.enqueue("drop.settle", drop_id=drop_id)
+    return drop
+
+
 async def cancel_drop(session: AsyncSession, actor: Actor, drop_id: int) -> Drop:
     """Cancel before settlement: every live order is cancelled (paid ones refunded by a job)."""
     await repo.lock_exclusive(session, drop_id)

@@ -3,7 +3,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Identity, LargeBinary, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Identity, Integer, LargeBinary, String, Text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.base import Base, Timestamped
@@ -52,6 +53,10 @@ class Factory(Timestamped, Base):
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     name: Mapped[str] = mapped_column(String(128))
     contact: Mapped[str] = mapped_column(Text, default="")
+    categories: Mapped[list[str]] = mapped_column(ARRAY(String(32)), default=list)
+    min_batch: Mapped[int] = mapped_column(Integer, default=1)
+    capacity_per_day: Mapped[int] = mapped_column(Integer, default=1000)
+    lead_time_days: Mapped[int] = mapped_column(Integer, default=7)
 
 
 class FactoryApiKey(Timestamped, Base):

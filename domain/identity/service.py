@@ -180,6 +180,39 @@ async def create_factory(session: AsyncSession, actor: Actor, name: str, contact
     return await repo.add_factory(session, name, contact.strip())
 
 
+async def update_factory(
+    session: AsyncSession, actor: Actor, factory_id: int, *, contact: str | None,
+    categories: list[str] | None, min_batch: int | None, capacity_per_day: int | None,
+    lead_time_days: int | None,
+) -> Factory:
+    await require_operator(session, actor)
+    factory = await repo.get_factory(session, factory_id)
+    if factory is None:
+        raise NotFound("No such factory.", field="factoryId")
+    if contact is not None:
+        if len(contact) > 1000:
+            raise ValidationFailed("The contact is too long.", field="contact")
+        factory.contact = contact.strip()
+    if categories is not None:
+        if len(categories) > 20 or any(not 1 <= len(c.strip()) <= 32 for c in categories):
+            raise ValidationFailed("Up to 20 categories of 1 to 32 characters.",
+                                   field="categories")
+        factory.categories = [c.strip() for c in categories]
+    for name, value, low, high in (("minBatch", min_batch, 1, 100_000),
+                                   ("capacityPerDay", capacity_per_day, 1, 1_000_000),
+                                   ("leadTimeDays", lead_time_days, 0, 365)):
+        if value is not None and not low <= value <= high:
+            raise ValidationFailed(f"{name} must be {low} to {high}.", field=name)
+    if min_batch is not None:
+        factory.min_batch = min_batch
+    if capacity_per_day is not None:
+        factory.capacity_per_day = capacity_per_day
+    if lead_time_days is not None:
+        factory.lead_time_days = lead_time_days
+    await session.flush()
+    return factory
+
+
 async def create_factory_api_key(
     session: AsyncSession, actor: Actor, factory_id: int, name: str
 ) -> tuple[FactoryApiKey, str]:

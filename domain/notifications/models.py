@@ -23,6 +23,9 @@ from domain.base import Base, Timestamped
 
 class NotificationKind(enum.Enum):
     DROP_OPENED = "DROP_OPENED"
+    DROP_SUCCEEDED = "DROP_SUCCEEDED"
+    DROP_FAILED = "DROP_FAILED"
+    ORDER_SHIPPED = "ORDER_SHIPPED"
 
 
 class DeliveryStatus(enum.Enum):

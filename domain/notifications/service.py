@@ -76,14 +76,49 @@ EXPAND_DROP_OPENED = text(
 )
 
 
+# Buyers of a drop (settlement) or the member of an order (shipping): priority 0, no opt-out
+# (these are about their own money and parcels).
+EXPAND_BUYERS = text(
+    """
+    WITH ev AS (SELECT id, subject_id FROM notification_events
+                WHERE kind = CAST(:kind AS varchar) AND subject_id = :subject)
+    INSERT INTO notifications (event_id, user_id, priority, title, body, link)
+    SELECT DISTINCT ON (o.user_id) ev.id, o.user_id, 0, :title,
+           left(d.title || ' - ' || CAST(:body AS text), 500), :link || ev.subject_id::text
+    FROM ev, orders o JOIN drops d ON d.id = o.drop_id
+    WHERE (CASE WHEN CAST(:kind AS varchar) = 'ORDER_SHIPPED' THEN o.id ELSE o.drop_id END)
+          = ev.subject_id
+      AND (CAST(:kind AS varchar) <> 'DROP_FAILED' OR o.cancel_reason = 'DROP_FAILED')
+      AND (CAST(:kind AS varchar) <> 'DROP_SUCCEEDED'
+           OR o.status IN ('CONFIRMED', 'DEPOSIT_PAID'))
+    ORDER BY o.user_id
+    ON CONFLICT (event_id, user_id) DO NOTHING
+    """
+)
+MESSAGES = {
+    NotificationKind.DROP_SUCCEEDED: ("The pre-sale succeeded",
+                                      "it goes into production; pay any balance before the "
+                                      "deadline", "/drops/"),
+    NotificationKind.DROP_FAILED: ("The pre-sale did not reach its minimum",
+                                   "it will not be produced; your payment is refunded",
+                                   "/drops/"),
+    NotificationKind.ORDER_SHIPPED: ("Your order has shipped", "see the tracking number",
+                                     "/orders/"),
+}
+
+
 async def expand(sessionmaker: async_sessionmaker[AsyncSession], kind: NotificationKind,
                  subject_id: int) -> int:
     """Create every member's notification and WeChat delivery for an event; idempotent (unique
     keys), so a retry or a second worker adds nothing."""
-    if kind is not NotificationKind.DROP_OPENED:
-        raise ValueError(kind)
     async with sessionmaker() as session, session.begin():
-        made = (await session.execute(EXPAND_DROP_OPENED, {"drop": subject_id})).rowcount
+        if kind is NotificationKind.DROP_OPENED:
+            made = (await session.execute(EXPAND_DROP_OPENED, {"drop": subject_id})).rowcount
+        else:
+            title, body, link = MESSAGES[kind]
+            made = (await session.execute(EXPAND_BUYERS, {
+                "kind": kind.value, "subject": subject_id, "title": title, "body": body,
+                "link": link})).rowcount
         event_id = (await session.execute(select(NotificationEvent.id).where(
             NotificationEvent.kind == kind, NotificationEvent.subject_id == subject_id))).scalar_one()
         await session.execute(text(
@@ -124,8 +159,9 @@ async def deliver_pending(sessionmaker: async_sessionmaker[AsyncSession],
                    Notification.link, User.wechat_openid, NotificationOptOut.user_id)
             .join(Notification, Notification.id == Delivery.notification_id)
             .join(User, User.id == Notification.user_id)
+            .join(NotificationEvent, NotificationEvent.id == Notification.event_id)
             .outerjoin(NotificationOptOut, and_(NotificationOptOut.user_id == User.id,
-                                                NotificationOptOut.kind == NotificationKind.DROP_OPENED))
+                                                NotificationOptOut.kind == NotificationEvent.kind))
             .where(Delivery.id.in_(ids)).order_by(Delivery.priority, Delivery.id))).all()
     sent = 0
     for delivery_id, attempts, title, body, link, openid, opted_out in rows:

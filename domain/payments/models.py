@@ -56,3 +56,4 @@ class LedgerEntry(Timestamped, Base):
     provider_txn_id: Mapped[str | None] = mapped_column(String(64))
     refund_no: Mapped[str | None] = mapped_column(String(64))
     provider_refund_id: Mapped[str | None] = mapped_column(String(64))
+    refund_of_id: Mapped[int | None] = mapped_column(ForeignKey("payment_ledger.id"))

@@ -55,6 +55,8 @@ def parse_trade_no(value: str) -> tuple[int, PaymentStep] | None:
 
 
 def step_of(order: Order, mode: PaymentMode) -> PaymentStep:
+    if order.status is OrderStatus.DEPOSIT_PAID and order.balance_due_at is not None:
+        return PaymentStep.BALANCE
     return PaymentStep.DEPOSIT if mode is PaymentMode.DEPOSIT else PaymentStep.FULL
 
 
@@ -64,9 +66,12 @@ async def prepay(session: AsyncSession, provider: PaymentProvider, actor: Actor,
     order = await drop_repo.get_order(session, order_id)
     if order is None or order.user_id != user.id:
         raise NotFound("No such order.", field="orderId")
-    if order.status is not OrderStatus.PENDING_PAYMENT:
+    paying_balance = (order.status is OrderStatus.DEPOSIT_PAID
+                      and order.balance_due_at is not None)
+    if order.status is not OrderStatus.PENDING_PAYMENT and not paying_balance:
         raise InvalidTransition("This order is not waiting for payment.")
-    if order.expires_at is not None and order.expires_at <= utcnow():
+    deadline = order.balance_due_at if paying_balance else order.expires_at
+    if deadline is not None and deadline <= utcnow():
         raise Conflict("The time to pay this order has run out.", code=ErrorCode.DROP_CLOSED)
     drop = await drop_repo.get(session, order.drop_id)
     assert drop is not None
@@ -141,7 +146,14 @@ async def handle_notification(session: AsyncSession, provider: PaymentProvider,
         "txn": notice.transaction_id})).scalar_one_or_none()
     if inserted is None:
         return "replay: already recorded"
-    if order.status is OrderStatus.PENDING_PAYMENT:
+    if step is PaymentStep.BALANCE and order.status is OrderStatus.DEPOSIT_PAID \
+            and order.balance_due_at is not None:
+        await drop_repo.set_order_status(session, order_id, [OrderStatus.DEPOSIT_PAID],
+                                         OrderStatus.CONFIRMED, paid_at=utcnow(),
+                                         balance_due_at=None)
+        jobs.enqueue("production.plan", drop_id=order.drop_id)
+        return f"order {order_id} balance paid: CONFIRMED"
+    if order.status is OrderStatus.PENDING_PAYMENT and step is not PaymentStep.BALANCE:
         new = OrderStatus.DEPOSIT_PAID if step is PaymentStep.DEPOSIT else OrderStatus.PAID
         await drop_repo.set_order_status(session, order_id, [OrderStatus.PENDING_PAYMENT], new,
                                          paid_at=utcnow(), expires_at=None)
@@ -152,39 +164,48 @@ async def handle_notification(session: AsyncSession, provider: PaymentProvider,
 
 
 async def refund_order(session: AsyncSession, provider: PaymentProvider, order_id: int) -> int:
-    """Refund whatever a cancelled order still holds; idempotent by our refund number."""
+    """Refund what an order holds beyond what its member owes; returns the amount refunded.
+
+    What is owed: ``owed_fen`` when settlement (or a default) set it, else nothing for a
+    cancelled order, and nothing to decide yet for a live unsettled one. Runs under the order's
+    row lock; refund numbers are ``R<order>-<n>`` with n counted under that lock, so a retry after
+    a crash reuses the same number and the provider returns the same refund."""
     order = await drop_repo.get_order_for_update(session, order_id)
-    if order is None or order.status not in (OrderStatus.CANCELLED, OrderStatus.REFUNDED):
+    if order is None:
         return 0
-    held = await balance(session, order_id)
-    if held.net <= 0:
-        if order.status is OrderStatus.CANCELLED and held.paid > 0:
-            await drop_repo.set_order_status(session, order_id, [OrderStatus.CANCELLED],
-                                             OrderStatus.REFUNDED)
+    cancelled = order.status in (OrderStatus.CANCELLED, OrderStatus.REFUNDED)
+    owed = order.owed_fen if order.owed_fen is not None else (0 if cancelled else None)
+    if owed is None:
         return 0
-    payments = (await session.execute(select(LedgerEntry).where(
-        LedgerEntry.order_id == order_id, LedgerEntry.kind == EntryKind.PAYMENT)
-        .order_by(LedgerEntry.id))).scalars().all()
+    entries = list((await session.execute(select(LedgerEntry).where(
+        LedgerEntry.order_id == order_id).order_by(LedgerEntry.id))).scalars())
+    paid = sum(e.amount_fen for e in entries if e.kind is EntryKind.PAYMENT)
+    refunds = [e for e in entries if e.kind is EntryKind.REFUND]
+    excess = paid - sum(e.amount_fen for e in refunds) - owed
     refunded = 0
-    for n, payment in enumerate(payments):
-        already = (await session.execute(select(func.coalesce(func.sum(LedgerEntry.amount_fen), 0))
-                   .where(LedgerEntry.refund_no == f"R{order_id}-{n}"))).scalar_one()
-        if already:
+    n = len(refunds)
+    for payment in reversed([e for e in entries if e.kind is EntryKind.PAYMENT]):
+        if excess <= 0:
+            break
+        left = payment.amount_fen - sum(r.amount_fen for r in refunds
+                                        if r.refund_of_id == payment.id)
+        take = min(left, excess)
+        if take <= 0:
             continue
         refund_no = f"R{order_id}-{n}"
         assert payment.step is not None
         provider_id = await provider.refund(RefundRequest(
             out_trade_no=out_trade_no(order_id, payment.step), out_refund_no=refund_no,
-            refund_fen=payment.amount_fen, total_fen=payment.amount_fen,
-            currency=payment.currency))
-        await session.execute(text(
-            """
-            INSERT INTO payment_ledger (order_id, kind, amount_fen, currency, provider,
-                                        refund_no, provider_refund_id)
-            VALUES (:o, 'REFUND', :a, :c, :p, :r, :pr) ON CONFLICT (refund_no) DO NOTHING
-            """), {"o": order_id, "a": payment.amount_fen, "c": payment.currency,
-                   "p": provider.name, "r": refund_no, "pr": provider_id})
-        refunded += payment.amount_fen
-    await drop_repo.set_order_status(session, order_id, [OrderStatus.CANCELLED],
-                                     OrderStatus.REFUNDED)
+            refund_fen=take, total_fen=payment.amount_fen, currency=payment.currency))
+        session.add(LedgerEntry(order_id=order_id, kind=EntryKind.REFUND, amount_fen=take,
+                                currency=payment.currency, provider=provider.name,
+                                refund_no=refund_no, provider_refund_id=provider_id,
+                                refund_of_id=payment.id))
+        await session.flush()
+        n += 1
+        excess -= take
+        refunded += take
+    if order.status is OrderStatus.CANCELLED and paid > 0 and owed == 0:
+        await drop_repo.set_order_status(session, order_id, [OrderStatus.CANCELLED],
+                                         OrderStatus.REFUNDED)
     return refunded

@@ -134,6 +134,9 @@ class Drop(relay.Node):
     ship_from: date | None
     ship_until: date | None
     poll_option_id: relay.GlobalID | None
+    final_price: Money | None = strawberry.field(description="Set at settlement: the tier "
+                                                 "price everyone pays.")
+    paid_quantity: int | None = None
 
     @classmethod
     def from_model(cls, d: models.Drop) -> Drop:
@@ -149,6 +152,8 @@ class Drop(relay.Node):
             closes_at=d.closes_at, ship_from=d.ship_from, ship_until=d.ship_until,
             poll_option_id=relay.GlobalID("PollOption", str(d.poll_option_id))
             if d.poll_option_id else None,
+            final_price=money(d.final_price_fen) if d.final_price_fen is not None else None,
+            paid_quantity=d.paid_quantity,
         )
 
     @strawberry.field
@@ -210,6 +215,7 @@ class Order(relay.Node):
     created_at: datetime
     user_id: strawberry.Private[int]
     address: strawberry.Private[dict[str, str]]
+    balance_due: strawberry.Private[datetime | None] = None
 
     @classmethod
     def from_model(cls, o: models.Order) -> Order:
@@ -218,7 +224,8 @@ class Order(relay.Node):
                    unit_price=Money(amount_fen=o.unit_price_fen, currency=o.currency),
                    amount_due=Money(amount_fen=o.amount_due_fen, currency=o.currency),
                    expires_at=o.expires_at, paid_at=o.paid_at, cancelled_at=o.cancelled_at,
-                   created_at=o.created_at, user_id=o.user_id, address=o.shipping_address)
+                   created_at=o.created_at, user_id=o.user_id, address=o.shipping_address,
+                   balance_due=o.balance_due_at)
 
     @strawberry.field
     async def lines(self, info: Info[Context, Any]) -> list[OrderLine]:
@@ -230,6 +237,20 @@ class Order(relay.Node):
     @strawberry.field(description="Payments and refunds of this order (its member only).")
     async def ledger(self, info: Info[Context, Any]) -> list[LedgerEntry]:
         return await order_ledger(info, self.id)
+
+    @strawberry.field(description="Carrier and tracking number of each shipment of this order.")
+    async def tracking(self, info: Info[Context, Any]) -> list[str]:
+        from domain.production import service as production
+
+        if info.context.actor.user_id != self.user_id:
+            return []
+        async with info.context.read_session() as session:
+            return [f"{c} {t}" for c, t in await production.tracking_of(session, self.id)]
+
+    @strawberry.field(description="Balance (尾款) deadline of a deposit order after the drop "
+                      "succeeded; pay it with payOrder.")
+    def balance_due_at(self) -> datetime | None:
+        return self.balance_due
 
     @strawberry.field(description="Only the member who placed the order sees it.")
     def shipping_address(self, info: Info[Context, Any]) -> ShippingAddress | None:

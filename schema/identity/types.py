@@ -96,12 +96,18 @@ class Factory(relay.Node):
     id: relay.NodeID[int]
     name: str
     contact: str
+    categories: list[str]
+    min_batch: int
+    capacity_per_day: int
+    lead_time_days: int
     created_at: datetime
 
     @classmethod
     def from_model(cls, factory: models.Factory) -> Factory:
         return cls(id=factory.id, name=factory.name, contact=factory.contact,
-                   created_at=factory.created_at)
+                   categories=list(factory.categories or []), min_batch=factory.min_batch,
+                   capacity_per_day=factory.capacity_per_day,
+                   lead_time_days=factory.lead_time_days, created_at=factory.created_at)
 
     @strawberry.field(description="API keys of this factory (operators only).")
     async def api_keys(self, info: Info[Context, Any]) -> list[FactoryApiKey]:

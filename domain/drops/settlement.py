@@ -1,0 +1,109 @@
+"""Settlement of a closed drop, exactly once.
+
+Totals come from PostgreSQL. If the paid quantity reaches the MOQ the drop SUCCEEDS: the final
+tier price is fixed for everyone; fully paid orders owe final x quantity (any excess is refunded)
+and become CONFIRMED; deposit orders get a balance request (final x quantity - deposit) with a
+deadline and become CONFIRMED when it is paid. Otherwise the drop FAILS: every order is cancelled
+and every payment refunded, and the members are told why. Unpaid orders are cancelled either way.
+
+Exactly once: one transaction under the drop's exclusive advisory lock and row lock, guarded by
+the drop's status (CLOSED -> SUCCEEDED/FAILED). Refunds and notifications are jobs queued in that
+transaction's outbox (after commit); each is idempotent (refund numbers, unique notification keys).
+A settlement killed half-way rolls back whole and runs again from the start.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain import jobs
+from domain.base import utcnow
+from domain.drops import repository as repo
+from domain.drops.models import Drop, DropStatus, Order, OrderStatus, PaymentMode
+from domain.drops.service import tier_price
+from domain.errors import Conflict, ErrorCode, NotFound
+from domain.notifications import service as notifications
+from domain.notifications.models import NotificationKind
+
+PAID = (OrderStatus.DEPOSIT_PAID, OrderStatus.PAID)
+
+
+@dataclass(frozen=True)
+class Settlement:
+    drop: Drop
+    settled_now: bool
+
+
+async def settle_drop(session: AsyncSession, drop_id: int) -> Settlement:
+    await repo.lock_exclusive(session, drop_id)
+    drop = await repo.get_for_update(session, drop_id)
+    if drop is None:
+        raise NotFound("No such drop.", field="dropId")
+    if drop.status in (DropStatus.SUCCEEDED, DropStatus.FAILED):
+        return Settlement(drop, False)  # settled already: settling twice changes nothing
+    if drop.status is not DropStatus.CLOSED:
+        raise Conflict("Only a closed drop can be settled.", code=ErrorCode.DROP_STILL_OPEN)
+    now = utcnow()
+    # Unpaid orders at the close leave the plan.
+    await session.execute(update(Order).where(
+        Order.drop_id == drop_id, Order.status == OrderStatus.PENDING_PAYMENT).values(
+        status=OrderStatus.CANCELLED, cancelled_at=now, cancel_reason="UNPAID_AT_CLOSE",
+        owed_fen=0))
+    paid = list((await session.execute(select(Order).where(
+        Order.drop_id == drop_id, Order.status.in_(PAID)).order_by(Order.id))).scalars())
+    quantity = sum(o.quantity for o in paid)
+    drop.paid_quantity = quantity
+    drop.settled_at = now
+    if quantity >= drop.moq:
+        final, _ = tier_price(drop, quantity)
+        drop.final_price_fen = final
+        drop.status = DropStatus.SUCCEEDED
+        due = now + timedelta(hours=drop.balance_hours)
+        for o in paid:
+            o.owed_fen = final * o.quantity
+            if drop.payment_mode is PaymentMode.DEPOSIT:
+                o.amount_due_fen = o.owed_fen - o.amount_due_fen  # the balance: owed - deposit
+                o.balance_due_at = due
+            else:
+                o.status = OrderStatus.CONFIRMED
+                if o.unit_price_fen > final:
+                    jobs.enqueue("order.refund", order_id=o.id)  # the tier difference
+        jobs.enqueue("production.plan", drop_id=drop_id)
+        await notifications.record_event(session, NotificationKind.DROP_SUCCEEDED, drop_id)
+    else:
+        drop.status = DropStatus.FAILED
+        for o in paid:
+            o.status = OrderStatus.CANCELLED
+            o.cancelled_at = now
+            o.cancel_reason = "DROP_FAILED"
+            o.owed_fen = 0
+            jobs.enqueue("order.refund", order_id=o.id)
+        await notifications.record_event(session, NotificationKind.DROP_FAILED, drop_id)
+    await session.flush()
+    return Settlement(drop, True)
+
+
+async def default_overdue_balances(session: AsyncSession, drop: Drop) -> int:
+    """Deposit orders whose balance deadline passed: cancelled by the drop's policy (deposit
+    kept or refunded); their quantity leaves the production plan. Guarded, so idempotent."""
+    now = utcnow()
+    overdue = list((await session.execute(select(Order).where(
+        Order.drop_id == drop.id, Order.status == OrderStatus.DEPOSIT_PAID,
+        Order.balance_due_at <= now).with_for_update(key_share=True))).scalars())
+    for o in overdue:
+        deposit = (drop.deposit_fen or 0) * o.quantity
+        o.status = OrderStatus.CANCELLED
+        o.cancelled_at = now
+        o.cancel_reason = "BALANCE_UNPAID"
+        o.owed_fen = deposit if drop.keep_deposit_on_default else 0
+        o.balance_due_at = None
+        if not drop.keep_deposit_on_default:
+            jobs.enqueue("order.refund", order_id=o.id)
+    if overdue:
+        jobs.enqueue("production.plan", drop_id=drop.id)
+    await session.flush()
+    return len(overdue)
