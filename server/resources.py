@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+import domain.models  # noqa: F401  - every context's tables, so mappers and FKs resolve
 from server.config import Settings
 
 

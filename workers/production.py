@@ -39,6 +39,25 @@ async def settle_due() -> int:
     return sum([await settle(i) for i in ids])
 
 
+@job("drop.refund_excess")
+async def refund_excess(drop_id: int) -> int:
+    """Refund every order of a settled drop that holds more than its member owes; each order in
+    its own transaction, idempotent (a rerun finds nothing left to refund)."""
+    from domain.payments import service as payments
+
+    rt = runtime()
+    refunded, after = 0, 0
+    while True:
+        async with rt.sessionmaker() as session:
+            ids = await settlement.orders_to_refund(session, drop_id, after, 500)
+        if not ids:
+            return refunded
+        for order_id in ids:
+            async with rt.unit_of_work() as session:
+                refunded += await payments.refund_order(session, rt.payments, order_id)
+        after = ids[-1]
+
+
 @job("production.plan")
 async def plan(drop_id: int) -> int:
     rt = runtime()

@@ -7,8 +7,9 @@ deadline and become CONFIRMED when it is paid. Otherwise the drop FAILS: every o
 and every payment refunded, and the members are told why. Unpaid orders are cancelled either way.
 
 Exactly once: one transaction under the drop's exclusive advisory lock and row lock, guarded by
-the drop's status (CLOSED -> SUCCEEDED/FAILED). Refunds and notifications are jobs queued in that
-transaction's outbox (after commit); each is idempotent (refund numbers, unique notification keys).
+the drop's status (CLOSED -> SUCCEEDED/FAILED), with set-based updates of the orders. Refunds
+(one job walking the drop's orders) and notifications are queued after the commit; each is
+idempotent (refund numbers under the order's row lock, unique notification keys).
 A settlement killed half-way rolls back whole and runs again from the start.
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import jobs
@@ -53,35 +54,34 @@ async def settle_drop(session: AsyncSession, drop_id: int) -> Settlement:
         Order.drop_id == drop_id, Order.status == OrderStatus.PENDING_PAYMENT).values(
         status=OrderStatus.CANCELLED, cancelled_at=now, cancel_reason="UNPAID_AT_CLOSE",
         owed_fen=0))
-    paid = list((await session.execute(select(Order).where(
-        Order.drop_id == drop_id, Order.status.in_(PAID)).order_by(Order.id))).scalars())
-    quantity = sum(o.quantity for o in paid)
+    # Set-based updates: one statement per outcome, whatever the number of orders.
+    quantity = int((await session.execute(select(func.coalesce(func.sum(Order.quantity), 0))
+                                          .where(Order.drop_id == drop_id,
+                                                 Order.status.in_(PAID)))).scalar_one())
     drop.paid_quantity = quantity
     drop.settled_at = now
+    paid = (Order.drop_id == drop_id)
     if quantity >= drop.moq:
         final, _ = tier_price(drop, quantity)
         drop.final_price_fen = final
         drop.status = DropStatus.SUCCEEDED
-        due = now + timedelta(hours=drop.balance_hours)
-        for o in paid:
-            o.owed_fen = final * o.quantity
-            if drop.payment_mode is PaymentMode.DEPOSIT:
-                o.amount_due_fen = o.owed_fen - o.amount_due_fen  # the balance: owed - deposit
-                o.balance_due_at = due
-            else:
-                o.status = OrderStatus.CONFIRMED
-                if o.unit_price_fen > final:
-                    jobs.enqueue("order.refund", order_id=o.id)  # the tier difference
+        await session.execute(update(Order).where(paid, Order.status == OrderStatus.PAID).values(
+            owed_fen=final * Order.quantity, status=OrderStatus.CONFIRMED))
+        await session.execute(update(Order).where(
+            paid, Order.status == OrderStatus.DEPOSIT_PAID).values(
+            owed_fen=final * Order.quantity,
+            amount_due_fen=final * Order.quantity - Order.amount_due_fen,  # the balance
+            balance_due_at=now + timedelta(hours=drop.balance_hours)))
+        if drop.payment_mode is PaymentMode.FULL and final < drop.price_fen:
+            jobs.enqueue("drop.refund_excess", drop_id=drop_id)  # the tier difference
         jobs.enqueue("production.plan", drop_id=drop_id)
         await notifications.record_event(session, NotificationKind.DROP_SUCCEEDED, drop_id)
     else:
         drop.status = DropStatus.FAILED
-        for o in paid:
-            o.status = OrderStatus.CANCELLED
-            o.cancelled_at = now
-            o.cancel_reason = "DROP_FAILED"
-            o.owed_fen = 0
-            jobs.enqueue("order.refund", order_id=o.id)
+        await session.execute(update(Order).where(paid, Order.status.in_(PAID)).values(
+            status=OrderStatus.CANCELLED, cancelled_at=now, cancel_reason="DROP_FAILED",
+            owed_fen=0))
+        jobs.enqueue("drop.refund_excess", drop_id=drop_id)
         await notifications.record_event(session, NotificationKind.DROP_FAILED, drop_id)
     await session.flush()
     return Settlement(drop, True)
@@ -107,3 +107,20 @@ async def default_overdue_balances(session: AsyncSession, drop: Drop) -> int:
         jobs.enqueue("production.plan", drop_id=drop.id)
     await session.flush()
     return len(overdue)
+
+
+async def orders_to_refund(session: AsyncSession, drop_id: int, after_id: int,
+                           limit: int) -> list[int]:
+    """Orders of the drop holding more money than their members owe (owed is known)."""
+    stmt = text(
+        """
+        SELECT o.id FROM orders o
+        JOIN payment_ledger l ON l.order_id = o.id
+        WHERE o.drop_id = :drop AND o.id > :after AND o.owed_fen IS NOT NULL
+        GROUP BY o.id, o.owed_fen
+        HAVING sum(CASE WHEN l.kind = 'PAYMENT' THEN l.amount_fen ELSE -l.amount_fen END)
+               > o.owed_fen
+        ORDER BY o.id LIMIT :limit
+        """)
+    return list((await session.execute(stmt, {"drop": drop_id, "after": after_id,
+                                              "limit": limit})).scalars())

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.drops import repository as drop_repo
@@ -96,17 +96,19 @@ async def plan(session: AsyncSession, drop_id: int) -> list[Batch]:
         session.add(batch)
         await session.flush()
         lines: dict[int, int] = {}
+        rows: list[dict[str, int]] = []
         need = size
         while need > 0:
             item = queue[0]
             take = min(item.left, need)
-            session.add(BatchItem(batch_id=batch.id, order_id=item.order_id,
-                                  variant_id=item.variant_id, quantity=take))
+            rows.append({"batch_id": batch.id, "order_id": item.order_id,
+                         "variant_id": item.variant_id, "quantity": take, "shipped": 0})
             lines[item.variant_id] = lines.get(item.variant_id, 0) + take
             item.left -= take
             need -= take
             if item.left == 0:
                 queue.pop(0)
+        await session.execute(insert(BatchItem), rows)  # one executemany, not an ORM flush
         session.add_all([BatchLine(batch_id=batch.id, variant_id=v, quantity=q)
                          for v, q in sorted(lines.items())])
         total -= size

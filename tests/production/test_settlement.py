@@ -53,8 +53,17 @@ async def test_success_fixes_the_tier_price_and_refunds_the_difference(
                                          "paidQuantity": 12}
     again = await client.query(SETTLE, {"d": s["drop"]["id"]}, token=s["koc"]["accessToken"])
     assert again["settleDrop"]["errors"] == []
+    from workers import production as jobs
+    from workers.runtime import Runtime, set_runtime
+
+    set_runtime(Runtime(settings=services.settings, sessionmaker=services.sessionmaker,
+                        redis=services.redis, broker=services.broker, payments=services.payments))
+    try:
+        assert await jobs.refund_excess(s["drop_pk"]) == 6 * 2 * 4000  # the tier difference
+        assert await jobs.refund_excess(s["drop_pk"]) == 0  # delivered twice: nothing more
+    finally:
+        set_runtime(None)
     first = s["orders"][0]
-    assert await _refund(services, first["pk"]) == 2 * 4000
     assert await _refund(services, first["pk"]) == 0  # a retried refund is the same refund
     node = (await client.query(ORDER, {"o": first["id"]}, token=first["token"]))["node"]
     assert node["status"] == "CONFIRMED"
