@@ -565,6 +565,21 @@ async def cancel_order(session: AsyncSession, store: ReservationStore, actor: Ac
     return order
 
 
+async def confirm_delivery(session: AsyncSession, actor: Actor, order_id: int) -> Order:
+    """The member received the parcel: SHIPPED -> DELIVERED (again: nothing changes)."""
+    user = await identity.require_user(session, actor)
+    order = await repo.get_order(session, order_id)
+    if order is None or order.user_id != user.id:
+        raise NotFound("No such order.", field="orderId")
+    if order.status is OrderStatus.DELIVERED:
+        return order
+    if not await repo.set_order_status(session, order_id, [OrderStatus.SHIPPED],
+                                       OrderStatus.DELIVERED):
+        raise InvalidTransition("Only a shipped order can be marked delivered.")
+    await session.refresh(order)
+    return order
+
+
 async def _release(store: ReservationStore, drop_id: int, order_id: int) -> None:
     await store.release(drop_id, order_id)
 

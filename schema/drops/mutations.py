@@ -175,6 +175,18 @@ class DropMutation:
             return OrderPayload(errors=[UserError.from_domain(error)])
         return OrderPayload(order=Order.from_model(order))
 
+    @strawberry.mutation(description="Mark your shipped order delivered.")
+    async def confirm_delivery(self, info: Info[Context, Any],
+                               order_id: relay.GlobalID) -> OrderPayload:
+        ctx = info.context
+
+        async def work(session: Any) -> Order:
+            oid = decode_id(order_id, "Order", "orderId")
+            return Order.from_model(await service.confirm_delivery(
+                session, ctx.authenticated_actor(), oid))
+
+        return _order(await in_unit_of_work(ctx, work))
+
     @strawberry.mutation(description="Cancel your order while the drop sells: capacity goes "
                          "back, a payment is refunded.")
     async def cancel_order(self, info: Info[Context, Any], order_id: relay.GlobalID) -> OrderPayload:

@@ -134,6 +134,13 @@ async def test_factory_flow_and_every_bad_call(client: GraphQLClient, services: 
     assert again["shipBatch"]["errors"] == []  # the same shipment again: nothing changes
     node = (await client.query(q, {"o": order["id"]}, token=order["token"]))["node"]
     assert node == {"status": "SHIPPED", "tracking": ["SF SF1"]}
+    deliver = "mutation($o: ID!) { confirmDelivery(orderId: $o) { order { status } errors { code } } }"
+    for _ in range(2):
+        out = await client.query(deliver, {"o": order["id"]}, token=order["token"])
+        assert out["confirmDelivery"] == {"order": {"status": "DELIVERED"}, "errors": []}
+    other_order = s["orders"][1]
+    early = await client.query(deliver, {"o": other_order["id"]}, token=other_order["token"])
+    assert early["confirmDelivery"]["errors"] == [{"code": "INVALID_TRANSITION"}]
     rest = await client.query(SHIP, {"b": batch["id"], "t": "SF2",
                                      "q": [{"variantId": v1, "quantity": 1}]}, token=key)
     assert rest["shipBatch"]["batch"]["status"] == "SHIPPED"
