@@ -87,6 +87,12 @@ async def variants(session: AsyncSession, drop_id: int) -> list[DropVariant]:
     return list((await session.execute(stmt)).scalars())
 
 
+async def variants_of_drops(session: AsyncSession, drop_ids: Sequence[int]) -> list[DropVariant]:
+    stmt = (select(DropVariant).where(DropVariant.drop_id.in_(drop_ids))
+            .order_by(DropVariant.drop_id, DropVariant.position))
+    return list((await session.execute(stmt)).scalars())
+
+
 async def replace_variants(session: AsyncSession, drop_id: int, rows: list[DropVariant]) -> None:
     await session.execute(delete(DropVariant).where(DropVariant.drop_id == drop_id))
     session.add_all(rows)

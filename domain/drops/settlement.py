@@ -27,6 +27,8 @@ from domain.drops import repository as repo
 from domain.drops.models import Drop, DropStatus, Order, OrderStatus, PaymentMode
 from domain.drops.service import tier_price
 from domain.errors import Conflict, ErrorCode, NotFound
+from domain.identity import service as identity
+from domain.identity.actor import Actor
 from domain.notifications import service as notifications
 from domain.notifications.models import NotificationKind
 
@@ -85,6 +87,15 @@ async def settle_drop(session: AsyncSession, drop_id: int) -> Settlement:
         await notifications.record_event(session, NotificationKind.DROP_FAILED, drop_id)
     await session.flush()
     return Settlement(drop, True)
+
+
+async def settle_drop_as(session: AsyncSession, actor: Actor, drop_id: int) -> Settlement:
+    """A KOC (its own drop) or an operator asks for the settlement now."""
+    user = await identity.require_user(session, actor)
+    drop = await repo.get(session, drop_id)
+    if drop is None or (drop.owner_id != user.id and not user.is_operator):
+        raise NotFound("No such drop.", field="dropId")
+    return await settle_drop(session, drop_id)
 
 
 async def default_overdue_balances(session: AsyncSession, drop: Drop) -> int:

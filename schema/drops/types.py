@@ -15,6 +15,7 @@ from domain.errors import DomainError
 from schema.common import Money
 from schema.context import Context
 from schema.errors import UserError
+from schema.loaders import loader
 from schema.payments.api import LedgerEntry, order_ledger
 
 DropStatus = strawberry.enum(models.DropStatus, name="DropStatus")
@@ -158,8 +159,8 @@ class Drop(relay.Node):
 
     @strawberry.field
     async def variants(self, info: Info[Context, Any]) -> list[DropVariant]:
-        async with info.context.read_session() as session:
-            return [DropVariant.from_model(v) for v in await repo.variants(session, self.id)]
+        rows = await loader(info.context, "drop_variants").load(self.id)
+        return [DropVariant.from_model(v) for v in rows]
 
     @strawberry.field(description="Live totals: quantity, buyers, demand per size and colour, "
                       "tier price, MOQ progress, remaining cap, time left.")

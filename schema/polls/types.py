@@ -15,6 +15,7 @@ from domain.polls.models import PollStatus as DomainPollStatus
 from schema.common import Money
 from schema.context import Context
 from schema.errors import UserError
+from schema.loaders import loader
 
 PollStatus = strawberry.enum(DomainPollStatus, name="PollStatus")
 
@@ -106,8 +107,8 @@ class Poll(relay.Node):
 
     @strawberry.field
     async def options(self, info: Info[Context, Any]) -> list[PollOption]:
-        async with info.context.read_session() as session:
-            return [PollOption.from_model(o) for o in await repo.options(session, self.id)]
+        rows = await loader(info.context, "poll_options").load(self.id)
+        return [PollOption.from_model(o) for o in rows]
 
     @strawberry.field
     async def community_ids(self, info: Info[Context, Any]) -> list[relay.GlobalID]:

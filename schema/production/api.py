@@ -209,11 +209,8 @@ class ProductionMutation:
 
         async def work(session: Any) -> Drop:
             did = decode_id(drop_id, "Drop", "dropId")
-            user = await identity.require_user(session, ctx.authenticated_actor())
-            d = await drops.repo.get(session, did)
-            if d is None or (d.owner_id != user.id and not user.is_operator):
-                raise drops.NotFound("No such drop.", field="dropId")
-            return Drop.from_model((await settlement.settle_drop(session, did)).drop)
+            done = await settlement.settle_drop_as(session, ctx.authenticated_actor(), did)
+            return Drop.from_model(done.drop)
 
         out = await in_unit_of_work(ctx, work)
         return DropPayload(errors=[out]) if isinstance(out, UserError) else DropPayload(drop=out)

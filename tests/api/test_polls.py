@@ -208,3 +208,30 @@ async def test_kill_redis_keys_mid_poll_results_come_back_exact(
     r = await results(client, v[0], p)
     assert {x["option"]["id"]: x["votes"] for x in r["results"]["options"]} == {
         o[0]: 1, o[1]: 2, o[2]: 0, o[3]: 1}
+
+
+async def test_listing_polls_with_options_is_not_n_plus_one(
+    client: GraphQLClient, scene: dict[str, Any], services: Any
+) -> None:
+    from sqlalchemy import event
+
+    koc, cid, v = scene["koc"]["accessToken"], scene["community"]["id"], scene["voters"]
+    q = "{ polls(first: 50) { nodes { id options { id title } } } }"
+    engine = services.sessionmaker.kw["bind"].sync_engine
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        await client.query(q, token=v[0])
+        with_one = len(statements)
+        for _ in range(5):
+            await make_open_poll(client, koc, [cid])
+        statements.clear()
+        data = await client.query(q, token=v[0])
+        assert len(data["polls"]["nodes"]) == 6
+        assert len(statements) == with_one  # options of all polls in one batched query
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
