@@ -24,10 +24,10 @@ from schema.identity.mutations import IdentityMutation
 from schema.identity.queries import IdentityQuery
 from schema.notifications.api import NotificationMutation, NotificationQuery
 from schema.payments.api import PaymentMutation
-from schema.production.api import ProductionMutation, ProductionQuery
 from schema.polls.mutations import PollMutation
 from schema.polls.queries import PollQuery
 from schema.polls.subscriptions import PollSubscription
+from schema.production.api import ProductionMutation, ProductionQuery
 from server.config import Settings
 
 

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import os
+import signal
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -131,3 +138,27 @@ async def preorder(client: GraphQLClient, token: str, drop_id: str, lines: list[
         "d": drop_id, "l": [{"variantId": v, "quantity": q} for v, q in lines], "k": key,
         "a": address or ADDRESS}, token=token)
     return out["placePreorder"]
+
+
+def pk(gid: str) -> int:
+    """The database id inside a Relay global id."""
+    return int(base64.b64decode(gid).decode().split(":")[1])
+
+
+async def kill_when_printed(script: str, args: list[str], marker: str) -> None:
+    """Run ``script`` in a new Python process and kill -9 it once it prints ``marker``: a worker
+    or request dying half-way, for real."""
+    proc = subprocess.Popen([sys.executable, "-c", script, *args], stdout=subprocess.PIPE,
+                            text=True, env={**os.environ})
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 30
+        line = ""
+        while time.monotonic() < deadline and marker not in line:
+            line = await asyncio.to_thread(proc.stdout.readline)
+        assert marker in line, f"the process never printed {marker!r}"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()

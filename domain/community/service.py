@@ -5,6 +5,7 @@ KOCs of their communities."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func
@@ -84,6 +85,15 @@ async def require_own_communities(session: AsyncSession, owner_id: int, is_opera
             raise PermissionDenied(f"A {what} can only go to your own communities.",
                                    field="communityIds")
     return ids
+
+
+async def audience_can_see(user: User, owner_id: int, is_draft: bool,
+                           is_eligible: Callable[[], Awaitable[bool]]) -> bool:
+    """What a poll or drop shows to whom: its KOC and operators see it always; members of one of
+    its communities once it is no longer a draft; nobody else (to them it does not exist)."""
+    if owner_id == user.id or user.is_operator:
+        return True
+    return not is_draft and await is_eligible()
 
 
 async def update_community(

@@ -313,11 +313,10 @@ async def cancel_drop(session: AsyncSession, actor: Actor, drop_id: int) -> Drop
 async def get_visible(session: AsyncSession, actor: Actor, drop_id: int) -> Drop:
     user = await identity.require_user(session, actor)
     drop = await repo.get(session, drop_id)
-    if drop is None:
-        raise NotFound("No such drop.", field="dropId")
-    if drop.owner_id == user.id or user.is_operator:
-        return drop
-    if drop.status is DropStatus.DRAFT or not await repo.is_eligible(session, drop_id, user.id):
+    if drop is None or not await community.audience_can_see(
+        user, drop.owner_id, drop.status is DropStatus.DRAFT,
+        lambda: repo.is_eligible(session, drop_id, user.id),
+    ):
         raise NotFound("No such drop.", field="dropId")
     return drop
 

@@ -266,11 +266,10 @@ async def close_poll(session: AsyncSession, poll_id: int, *, actor: Actor | None
 async def _require_visible(session: AsyncSession, actor: Actor, poll_id: int) -> Poll:
     user = await identity.require_user(session, actor)
     poll = await repo.get(session, poll_id)
-    if poll is None:
-        raise NotFound("No such poll.", field="pollId")
-    if poll.owner_id == user.id or user.is_operator:
-        return poll
-    if poll.status is PollStatus.DRAFT or not await repo.is_eligible(session, poll_id, user.id):
+    if poll is None or not await community_service.audience_can_see(
+        user, poll.owner_id, poll.status is PollStatus.DRAFT,
+        lambda: repo.is_eligible(session, poll_id, user.id),
+    ):
         raise NotFound("No such poll.", field="pollId")
     return poll
 

@@ -14,13 +14,12 @@ from domain.drops import service as drops
 from domain.drops import settlement
 from domain.errors import DomainError, ValidationFailed
 from domain.identity import service as identity
-from domain.production import models
-from domain.production import service
+from domain.production import models, service
 from schema.context import Context
 from schema.drops.types import Drop, DropPayload, DropVariant
 from schema.errors import UserError, in_unit_of_work
-from schema.ids import decode_id
 from schema.identity.types import Factory, FactoryPayload
+from schema.ids import decode_id
 from schema.pagination import Connection, Edge, PageInfo, page_size
 
 BatchStatus = strawberry.enum(models.BatchStatus, name="BatchStatus")

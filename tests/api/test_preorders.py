@@ -14,12 +14,9 @@ from tests.helpers import (
     make_koc,
     make_open_drop,
     members,
+    pk,
     preorder,
 )
-
-
-def pk(gid: str) -> int:
-    return int(base64.b64decode(gid).decode().split(":")[1])
 
 
 @pytest.fixture

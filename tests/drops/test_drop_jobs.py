@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -13,13 +12,9 @@ import pytest
 from domain.notifications.wechat import SandboxSubscribeMessages
 from server.config import Settings
 from tests.conftest import GraphQLClient
-from tests.helpers import PROGRESS, make_community, make_koc, make_open_drop, members, preorder
+from tests.helpers import PROGRESS, make_community, make_koc, make_open_drop, members, pk, preorder
 from workers import drops as drop_jobs
 from workers.runtime import Runtime, set_runtime
-
-
-def pk(gid: str) -> int:
-    return int(base64.b64decode(gid).decode().split(":")[1])
 
 
 @pytest.fixture

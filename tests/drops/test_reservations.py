@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import os
-import signal
-import subprocess
-import sys
 import textwrap
-import time
 from typing import Any
 
 from domain.drops import repository as repo
 from domain.drops import service
 from server.config import Settings
 from tests.conftest import GraphQLClient
-from tests.helpers import make_community, make_koc, make_open_drop, members, preorder
-
-
-def pk(gid: str) -> int:
-    return int(base64.b64decode(gid).decode().split(":")[1])
+from tests.helpers import (
+    kill_when_printed,
+    make_community,
+    make_koc,
+    make_open_drop,
+    members,
+    pk,
+    preorder,
+)
 
 
 async def _drop(client: GraphQLClient, operator_token: str, buyers: int, **kw: Any) -> dict[str, Any]:
@@ -128,22 +126,7 @@ async def test_process_killed_between_reservation_and_commit(
     s = await _drop(client, operator_token, 2, cap=2, moq=1, limit=2)
     viewer = await client.query("{ viewer { id } }", token=s["tokens"][0])
     uid = pk(viewer["viewer"]["id"])
-    proc = subprocess.Popen(
-        [sys.executable, "-c", PLACER, settings.database_url or "", settings.redis_url or "",
-         str(uid), str(s["id"]), str(pk(s["v"][0]))],
-        stdout=subprocess.PIPE, text=True, env={**os.environ})
-    try:
-        assert proc.stdout is not None
-        deadline = time.monotonic() + 30
-        line = ""
-        while time.monotonic() < deadline and "reserved" not in line:
-            line = await asyncio.to_thread(proc.stdout.readline)
-        assert "reserved" in line
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    await kill_when_printed(PLACER, [settings.database_url or "", settings.redis_url or "", str(uid), str(s["id"]), str(pk(s["v"][0]))], "reserved")
     live = await services.reservations.progress(s["id"])
     assert live.reserved == 2  # the phantom holds the whole cap ...
     async with services.sessionmaker() as session:

@@ -4,7 +4,6 @@ notified at most once, even when jobs run twice or race."""
 from __future__ import annotations
 
 import asyncio
-import base64
 from typing import Any
 
 from sqlalchemy import select
@@ -22,12 +21,8 @@ from tests.helpers import (
     make_koc,
     make_open_poll,
     members,
+    pk,
 )
-
-
-def pk(gid: str) -> int:
-    return int(base64.b64decode(gid).decode().split(":")[1])
-
 
 INBOX = """{ unreadNotificationCount myNotifications { nodes { id title body votedForIt } } }"""
 

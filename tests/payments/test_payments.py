@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import time
 from typing import Any
 
@@ -13,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from domain.payments import service as payments
 from domain.payments.provider import sign_notification
 from tests.conftest import GraphQLClient
-from tests.helpers import make_community, make_koc, make_open_drop, members, preorder
+from tests.helpers import make_community, make_koc, make_open_drop, members, pk, preorder
 
 PAY = """mutation($o: ID!) { payOrder(orderId: $o) { params { appId package signType paySign }
   errors { code } } }"""
@@ -21,9 +20,6 @@ ORDER = """query($o: ID!) { node(id: $o) { ... on Order { status amountDue { amo
   ledger { kind amount { amountFen } } } } }"""
 CANCEL = "mutation($o: ID!) { cancelOrder(orderId: $o) { order { status } errors { code } } }"
 
-
-def pk(gid: str) -> int:
-    return int(base64.b64decode(gid).decode().split(":")[1])
 
 
 @pytest.fixture

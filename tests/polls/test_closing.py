@@ -3,13 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import os
-import signal
-import subprocess
-import sys
 import textwrap
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -17,13 +11,18 @@ import asyncpg
 
 from server.config import Settings
 from tests.conftest import GraphQLClient
-from tests.helpers import RESULTS, VOTE, make_community, make_koc, make_open_poll, members
+from tests.helpers import (
+    RESULTS,
+    VOTE,
+    kill_when_printed,
+    make_community,
+    make_koc,
+    make_open_poll,
+    members,
+    pk,
+)
 from workers import polls as poll_jobs
 from workers.runtime import Runtime
-
-
-def pk(global_id: str) -> int:
-    return int(base64.b64decode(global_id).decode().split(":")[1])
 
 
 async def _scene(client: GraphQLClient, operator_token: str, voters: int = 6,
@@ -140,20 +139,7 @@ async def test_closer_killed_half_way_is_safe_to_run_again(
         await client.query(VOTE, {"p": s["poll"]["id"], "o": [s["options"][1]]}, token=token)
     pid = pk(s["poll"]["id"])
     await _force_due(settings, pid)
-    proc = subprocess.Popen([sys.executable, "-c", CLOSER, settings.database_url or "", str(pid)],
-                            stdout=subprocess.PIPE, text=True, env={**os.environ})
-    try:
-        assert proc.stdout is not None
-        deadline = time.monotonic() + 30
-        line = ""
-        while time.monotonic() < deadline and "counted" not in line:
-            line = await asyncio.to_thread(proc.stdout.readline)
-        assert "counted" in line
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    await kill_when_printed(CLOSER, [settings.database_url or "", str(pid)], "counted")
     r = (await client.query(RESULTS, {"p": s["poll"]["id"]}, token=s["tokens"][0]))["node"]
     assert r["status"] == "OPEN"  # nothing of the half-done close survived
     assert await poll_jobs.close_one(_runtime(services), pid) == 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 import asyncpg
@@ -11,11 +10,7 @@ from domain.payments import service as payments
 from domain.payments.provider import sign_notification
 from server.config import Settings
 from tests.conftest import GraphQLClient
-from tests.helpers import make_community, make_koc, make_open_drop, members, preorder
-
-
-def pk(gid: str) -> int:
-    return int(base64.b64decode(gid).decode().split(":")[1])
+from tests.helpers import make_community, make_koc, make_open_drop, members, pk, preorder
 
 
 async def pay(client: GraphQLClient, services: Any, order_id: int, amount: int,

@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 import textwrap
-import time
 from typing import Any
 
 from domain.drops import settlement
@@ -16,6 +11,7 @@ from domain.payments import service as payments
 from server.config import Settings
 from server.uow import unit_of_work
 from tests.conftest import GraphQLClient
+from tests.helpers import kill_when_printed
 from tests.production.scenario import close, paid_drop, pay, sql
 
 ORDER = """query($o: ID!) { node(id: $o) { ... on Order { status amountDue { amountFen }
@@ -163,21 +159,7 @@ async def test_settlement_killed_half_way_runs_again_cleanly(
 ) -> None:
     s = await paid_drop(client, services, operator_token, buyers=3, units=2)
     await close(client, s)
-    proc = subprocess.Popen([sys.executable, "-c", KILLED, settings.database_url or "",
-                             str(s["drop_pk"])], stdout=subprocess.PIPE, text=True,
-                            env={**os.environ})
-    try:
-        assert proc.stdout is not None
-        deadline = time.monotonic() + 30
-        line = ""
-        while time.monotonic() < deadline and "half-way" not in line:
-            line = await asyncio.to_thread(proc.stdout.readline)
-        assert "half-way" in line
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    await kill_when_printed(KILLED, [settings.database_url or "", str(s["drop_pk"])], "half-way")
     rows = await sql(settings, "SELECT status FROM drops WHERE id = $1", s["drop_pk"])
     assert rows[0]["status"] == "CLOSED"
     assert await _settle(services, s["drop_pk"]) is True
