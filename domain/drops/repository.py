@@ -38,7 +38,7 @@ INSERT_ORDER = text(
       AND EXISTS (SELECT 1 FROM drop_communities dc
                   JOIN community_members cm ON cm.community_id = dc.community_id
                   WHERE dc.drop_id = d.id AND cm.user_id = :user_id AND cm.status = 'ACTIVE')
-    RETURNING id
+    RETURNING orders.*
     """
 ).bindparams(bindparam("address", type_=JSONB))
 
@@ -124,9 +124,9 @@ async def order_by_key(session: AsyncSession, user_id: int, key: str) -> Order |
 
 
 async def insert_order(session: AsyncSession, *, drop_id: int, user_id: int, key: str,
-                       request_hash: bytes, quantity: int, address: dict[str, Any]) -> int | None:
-    conn = await session.connection()
-    row = await conn.execute(INSERT_ORDER, {
+                       request_hash: bytes, quantity: int, address: dict[str, Any]) -> Order | None:
+    """The new order (from RETURNING: no read-back), or None when the drop refused it."""
+    row = await session.execute(select(Order).from_statement(INSERT_ORDER), {
         "drop_id": drop_id, "user_id": user_id, "key": key, "hash": request_hash,
         "quantity": quantity, "address": address})
     return row.scalar_one_or_none()

@@ -503,11 +503,12 @@ async def _place_once(unit_of_work: UnitOfWork, store: ReservationStore, user_id
             if existing is not None:
                 return existing
             await repo.lock_shared(session, drop_id)
-            order_id = await repo.insert_order(session, drop_id=drop_id, user_id=user_id,
-                                               key=key, request_hash=digest,
-                                               quantity=quantity, address=address)
-            if order_id is None:
+            order = await repo.insert_order(session, drop_id=drop_id, user_id=user_id,
+                                            key=key, request_hash=digest,
+                                            quantity=quantity, address=address)
+            if order is None:
                 raise await _why_not(session, drop_id, user_id)
+            order_id = order.id
             try:
                 refusal = await store.reserve(drop_id, order_id, user_id, lines)
             except NotReady:
@@ -516,8 +517,6 @@ async def _place_once(unit_of_work: UnitOfWork, store: ReservationStore, user_id
                 raise _refusal_error(refusal)
             reserved = order_id
             await repo.insert_lines(session, order_id, lines)
-            order = await repo.get_order(session, order_id)
-            assert order is not None
     except BaseException:
         if reserved is not None:
             # The write failed after the reservation: give the capacity back.
@@ -598,6 +597,14 @@ async def expire_order(session: AsyncSession, store: ReservationStore, order_id:
         drop_id = order.drop_id
         jobs.after_commit(lambda: _release(store, drop_id, order_id))
     return changed
+
+
+async def drops_for_member(session: AsyncSession, actor: Actor, statuses: Sequence[DropStatus],
+                           after_id: int, limit: int) -> list[Drop]:
+    """Drops of the viewer's communities; drafts are never listed (only their KOC sees them)."""
+    user = await identity.require_user(session, actor)
+    visible = [st for st in statuses if st is not DropStatus.DRAFT]
+    return await repo.drops_for_member(session, user.id, visible, after_id, limit)
 
 
 async def my_orders(session: AsyncSession, actor: Actor, after_id: int, limit: int) -> list[Order]:

@@ -114,6 +114,18 @@ async def require_user(session: AsyncSession, actor: Actor) -> User:
     return user
 
 
+async def visible_users(session: AsyncSession, actor: Actor, ids: list[int]) -> dict[int, User]:
+    """Accounts by id as ``node`` shows them: a member sees only themself; operators see all."""
+    if actor.user_id is None or not ids:
+        return {}
+    me = await repo.get_user(session, actor.user_id)
+    if me is None:
+        return {}
+    if not me.is_operator:
+        ids = [i for i in ids if i == me.id]
+    return {u.id: u for u in await repo.get_users(session, ids)}
+
+
 async def require_operator(session: AsyncSession, actor: Actor) -> User:
     user = await require_user(session, actor)
     if not user.is_operator:

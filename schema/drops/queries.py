@@ -5,7 +5,6 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from domain.drops import repository as repo
 from domain.drops import service
 from domain.drops.models import DropStatus as DomainDropStatus
 from schema.context import Context
@@ -25,10 +24,9 @@ class DropQuery:
         limit = page_size(first)
         after_id = decode_int_cursor("drop", after)
         statuses = list(status) if status else [DomainDropStatus.SCHEDULED, DomainDropStatus.OPEN]
-        statuses = [s for s in statuses if s is not DomainDropStatus.DRAFT]
         async with ctx.read_session() as session:
-            user = await service.identity.require_user(session, ctx.authenticated_actor())
-            rows = await repo.drops_for_member(session, user.id, statuses, after_id, limit + 1)
+            rows = await service.drops_for_member(session, ctx.authenticated_actor(), statuses,
+                                                  after_id, limit + 1)
         return build_connection(rows, limit, "drop", lambda d: d.id, Drop.from_model)
 
     @strawberry.field(description="The viewer's orders, oldest first.")

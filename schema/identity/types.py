@@ -45,20 +45,12 @@ class User(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info[Context, Any], node_ids: Iterable[str], required: bool = False
     ) -> list[User | None]:
-        ids = [int(i) for i in node_ids if i.isdigit()]
-        ctx = info.context
-        async with ctx.read_session() as session:
-            is_operator = False
-            if ctx.actor.user_id is not None:
-                me = await repo.get_user(session, ctx.actor.user_id)
-                is_operator = bool(me and me.is_operator)
-            users = {u.id: u for u in await repo.get_users(session, ids)}
-        out: list[User | None] = []
-        for raw in node_ids:
-            u = users.get(int(raw)) if raw.isdigit() else None
-            visible = u is not None and (is_operator or u.id == ctx.actor.user_id)
-            out.append(cls.from_model(u) if u is not None and visible else None)
-        return out
+        node_ids = list(node_ids)
+        async with info.context.read_session() as session:
+            users = await service.visible_users(session, info.context.actor,
+                                                [int(i) for i in node_ids if i.isdigit()])
+        return [cls.from_model(users[int(i)]) if i.isdigit() and int(i) in users else None
+                for i in node_ids]
 
 
 @strawberry.type

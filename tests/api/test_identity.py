@@ -113,3 +113,17 @@ async def test_update_profile_validates(client: GraphQLClient) -> None:
                                            "avatarUrl": "https://img.example/a.png"}
     anon = await client.query(q, {"n": "Ann", "a": None})
     assert anon["updateProfile"]["errors"] == [{"code": "UNAUTHENTICATED", "field": None}]
+
+
+async def test_members_see_only_themselves_operators_see_all(
+    client: GraphQLClient, operator_token: str
+) -> None:
+    a = await client.login("seen-a")
+    b = await client.login("seen-b")
+    q = "query($u: ID!) { node(id: $u) { id } }"
+    assert (await client.query(q, {"u": a["user"]["id"]}, token=a["accessToken"]))["node"] == {
+        "id": a["user"]["id"]}
+    assert (await client.query(q, {"u": b["user"]["id"]}, token=a["accessToken"]))["node"] is None
+    assert (await client.query(q, {"u": b["user"]["id"]}))["node"] is None
+    assert (await client.query(q, {"u": b["user"]["id"]}, token=operator_token))["node"] == {
+        "id": b["user"]["id"]}
