@@ -14,16 +14,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from domain.drops import service as drops
+from domain.drops import inputs, preorders
 from domain.drops.reservations import ReservationStore
 from domain.errors import DomainError
 from domain.identity.actor import Actor
 from domain.identity.tokens import TokenIssuer
-from domain.polls import service
+from domain.polls import voting
 from domain.polls.live import LivePolls
-from server.config import Settings
-from server.resources import make_engine, make_redis, make_sessionmaker
-from server.uow import unit_of_work
+from infra.config import Settings
+from infra.resources import make_engine, make_redis, make_sessionmaker
+from infra.uow import unit_of_work
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -47,7 +47,7 @@ def create_app(settings: Settings) -> Starlette:
         body = json.loads(await request.body())
         try:
             async with unit_of_work(state["sessionmaker"], None) as session:  # type: ignore[arg-type]
-                out = await service.cast_vote(session, state["live"], Actor(user_id=user_id),  # type: ignore[arg-type]
+                out = await voting.cast_vote(session, state["live"], Actor(user_id=user_id),  # type: ignore[arg-type]
                                               int(body["pollId"]), [int(o) for o in body["optionIds"]])
         except DomainError as e:
             return Response(json.dumps({"error": e.code.value}), media_type="application/json")
@@ -59,11 +59,11 @@ def create_app(settings: Settings) -> Starlette:
         body = json.loads(await request.body())
         sm = state["sessionmaker"]
         try:
-            order = await drops.place_preorder(
+            order = await preorders.place_preorder(
                 lambda: unit_of_work(sm, None), sm, state["store"],  # type: ignore[arg-type]
                 Actor(user_id=user_id), int(body["dropId"]),
                 [(int(v), int(q)) for v, q in body["lines"]], body["key"],
-                drops.Address(**body["address"]))
+                inputs.Address(**body["address"]))
         except DomainError as e:
             return Response(json.dumps({"error": e.code.value}), media_type="application/json")
         return Response(json.dumps({"order": order.id, "quantity": order.quantity}),

@@ -24,8 +24,8 @@ from domain.drops.models import Drop, DropCommunity, DropStatus, DropVariant, Or
 from domain.drops.reservations import ReservationStore
 from domain.identity.models import User
 from domain.identity.tokens import TokenIssuer
-from server.config import Settings
-from server.resources import make_engine, make_redis, make_sessionmaker
+from infra.config import Settings
+from infra.resources import make_engine, make_redis, make_sessionmaker
 
 PLACE = ("mutation Place($d: ID!, $l: [OrderLineInput!]!, $k: String!, $a: ShippingAddressInput!)"
          " { placePreorder(dropId: $d, lines: $l, idempotencyKey: $k, shippingAddress: $a)"

@@ -9,7 +9,6 @@ Uses embedded servers in a temporary directory unless C2M_DATABASE_URL/C2M_REDIS
 from __future__ import annotations
 
 import argparse
-import asyncio
 import random
 import resource
 import time
@@ -27,10 +26,10 @@ from domain.drops.models import Drop, DropStatus, DropVariant, PaymentMode
 from domain.identity.models import Factory, User
 from domain.production import planner
 from domain.production.models import Batch, DropFactory
-from server.config import Settings
-from server.resources import make_engine, make_sessionmaker
-from server.uow import unit_of_work
-from workers.broker import make_broker
+from infra.config import Settings
+from infra.resources import make_engine, make_sessionmaker
+from infra.uow import unit_of_work
+from infra.queue import make_broker
 
 
 async def seed(sm: Any, n: int, tag: str) -> int:
@@ -79,7 +78,7 @@ async def measure(db_url: str, redis_url: str, n: int) -> dict[str, Any]:
     settings = Settings(secret_key=SECRET)
     engine = make_engine(settings, db_url, pool_size=2)
     sm = make_sessionmaker(engine)
-    broker, _ = make_broker(settings, redis_url)  # the refunds and plans settlement queues
+    broker = make_broker(settings, redis_url)  # the refunds and plans settlement queues
     await broker.startup()
     drop_id = await seed(sm, n, f"settle-{n}-{int(time.time())}")
     tracemalloc.start()

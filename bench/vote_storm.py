@@ -27,8 +27,8 @@ from domain.identity.tokens import TokenIssuer
 from domain.polls import repository as poll_repo
 from domain.polls.live import LivePolls
 from domain.polls.models import Poll, PollCommunity, PollOption, PollStatus
-from server.config import Settings
-from server.resources import make_engine, make_redis, make_sessionmaker
+from infra.config import Settings
+from infra.resources import make_engine, make_redis, make_sessionmaker
 
 VOTE = ("mutation Vote($p: ID!, $o: [ID!]!) { castVote(pollId: $p, optionIds: $o) "
         "{ changed errors { code } } }")

@@ -14,6 +14,8 @@ from strawberry.extensions.max_aliases import create_validator as max_aliases_ru
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 from strawberry.types import ExecutionContext
 
+from infra.config import Settings
+
 from schema.community.mutations import CommunityMutation
 from schema.community.queries import CommunityQuery
 from schema.drops.mutations import DropMutation
@@ -22,13 +24,14 @@ from schema.drops.subscriptions import DropSubscription
 from schema.extensions import ErrorsAndMetrics
 from schema.identity.mutations import IdentityMutation
 from schema.identity.queries import IdentityQuery
-from schema.notifications.api import NotificationMutation, NotificationQuery
-from schema.payments.api import PaymentMutation
+from schema.notifications.mutations import NotificationMutation
+from schema.notifications.queries import NotificationQuery
+from schema.payments.mutations import PaymentMutation
 from schema.polls.mutations import PollMutation
 from schema.polls.queries import PollQuery
 from schema.polls.subscriptions import PollSubscription
-from schema.production.api import ProductionMutation, ProductionQuery
-from server.config import Settings
+from schema.production.mutations import ProductionMutation
+from schema.production.queries import ProductionQuery
 
 
 def _root_types() -> tuple[type, type, type]:

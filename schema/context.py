@@ -1,9 +1,10 @@
-"""The per-request context: a sessionmaker (never a shared session), Redis, the caller, loaders."""
+"""The per-request context: a sessionmaker (never a shared session), the services, the caller,
+and the request's DataLoaders."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,39 +13,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
-from taskiq import AsyncBroker
 
-from domain.drops.reservations import ReservationStore
 from domain.errors import DomainError
 from domain.identity.actor import Actor
-from domain.identity.tokens import TokenIssuer
-from domain.identity.wechat import WeChatLogin
-from domain.payments.provider import PaymentProvider
-from domain.polls.live import LivePolls
-from server.config import Settings
-from server.pubsub import PubSubHub
-from server.uow import unit_of_work
-
-
-@dataclass
-class Services:
-    """Long-lived collaborators, built once in the lifespan."""
-
-    settings: Settings
-    sessionmaker: async_sessionmaker[AsyncSession]
-    redis: Redis
-    broker: AsyncBroker
-    tokens: TokenIssuer
-    wechat: WeChatLogin
-    live_polls: LivePolls
-    hub: PubSubHub
-    reservations: ReservationStore
-    payments: PaymentProvider
+from infra.config import Settings
+from infra.services import Services
 
 
 @dataclass
 class Context:
-    request: Request | WebSocket
+    request: Request | WebSocket | None
     response: Response | WebSocket | None
     services: Services
     actor: Actor
@@ -71,11 +49,9 @@ class Context:
             raise self.auth_error
         return self.actor
 
-    @asynccontextmanager
-    async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
+    def unit_of_work(self) -> AbstractAsyncContextManager[AsyncSession]:
         """One transaction; jobs and hooks queued inside run only after it commits."""
-        async with unit_of_work(self.sessionmaker, self.services.broker) as session:
-            yield session
+        return self.services.unit_of_work()
 
     @asynccontextmanager
     async def read_session(self) -> AsyncIterator[AsyncSession]:

@@ -8,10 +8,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from strawberry.extensions import SchemaExtension
 
 from domain.errors import DomainError
-from server.metrics import GRAPHQL_LATENCY, GRAPHQL_OPERATIONS, operation_label
+from infra.metrics import GRAPHQL_LATENCY, GRAPHQL_OPERATIONS, operation_label
 
 log = logging.getLogger("c2m.graphql")
 
@@ -71,10 +74,6 @@ def shape_error(error: GraphQLError, request_id: str) -> GraphQLError:
 def _is_outage(error: BaseException) -> bool:
     """A lost connection to PostgreSQL or Redis: the client may retry (nothing was committed
     that it was told about)."""
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-
     if isinstance(error, (RedisConnectionError, RedisTimeoutError, OperationalError,
                           InterfaceError, ConnectionError, TimeoutError)):
         return True

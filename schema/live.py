@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable
 from typing import TypeVar
 
-from server.pubsub import PubSubHub
+from infra.pubsub import PubSubHub
 
 T = TypeVar("T")
 PUSH_INTERVAL = 0.5  # at most one push per subscriber every 500 ms

@@ -1,39 +1,62 @@
 """Per-request DataLoaders (created lazily in the request's context, never global): one query per
-batch of parents, each batch in its own short read session."""
+batch of parents, each batch in its own short read session, through the domain."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
-from domain.drops import repository as drop_repo
-from domain.polls import repository as poll_repo
+from domain.drops import orders, visibility
+from domain.polls import visibility as poll_visibility
+from domain.production import factory_api
 from schema.context import Context
 
-T = TypeVar("T")
+Fetch = Callable[[AsyncSession, Sequence[int]], Awaitable[Any]]
 
 
-def _grouped(ctx: Context, fetch: Callable[[Any, Sequence[int]], Awaitable[list[Any]]],
-             parent: str) -> DataLoader[int, list[Any]]:
-    async def load(keys: list[int]) -> list[list[Any]]:
-        async with ctx.read_session() as session:
-            rows = await fetch(session, keys)
-        out: dict[int, list[Any]] = {k: [] for k in keys}
-        for row in rows:
-            out[getattr(row, parent)].append(row)
-        return [out[k] for k in keys]
+def _grouped(fetch: Fetch, parent: str) -> Callable[[Context], DataLoader[int, list[Any]]]:
+    """Children grouped by their parent's id (``fetch`` returns a flat list of rows)."""
 
-    return DataLoader(load_fn=load)
+    def make(ctx: Context) -> DataLoader[int, list[Any]]:
+        async def load(keys: list[int]) -> list[list[Any]]:
+            async with ctx.read_session() as session:
+                rows = await fetch(session, keys)
+            out: dict[int, list[Any]] = {k: [] for k in keys}
+            for row in rows:
+                out[getattr(row, parent)].append(row)
+            return [out[k] for k in keys]
+
+        return DataLoader(load_fn=load)
+
+    return make
 
 
-def loader(ctx: Context, name: str) -> DataLoader[int, list[Any]]:
+def _mapped(fetch: Fetch) -> Callable[[Context], DataLoader[int, Any]]:
+    """``fetch`` returns {parent id: value}; missing parents get an empty list."""
+
+    def make(ctx: Context) -> DataLoader[int, Any]:
+        async def load(keys: list[int]) -> list[Any]:
+            async with ctx.read_session() as session:
+                found = await fetch(session, keys)
+            return [found.get(k, []) for k in keys]
+
+        return DataLoader(load_fn=load)
+
+    return make
+
+
+LOADERS: dict[str, Callable[[Context], DataLoader[int, Any]]] = {
+    "poll_options": _grouped(poll_visibility.options_of, "poll_id"),
+    "drop_variants": _grouped(visibility.variants_of, "drop_id"),
+    "order_lines": _mapped(orders.lines_of),
+    "batch_lines": _mapped(factory_api.lines),
+}
+
+
+def loader(ctx: Context, name: str) -> DataLoader[int, Any]:
     if name not in ctx.loaders:
-        if name == "poll_options":
-            ctx.loaders[name] = _grouped(ctx, poll_repo.options_of_polls, "poll_id")
-        elif name == "drop_variants":
-            ctx.loaders[name] = _grouped(ctx, drop_repo.variants_of_drops, "drop_id")
-        else:
-            raise KeyError(name)
+        ctx.loaders[name] = LOADERS[name](ctx)
     return ctx.loaders[name]  # type: ignore[no-any-return]

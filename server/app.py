@@ -18,43 +18,23 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
-from domain.drops.reservations import ReservationStore
-from domain.identity.tokens import TokenIssuer
-from domain.identity.wechat import DevWeChatLogin, HttpWeChatLogin, WeChatLogin
 from domain.errors import DomainError
-from domain.payments import service as payments
-from domain.production import service as production
-from domain.polls.live import LivePolls
+from domain.payments import webhook
+from domain.production import sheets
+from infra.adapters import NOTIFY_PATH
+from infra.config import Settings
+from infra.services import Services, open_services
 from schema.build import build_schema
-from schema.context import Services
-from server.adapters import NOTIFY_PATH, make_payment_provider
-from server.config import Settings
-from server.graphql_view import C2MGraphQL, authenticate
+from server.auth import authenticate
+from server.graphql_view import C2MGraphQL
 from server.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from server.persisted import PersistedDocuments, load_manifest
-from server.pubsub import PubSubHub
-from server.resources import make_engine, make_redis, make_sessionmaker
-from server.uow import unit_of_work
-from workers.broker import make_broker
 
 log = logging.getLogger("c2m.app")
 
 
 class State(TypedDict):
     services: Services
-
-
-def make_wechat(settings: Settings) -> WeChatLogin:
-    if settings.wechat_app_id and settings.wechat_app_secret:
-        return HttpWeChatLogin(
-            settings.wechat_app_id,
-            settings.wechat_app_secret,
-            settings.wechat_api_base,
-            timeout=settings.wechat_timeout_seconds,
-        )
-    if settings.is_dev:
-        return DevWeChatLogin()
-    raise RuntimeError("WeChat login is not configured (C2M_WECHAT_APP_ID / C2M_WECHAT_APP_SECRET)")
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -69,12 +49,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
-        engine = make_engine(settings, database_url)
-        redis = make_redis(redis_url)
-        broker, _ = make_broker(settings, redis_url)
-        await broker.startup()
-        wechat = make_wechat(settings)
-        sessionmaker = make_sessionmaker(engine)
         # How the sandbox provider reaches our webhook: over HTTP at C2M_PUBLIC_URL when set
         # (c2m serve sets it), otherwise through this very app in-process.
         if settings.public_url:
@@ -86,44 +60,24 @@ def create_app(settings: Settings | None = None) -> Starlette:
         async def poster(path: str, headers: dict[str, str], body: bytes) -> int:
             return (await self_client.post(path, content=body, headers=headers)).status_code
 
-        hub = PubSubHub(redis)
-        services = Services(
-            settings=settings,
-            sessionmaker=sessionmaker,
-            redis=redis,
-            broker=broker,
-            tokens=TokenIssuer(settings.jwt_secret, settings.access_token_ttl_seconds),
-            wechat=wechat,
-            live_polls=LivePolls(sessionmaker, redis),
-            hub=hub,
-            reservations=ReservationStore(redis),
-            payments=make_payment_provider(settings, poster),
-        )
-        persisted = PersistedDocuments(
-            redis, manifest, trusted_only=settings.trusted_documents_only,
-            ttl_seconds=settings.apq_ttl_seconds,
-        )
-        holder["view"] = C2MGraphQL(
-            schema,
-            services,
-            persisted,
-            graphql_ide="graphiql" if settings.env == "dev" else None,
-            allow_queries_via_get=False,
-        )
-        app.state.services = services  # for tools and tests; requests use the lifespan state
-        holder["services"] = services
-        try:
+        async with contextlib.AsyncExitStack() as stack:
+            stack.push_async_callback(self_client.aclose)
+            services = await stack.enter_async_context(
+                open_services(settings, database_url, redis_url, poster=poster))
+            persisted = PersistedDocuments(
+                services.redis, manifest, trusted_only=settings.trusted_documents_only,
+                ttl_seconds=settings.apq_ttl_seconds,
+            )
+            holder["view"] = C2MGraphQL(
+                schema,
+                services,
+                persisted,
+                graphql_ide="graphiql" if settings.env == "dev" else None,
+                allow_queries_via_get=False,
+            )
+            app.state.services = services  # for tools and tests; requests use the lifespan state
+            holder["services"] = services
             yield {"services": services}
-        finally:
-            await services.payments.aclose()  # type: ignore[attr-defined]
-            await self_client.aclose()
-            await hub.aclose()
-            await broker.shutdown()
-            aclose = getattr(wechat, "aclose", None)
-            if aclose is not None:
-                await aclose()
-            await redis.aclose()
-            await engine.dispose()
 
     class GraphQLEndpoint:
         """An ASGI app (not a function), so Starlette hands it the raw scope; the view itself
@@ -163,10 +117,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         services: Services = holder["services"]
         body = await request.body()
         try:
-            async with unit_of_work(services.sessionmaker, services.broker) as session:
-                outcome = await payments.handle_notification(session, services.payments,
+            async with services.unit_of_work() as session:
+                outcome = await webhook.handle_notification(session, services.payments,
                                                              request.headers, body)
-        except payments.NotificationRejected as exc:
+        except webhook.NotificationRejected as exc:
             log.warning("payment notification rejected: %s", exc.message)
             return JSONResponse({"code": "FAIL", "message": exc.message}, status_code=400)
         log.info("payment notification: %s", outcome)
@@ -182,7 +136,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             batch_id = int(request.path_params["batch_id"])
             async with services.sessionmaker() as session:
-                body = await production.production_sheet(session, actor, batch_id)
+                body = await sheets.production_sheet(session, actor, batch_id)
         except (DomainError, ValueError):
             return JSONResponse({"error": "No such batch.", "code": "NOT_FOUND"}, status_code=404)
         return Response(body, media_type="text/csv; charset=utf-8", headers={

@@ -14,10 +14,18 @@ from collections.abc import Iterator
 from typing import IO
 
 import click
+import uvicorn
 
-from server.config import Settings
+from domain.identity import roles
+from domain.identity.tokens import TokenIssuer
+from infra.config import Settings
+from infra.logging import configure_logging
+from infra.resources import make_engine, make_sessionmaker
+from schema.build import build_schema
+from server.app import create_app
 from server.embedded import EmbeddedServices
-from server.logging import configure_logging
+from server.migrate import upgrade
+from workers.main import run_worker
 
 
 @contextlib.contextmanager
@@ -79,10 +87,6 @@ def _settings(host: str | None = None, port: int | None = None) -> Settings:
 
 
 def _run_api(settings: Settings, db: str, rd: str, workers: int = 1) -> None:
-    import uvicorn
-
-    from server.migrate import upgrade
-
     upgrade(db)
     public = settings.public_url or f"http://{settings.host}:{settings.port}"
     settings = settings.model_copy(update={"database_url": db, "redis_url": rd,
@@ -97,8 +101,6 @@ def _run_api(settings: Settings, db: str, rd: str, workers: int = 1) -> None:
                     port=settings.port, workers=workers, log_config=None,
                     access_log=False)
         return
-    from server.app import create_app
-
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None,
                 access_log=False, timeout_graceful_shutdown=10)
 
@@ -144,8 +146,6 @@ def api(host: str | None, port: int | None, workers: int) -> None:
 
 @cli.command(help="Run a background worker (more workers scale out).")
 def worker() -> None:
-    from workers.main import run_worker
-
     settings = _settings()
     with _servers(settings) as (db, rd):
         asyncio.run(run_worker(settings, db, rd))
@@ -153,8 +153,6 @@ def worker() -> None:
 
 @cli.command(help="Apply database migrations and exit.")
 def migrate() -> None:
-    from server.migrate import upgrade
-
     settings = _settings()
     with _servers(settings) as (db, _):
         upgrade(db)
@@ -167,8 +165,6 @@ def migrate() -> None:
 @click.option("--openid", required=True, help="The WeChat openid (in dev: the login code).")
 @click.option("--name", default="", help="Display name.")
 def create_operator(openid: str, name: str) -> None:
-    from server.migrate import upgrade
-
     settings = _settings()
     with _servers(settings) as (db, _):
         upgrade(db)
@@ -178,14 +174,10 @@ def create_operator(openid: str, name: str) -> None:
 
 
 async def _create_operator(settings: Settings, db: str, openid: str, name: str) -> tuple[str, int]:
-    from domain.identity import service
-    from domain.identity.tokens import TokenIssuer
-    from server.resources import make_engine, make_sessionmaker
-
     engine = make_engine(settings, db, pool_size=1)
     try:
         async with make_sessionmaker(engine)() as session, session.begin():
-            user = await service.ensure_operator(session, openid, name)
+            user = await roles.ensure_operator(session, openid, name)
             user_id = user.id
     finally:
         await engine.dispose()
@@ -194,8 +186,6 @@ async def _create_operator(settings: Settings, db: str, openid: str, name: str) 
 
 @cli.command("export-schema", help="Print the GraphQL schema (SDL); the repo keeps it in schema.graphql.")
 def export_schema() -> None:
-    from schema.build import build_schema
-
     click.echo(build_schema(Settings()).as_str())
 
 

@@ -16,31 +16,11 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
 from strawberry.types import ExecutionResult
 
-from domain.errors import DomainError
-from domain.identity import service as identity
-from domain.identity.actor import ANONYMOUS, Actor
-from domain.identity.tokens import FACTORY_KEY_PREFIX
-from schema.context import Context, Services
-from server.logging import request_id_var
+from infra.logging import request_id_var
+from infra.services import Services
+from schema.context import Context
+from server.auth import authenticate
 from server.persisted import PersistedDocuments, PersistedError
-
-
-async def authenticate(services: Services, authorization: str | None) -> tuple[Actor, DomainError | None]:
-    if not authorization:
-        return ANONYMOUS, None
-    scheme, _, token = authorization.partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
-        return ANONYMOUS, identity.Unauthenticated(
-            "Use 'Authorization: Bearer <token>'.", code=identity.ErrorCode.INVALID_TOKEN
-        )
-    try:
-        if token.startswith(FACTORY_KEY_PREFIX):
-            async with services.sessionmaker() as session:
-                return await identity.authenticate_factory_key(session, token), None
-        return Actor(user_id=services.tokens.verify(token)), None
-    except DomainError as error:
-        return ANONYMOUS, error
 
 
 def _document_error(error: GraphQLError) -> GraphQLError:

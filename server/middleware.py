@@ -10,8 +10,8 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from server.logging import request_id_var
-from server.metrics import HTTP_LATENCY, HTTP_REQUESTS, path_label
+from infra.logging import request_id_var
+from infra.metrics import HTTP_LATENCY, HTTP_REQUESTS, path_label
 
 log = logging.getLogger("c2m.http")
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")

@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 
 import migrations
-from server.resources import normalise_database_url
+from infra.resources import normalise_database_url
 
 
 def alembic_config(database_url: str) -> Config:

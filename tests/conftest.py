@@ -24,7 +24,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 from redis.asyncio import Redis
 
-from server.config import Settings
+from infra.config import Settings
 from server.embedded import EmbeddedServices
 from server.migrate import upgrade
 

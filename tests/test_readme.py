@@ -12,7 +12,7 @@ def test_ci_runs_the_readme_test_command() -> None:
 
 
 def test_every_setting_is_documented() -> None:
-    from server.config import Settings
+    from infra.config import Settings
 
     readme = (ROOT / "README.md").read_text()
     for name in Settings.model_fields:

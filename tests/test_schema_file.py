@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from schema.build import build_schema
-from server.config import Settings
+from infra.config import Settings
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema.graphql"
 

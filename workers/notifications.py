@@ -4,33 +4,29 @@ from __future__ import annotations
 
 import time
 
-from domain.notifications import service
+from domain.notifications import delivery, outbox
 from domain.notifications.models import NotificationKind
-from domain.notifications.wechat import SandboxSubscribeMessages
-from workers.registry import job
-from workers.runtime import runtime
+from infra.services import Services
+from workers.registry import SERVICES, job
 
 DELIVERY_SLICE_SECONDS = 20
 
 
 @job("notification.expand")
-async def expand(kind: str, subject_id: int) -> int:
-    rt = runtime()
-    made = await service.expand(rt.sessionmaker, NotificationKind(kind), subject_id)
-    await deliver()
+async def expand(kind: str, subject_id: int, services: Services = SERVICES) -> int:
+    made = await outbox.expand(services.sessionmaker, NotificationKind(kind), subject_id)
+    await deliver(services)
     return made
 
 
 @job("notification.deliver", every_seconds=5)
-async def deliver() -> int:
+async def deliver(services: Services = SERVICES) -> int:
     """Send pending deliveries in batches for a bounded time (the next run continues)."""
-    rt = runtime()
-    sender = rt.wechat_messages or SandboxSubscribeMessages()
     deadline = time.monotonic() + DELIVERY_SLICE_SECONDS
     total = 0
     while time.monotonic() < deadline:
-        sent = await service.deliver_pending(rt.sessionmaker, sender,
-                                             rt.settings.wechat_template_drop_opened)
+        sent = await delivery.deliver_pending(services.sessionmaker, services.subscribe_messages,
+                                              services.settings.wechat_template_drop_opened)
         if sent == 0:
             break
         total += sent

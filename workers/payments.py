@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from domain.payments import service
-from workers.registry import job
-from workers.runtime import runtime
+from domain.payments import refunds
+from infra.services import Services
+from workers.registry import SERVICES, job
 
 
 @job("order.refund")
-async def refund(order_id: int) -> int:
-    rt = runtime()
-    async with rt.unit_of_work() as session:
-        return await service.refund_order(session, rt.payments, order_id)
+async def refund(order_id: int, services: Services = SERVICES) -> int:
+    async with services.unit_of_work() as session:
+        return await refunds.refund_order(session, services.payments, order_id)

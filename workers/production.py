@@ -4,25 +4,21 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
-
-from domain.drops import repository as drop_repo
 from domain.drops import settlement
-from domain.drops.models import Drop, DropStatus
 from domain.errors import DomainError
+from domain.payments import refunds
 from domain.production import planner
-from workers.registry import job
-from workers.runtime import runtime
+from infra.services import Services
+from workers.registry import SERVICES, job
 
 log = logging.getLogger(__name__)
 
 
 @job("drop.settle")
-async def settle(drop_id: int) -> bool:
+async def settle(drop_id: int, services: Services = SERVICES) -> bool:
     """Exactly once whatever the delivery count: guarded by the drop's status."""
-    rt = runtime()
     try:
-        async with rt.unit_of_work() as session:
+        async with services.unit_of_work() as session:
             return (await settlement.settle_drop(session, drop_id)).settled_now
     except DomainError as error:
         log.info("drop %s not settled: %s", drop_id, error.message)
@@ -30,50 +26,41 @@ async def settle(drop_id: int) -> bool:
 
 
 @job("drop.settle_due", every_seconds=30)
-async def settle_due() -> int:
+async def settle_due(services: Services = SERVICES) -> int:
     """Catches closed drops whose settle job was lost."""
-    rt = runtime()
-    async with rt.sessionmaker() as session:
-        ids = list((await session.execute(select(Drop.id).where(
-            Drop.status == DropStatus.CLOSED))).scalars())
-    return sum([await settle(i) for i in ids])
+    async with services.sessionmaker() as session:
+        ids = await settlement.due_to_settle(session)
+    return sum([await settle(i, services) for i in ids])
 
 
 @job("drop.refund_excess")
-async def refund_excess(drop_id: int) -> int:
+async def refund_excess(drop_id: int, services: Services = SERVICES) -> int:
     """Refund every order of a settled drop that holds more than its member owes; each order in
     its own transaction, idempotent (a rerun finds nothing left to refund)."""
-    from domain.payments import service as payments
-
-    rt = runtime()
     refunded, after = 0, 0
     while True:
-        async with rt.sessionmaker() as session:
+        async with services.sessionmaker() as session:
             ids = await settlement.orders_to_refund(session, drop_id, after, 500)
         if not ids:
             return refunded
         for order_id in ids:
-            async with rt.unit_of_work() as session:
-                refunded += await payments.refund_order(session, rt.payments, order_id)
+            async with services.unit_of_work() as session:
+                refunded += await refunds.refund_order(session, services.payments, order_id)
         after = ids[-1]
 
 
 @job("production.plan")
-async def plan(drop_id: int) -> int:
-    rt = runtime()
-    async with rt.unit_of_work() as session:
+async def plan(drop_id: int, services: Services = SERVICES) -> int:
+    async with services.unit_of_work() as session:
         return len(await planner.plan(session, drop_id))
 
 
 @job("order.balance_overdue", every_seconds=60)
-async def balance_overdue() -> int:
-    rt = runtime()
-    async with rt.sessionmaker() as session:
-        drops = await drop_repo.drops_in(session, [DropStatus.SUCCEEDED])
+async def balance_overdue(services: Services = SERVICES) -> int:
+    async with services.sessionmaker() as session:
+        ids = await settlement.with_balances_due(session)
     done = 0
-    for drop in drops:
-        async with rt.unit_of_work() as session:
-            fresh = await drop_repo.get(session, drop.id)
-            assert fresh is not None
-            done += await settlement.default_overdue_balances(session, fresh)
+    for drop_id in ids:
+        async with services.unit_of_work() as session:
+            done += await settlement.default_overdue_balances_of(session, drop_id)
     return done

@@ -1,16 +1,27 @@
-"""The job registry: name -> coroutine function. Each bounded context registers its jobs here."""
+"""The job registry: each job module registers its functions here by name (``context.event``).
+
+A job is ``async def name(<ids>, services: Services = SERVICES) -> ...``: payloads carry ids only,
+and the worker supplies the services (taskiq's dependency injection). Tests call the same
+functions with the services passed in."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from taskiq import TaskiqDepends
+
+from infra.services import Services
+
 JobFunc = Callable[..., Awaitable[Any]]
 JOBS: dict[str, JobFunc] = {}
-# Coroutines run once when a worker starts (for example reconcilers); they take the Runtime.
-STARTUP: list[Callable[[Any], Awaitable[None]]] = []
 # name -> interval in seconds, for jobs the worker's scheduler kicks periodically.
 PERIODIC: dict[str, int] = {}
+# Coroutines run once when a worker starts (for example reconcilers).
+STARTUP: list[Callable[[Services], Awaitable[Any]]] = []
+
+# The default of every job's ``services`` parameter: filled in by the worker.
+SERVICES: Any = TaskiqDepends()
 
 
 def job(name: str, *, every_seconds: int | None = None) -> Callable[[JobFunc], JobFunc]:
@@ -25,16 +36,6 @@ def job(name: str, *, every_seconds: int | None = None) -> Callable[[JobFunc], J
     return register
 
 
-def on_worker_start(func: Callable[[Any], Awaitable[None]]) -> Callable[[Any], Awaitable[None]]:
+def on_worker_start(func: Callable[[Services], Awaitable[Any]]) -> Callable[[Services], Awaitable[Any]]:
     STARTUP.append(func)
     return func
-
-
-def load_all() -> None:
-    """Import every module that registers jobs."""
-    import workers.drops  # noqa: F401
-    import workers.notifications  # noqa: F401
-    import workers.payments  # noqa: F401
-    import workers.polls  # noqa: F401
-    import workers.production  # noqa: F401
-    import workers.system  # noqa: F401

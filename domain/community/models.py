@@ -10,6 +10,7 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Index,
+    LargeBinary,
     SmallInteger,
     String,
     Text,
@@ -38,6 +39,7 @@ class Community(Timestamped, Base):
     description: Mapped[str] = mapped_column(Text, default="")
     cover_image_url: Mapped[str | None] = mapped_column(Text)
     idempotency_key: Mapped[str | None] = mapped_column(String(64))
+    request_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
 
 
 class CommunityInvite(Timestamped, Base):

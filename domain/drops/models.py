@@ -35,6 +35,10 @@ class DropStatus(enum.Enum):
     CANCELLED = "CANCELLED"
 
 
+# A drop sells while it is in one of these states and its window is open.
+SELLING = (DropStatus.SCHEDULED, DropStatus.OPEN)
+
+
 class PaymentMode(enum.Enum):
     DEPOSIT = "DEPOSIT"
     FULL = "FULL"
@@ -98,6 +102,7 @@ class Drop(Timestamped, Base):
     unpaid_expiry_seconds: Mapped[int] = mapped_column(Integer, default=1800)
     keep_deposit_on_default: Mapped[bool] = mapped_column(default=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(64))
+    request_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
     published_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     settled_at: Mapped[datetime | None]

@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, delete, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.community.models import CommunityMember, MembershipStatus
+from domain.community.models import Community, CommunityMember, MembershipStatus
 from domain.drops.models import (
     LIVE_ORDER_STATUSES,
     Drop,
@@ -99,11 +99,6 @@ async def replace_variants(session: AsyncSession, drop_id: int, rows: list[DropV
     await session.flush()
 
 
-async def community_ids(session: AsyncSession, drop_id: int) -> list[int]:
-    stmt = select(DropCommunity.community_id).where(DropCommunity.drop_id == drop_id)
-    return list((await session.execute(stmt)).scalars())
-
-
 async def replace_communities(session: AsyncSession, drop_id: int, ids: Sequence[int]) -> None:
     await session.execute(delete(DropCommunity).where(DropCommunity.drop_id == drop_id))
     session.add_all([DropCommunity(drop_id=drop_id, community_id=c) for c in ids])
@@ -140,6 +135,18 @@ async def insert_lines(session: AsyncSession, order_id: int, lines: Sequence[tup
 
 async def get_order(session: AsyncSession, order_id: int) -> Order | None:
     return await session.get(Order, order_id)
+
+
+async def get_orders(session: AsyncSession, order_ids: Sequence[int]) -> list[Order]:
+    return list((await session.execute(select(Order).where(Order.id.in_(order_ids)))).scalars())
+
+
+async def get_variant(session: AsyncSession, variant_id: int) -> DropVariant | None:
+    return await session.get(DropVariant, variant_id)
+
+
+async def get_drops(session: AsyncSession, drop_ids: Sequence[int]) -> list[Drop]:
+    return list((await session.execute(select(Drop).where(Drop.id.in_(drop_ids)))).scalars())
 
 
 async def get_order_for_update(session: AsyncSession, order_id: int) -> Order | None:
@@ -189,22 +196,31 @@ async def set_order_status(session: AsyncSession, order_id: int, expected: Seque
     return (await session.execute(stmt)).scalar_one_or_none() is not None
 
 
-async def expired_unpaid(session: AsyncSession, now: datetime, limit: int = 500) -> list[tuple[int, int]]:
-    stmt = (select(Order.id, Order.drop_id)
+async def expired_unpaid(session: AsyncSession, now: datetime, limit: int = 500) -> list[int]:
+    stmt = (select(Order.id)
             .where(Order.status == OrderStatus.PENDING_PAYMENT, Order.expires_at <= now)
             .order_by(Order.expires_at).limit(limit))
-    return [(o, d) for o, d in (await session.execute(stmt)).all()]
-
-
-async def drops_in(session: AsyncSession, statuses: Sequence[DropStatus]) -> list[Drop]:
-    stmt = select(Drop).where(Drop.status.in_(statuses)).order_by(Drop.id)
     return list((await session.execute(stmt)).scalars())
 
 
-async def drops_due(session: AsyncSession, status: DropStatus, column: str, now: datetime) -> list[int]:
+async def drop_ids_in(session: AsyncSession, statuses: Sequence[DropStatus]) -> list[int]:
+    stmt = select(Drop.id).where(Drop.status.in_(statuses)).order_by(Drop.id)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def drops_due(session: AsyncSession, statuses: Sequence[DropStatus], column: str,
+                    now: datetime) -> list[int]:
     col = getattr(Drop, column)
-    stmt = select(Drop.id).where(Drop.status == status, col <= now).order_by(col).limit(100)
+    stmt = (select(Drop.id).where(Drop.status.in_(statuses), col <= now).order_by(col)
+            .limit(100))
     return list((await session.execute(stmt)).scalars())
+
+
+async def live_order_statuses(session: AsyncSession, drop_id: int,
+                              statuses: Sequence[OrderStatus]) -> list[tuple[int, OrderStatus]]:
+    stmt = select(Order.id, Order.status).where(Order.drop_id == drop_id,
+                                                Order.status.in_(statuses)).order_by(Order.id)
+    return [(i, st) for i, st in (await session.execute(stmt)).all()]
 
 
 async def orders_of_member(session: AsyncSession, user_id: int, after_id: int, limit: int) -> list[Order]:
@@ -215,8 +231,6 @@ async def orders_of_member(session: AsyncSession, user_id: int, after_id: int, l
 
 async def drops_for_member(session: AsyncSession, user_id: int, statuses: Sequence[DropStatus],
                            after_id: int, limit: int) -> list[Drop]:
-    from domain.community.models import Community
-
     member_of = select(CommunityMember.community_id).where(
         CommunityMember.user_id == user_id, CommunityMember.status == MembershipStatus.ACTIVE)
     owned = select(Community.id).where(Community.owner_id == user_id)

@@ -25,11 +25,11 @@ from domain import jobs
 from domain.base import utcnow
 from domain.drops import repository as repo
 from domain.drops.models import Drop, DropStatus, Order, OrderStatus, PaymentMode
-from domain.drops.service import tier_price
+from domain.drops.pricing import drop_price
 from domain.errors import Conflict, ErrorCode, NotFound
-from domain.identity import service as identity
+from domain.identity import roles
 from domain.identity.actor import Actor
-from domain.notifications import service as notifications
+from domain.notifications import outbox
 from domain.notifications.models import NotificationKind
 
 PAID = (OrderStatus.DEPOSIT_PAID, OrderStatus.PAID)
@@ -64,7 +64,7 @@ async def settle_drop(session: AsyncSession, drop_id: int) -> Settlement:
     drop.settled_at = now
     paid = (Order.drop_id == drop_id)
     if quantity >= drop.moq:
-        final, _ = tier_price(drop, quantity)
+        final, _ = drop_price(drop, quantity)
         drop.final_price_fen = final
         drop.status = DropStatus.SUCCEEDED
         await session.execute(update(Order).where(paid, Order.status == OrderStatus.PAID).values(
@@ -77,25 +77,41 @@ async def settle_drop(session: AsyncSession, drop_id: int) -> Settlement:
         if drop.payment_mode is PaymentMode.FULL and final < drop.price_fen:
             jobs.enqueue("drop.refund_excess", drop_id=drop_id)  # the tier difference
         jobs.enqueue("production.plan", drop_id=drop_id)
-        await notifications.record_event(session, NotificationKind.DROP_SUCCEEDED, drop_id)
+        await outbox.record_event(session, NotificationKind.DROP_SUCCEEDED, drop_id)
     else:
         drop.status = DropStatus.FAILED
         await session.execute(update(Order).where(paid, Order.status.in_(PAID)).values(
             status=OrderStatus.CANCELLED, cancelled_at=now, cancel_reason="DROP_FAILED",
             owed_fen=0))
         jobs.enqueue("drop.refund_excess", drop_id=drop_id)
-        await notifications.record_event(session, NotificationKind.DROP_FAILED, drop_id)
+        await outbox.record_event(session, NotificationKind.DROP_FAILED, drop_id)
     await session.flush()
     return Settlement(drop, True)
 
 
 async def settle_drop_as(session: AsyncSession, actor: Actor, drop_id: int) -> Settlement:
     """A KOC (its own drop) or an operator asks for the settlement now."""
-    user = await identity.require_user(session, actor)
+    user = await roles.require_user(session, actor)
     drop = await repo.get(session, drop_id)
-    if drop is None or (drop.owner_id != user.id and not user.is_operator):
+    if drop is None or not roles.manages(user, drop.owner_id):
         raise NotFound("No such drop.", field="dropId")
     return await settle_drop(session, drop_id)
+
+
+async def due_to_settle(session: AsyncSession) -> list[int]:
+    """Closed drops not yet settled (a lost settle job is found again here)."""
+    return await repo.drop_ids_in(session, [DropStatus.CLOSED])
+
+
+async def with_balances_due(session: AsyncSession) -> list[int]:
+    return await repo.drop_ids_in(session, [DropStatus.SUCCEEDED])
+
+
+async def default_overdue_balances_of(session: AsyncSession, drop_id: int) -> int:
+    drop = await repo.get(session, drop_id)
+    if drop is None:
+        return 0
+    return await default_overdue_balances(session, drop)
 
 
 async def default_overdue_balances(session: AsyncSession, drop: Drop) -> int:

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -102,9 +102,19 @@ async def get_api_key(session: AsyncSession, key_id: int) -> FactoryApiKey | Non
     return await session.get(FactoryApiKey, key_id)
 
 
+async def get_api_keys(session: AsyncSession, key_ids: Sequence[int]) -> list[FactoryApiKey]:
+    rows = await session.execute(select(FactoryApiKey).where(FactoryApiKey.id.in_(key_ids)))
+    return list(rows.scalars())
+
+
 async def find_api_key_by_prefix(session: AsyncSession, prefix: str) -> FactoryApiKey | None:
     stmt = select(FactoryApiKey).where(FactoryApiKey.prefix == prefix)
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def delete_expired_refresh_tokens(session: AsyncSession, now: datetime) -> int:
+    result = await session.execute(delete(RefreshToken).where(RefreshToken.expires_at < now))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def list_api_keys(session: AsyncSession, factory_id: int) -> list[FactoryApiKey]:

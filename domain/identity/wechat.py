@@ -29,6 +29,8 @@ class WeChatLoginError(DomainError):
 class WeChatLogin(Protocol):
     async def code_to_session(self, code: str) -> WeChatSession: ...
 
+    async def aclose(self) -> None: ...
+
 
 # code2session errcodes that mean "the code is bad" rather than "WeChat is unwell".
 _BAD_CODE_ERRCODES = {40029, 40163, 40226}

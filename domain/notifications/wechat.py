@@ -37,6 +37,8 @@ class SendFailed(Exception):
 class SubscribeMessages(Protocol):
     async def send(self, message: SubscribeMessage) -> None: ...
 
+    async def aclose(self) -> None: ...
+
 
 # 43101: the member has not subscribed (or unsubscribed); 40003: bad openid;
 # 40037: bad template id; 47003: template data invalid.

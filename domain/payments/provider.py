@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -91,6 +92,8 @@ class PaymentProvider(Protocol):
     async def refund(self, request: RefundRequest) -> str: ...
 
     def parse_notification(self, headers: Mapping[str, str], body: bytes) -> PaymentNotice: ...
+
+    async def aclose(self) -> None: ...
 
 
 # --- API v3 primitives ----------------------------------------------------------------------
@@ -230,8 +233,6 @@ def load_wechat_keys(private_key_file: Path, serial: str, platform_cert_file: Pa
     private = serialization.load_pem_private_key(private_key_file.read_bytes(), password=None)
     pem = platform_cert_file.read_bytes()
     if b"CERTIFICATE" in pem:
-        from cryptography import x509
-
         public = x509.load_pem_x509_certificate(pem).public_key()
     else:
         public = serialization.load_pem_public_key(pem)

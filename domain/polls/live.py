@@ -62,3 +62,13 @@ class LivePolls:
                 await lock.release()
             except Exception:  # noqa: BLE001 - the lock expired; nothing to release
                 pass
+
+    async def rebuild_open(self) -> int:
+        """Rebuild every open poll (the reconciler); returns how many."""
+        async with self.sessionmaker() as session:
+            ids = await repo.open_poll_ids(session)
+        for poll_id in ids:
+            await self.rebuild(poll_id, force=True)
+        if ids:
+            log.info("rebuilt live tallies of %s open polls", len(ids))
+        return len(ids)

@@ -10,6 +10,7 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Index,
+    LargeBinary,
     Integer,
     SmallInteger,
     String,
@@ -53,6 +54,7 @@ class Poll(Timestamped, Base):
     max_choices: Mapped[int] = mapped_column(SmallInteger)
     advance_count: Mapped[int] = mapped_column(SmallInteger)
     idempotency_key: Mapped[str | None] = mapped_column(String(64))
+    request_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
     published_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     final_voters: Mapped[int | None] = mapped_column(Integer)

@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import BigInteger
 
-from domain.community.models import CommunityMember, MembershipStatus
+from domain.community.models import Community, CommunityMember, MembershipStatus
 from domain.polls.models import Ballot, Poll, PollCommunity, PollOption, PollStatus
 
 # The vote is one statement: it inserts or replaces the ballot only if the poll is open now, the
@@ -179,7 +179,6 @@ async def polls_for_member(
     community_id: int | None = None,
 ) -> list[Poll]:
     """Polls of the communities the member is active in (or owns)."""
-    from domain.community.models import Community
 
     member_of = select(CommunityMember.community_id).where(
         CommunityMember.user_id == user_id, CommunityMember.status == MembershipStatus.ACTIVE

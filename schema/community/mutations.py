@@ -3,10 +3,12 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import relay
 from strawberry.types import Info
 
-from domain.community import service
+from domain.community import communities, membership, profiles
+from domain.identity.actor import Actor
 from schema.community.types import (
     Community,
     CommunityPayload,
@@ -15,7 +17,7 @@ from schema.community.types import (
     OkPayload,
 )
 from schema.context import Context
-from schema.errors import UserError, in_unit_of_work
+from schema.errors import mutate
 from schema.ids import decode_id
 
 
@@ -25,8 +27,8 @@ class CommunityInput:
     description: str = ""
     cover_image_url: str | None = None
 
-    def to_domain(self) -> service.CommunityInput:
-        return service.CommunityInput(self.name, self.description, self.cover_image_url)
+    def to_domain(self) -> communities.CommunityInput:
+        return communities.CommunityInput(self.name, self.description, self.cover_image_url)
 
 
 @strawberry.input
@@ -38,94 +40,70 @@ class MemberProfileInput:
     style_tags: list[str] | None = None
 
 
-def _community(out: Community | UserError) -> CommunityPayload:
-    return CommunityPayload(errors=[out]) if isinstance(out, UserError) else CommunityPayload(
-        community=out)
-
-
-def _ok(out: bool | UserError) -> OkPayload:
-    return OkPayload(errors=[out]) if isinstance(out, UserError) else OkPayload(ok=True)
+def _community_id(gid: relay.GlobalID) -> int:
+    return decode_id(gid, "Community", "communityId")
 
 
 @strawberry.type
 class CommunityMutation:
     @strawberry.mutation(description="KOCs: create a community. A retry with the same "
-                         "idempotencyKey returns the same community.")
+                         "idempotencyKey and input returns the same community; other input "
+                         "under that key is IDEMPOTENCY_KEY_REUSED.")
     async def create_community(self, info: Info[Context, Any], input: CommunityInput,
                                idempotency_key: str | None = None) -> CommunityPayload:
-        ctx = info.context
+        async def work(session: AsyncSession, actor: Actor) -> CommunityPayload:
+            c = await communities.create_community(session, actor, input.to_domain(),
+                                                   idempotency_key)
+            return CommunityPayload(community=Community.from_model(c))
 
-        async def work(session: Any) -> Community:
-            c = await service.create_community(session, ctx.authenticated_actor(),
-                                               input.to_domain(), idempotency_key)
-            return Community.from_model(c)
-
-        return _community(await in_unit_of_work(ctx, work))
+        return await mutate(info, CommunityPayload, work)
 
     @strawberry.mutation(description="KOCs: edit a community.")
     async def update_community(self, info: Info[Context, Any], community_id: relay.GlobalID,
                                input: CommunityInput) -> CommunityPayload:
-        ctx = info.context
+        async def work(session: AsyncSession, actor: Actor) -> CommunityPayload:
+            c = await communities.update_community(session, actor, _community_id(community_id),
+                                                   input.to_domain())
+            return CommunityPayload(community=Community.from_model(c))
 
-        async def work(session: Any) -> Community:
-            cid = decode_id(community_id, "Community", "communityId")
-            c = await service.update_community(session, ctx.authenticated_actor(), cid,
-                                               input.to_domain())
-            return Community.from_model(c)
-
-        return _community(await in_unit_of_work(ctx, work))
+        return await mutate(info, CommunityPayload, work)
 
     @strawberry.mutation(description="Join with an invite code (records who invited you). "
                          "Joining again changes nothing.")
     async def join_community(self, info: Info[Context, Any], invite_code: str) -> CommunityPayload:
-        ctx = info.context
+        async def work(session: AsyncSession, actor: Actor) -> CommunityPayload:
+            c = await membership.join(session, actor, invite_code)
+            return CommunityPayload(community=Community.from_model(c))
 
-        async def work(session: Any) -> Community:
-            c = await service.join(session, ctx.authenticated_actor(), invite_code)
-            return Community.from_model(c)
-
-        return _community(await in_unit_of_work(ctx, work))
+        return await mutate(info, CommunityPayload, work)
 
     @strawberry.mutation(description="Leave a community (idempotent).")
     async def leave_community(self, info: Info[Context, Any],
                               community_id: relay.GlobalID) -> OkPayload:
-        ctx = info.context
+        async def work(session: AsyncSession, actor: Actor) -> OkPayload:
+            await membership.leave(session, actor, _community_id(community_id))
+            return OkPayload(ok=True)
 
-        async def work(session: Any) -> bool:
-            cid = decode_id(community_id, "Community", "communityId")
-            await service.leave(session, ctx.authenticated_actor(), cid)
-            return True
-
-        return _ok(await in_unit_of_work(ctx, work))
+        return await mutate(info, OkPayload, work)
 
     @strawberry.mutation(description="KOCs: remove a member; they cannot rejoin (idempotent).")
     async def remove_community_member(self, info: Info[Context, Any],
                                       community_id: relay.GlobalID,
                                       user_id: relay.GlobalID) -> OkPayload:
-        ctx = info.context
+        async def work(session: AsyncSession, actor: Actor) -> OkPayload:
+            await membership.remove_member(session, actor, _community_id(community_id),
+                                           decode_id(user_id, "User", "userId"))
+            return OkPayload(ok=True)
 
-        async def work(session: Any) -> bool:
-            cid = decode_id(community_id, "Community", "communityId")
-            uid = decode_id(user_id, "User", "userId")
-            await service.remove_member(session, ctx.authenticated_actor(), cid, uid)
-            return True
-
-        return _ok(await in_unit_of_work(ctx, work))
+        return await mutate(info, OkPayload, work)
 
     @strawberry.mutation(description="Set the viewer's profile (every field replaced).")
     async def update_member_profile(self, info: Info[Context, Any],
                                     input: MemberProfileInput) -> MemberProfilePayload:
-        ctx = info.context
+        async def work(session: AsyncSession, actor: Actor) -> MemberProfilePayload:
+            p = await profiles.update_profile(session, actor, profiles.ProfileInput(
+                input.height_cm, input.weight_kg, input.usual_sizes, input.body_notes,
+                input.style_tags))
+            return MemberProfilePayload(profile=MemberProfile.from_model(p))
 
-        async def work(session: Any) -> MemberProfile:
-            p = await service.update_profile(session, ctx.authenticated_actor(),
-                                             service.ProfileInput(
-                                                 input.height_cm, input.weight_kg,
-                                                 input.usual_sizes, input.body_notes,
-                                                 input.style_tags))
-            return MemberProfile.from_model(p)
-
-        out = await in_unit_of_work(ctx, work)
-        if isinstance(out, UserError):
-            return MemberProfilePayload(errors=[out])
-        return MemberProfilePayload(profile=out)
+        return await mutate(info, MemberProfilePayload, work)

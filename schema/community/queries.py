@@ -6,8 +6,7 @@ import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
-from domain.community import repository as repo
-from domain.community import service
+from domain.community import communities, membership, profiles
 from schema.community.types import Community, CommunityMember, MemberProfile
 from schema.context import Context
 from schema.ids import decode_id
@@ -23,10 +22,9 @@ class CommunityQuery:
         ctx = info.context
         limit = page_size(first)
         after_id = decode_int_cursor("community", after)
-        actor = ctx.authenticated_actor()
         async with ctx.read_session() as session:
-            user = await service.identity.require_user(session, actor)
-            rows = await repo.my_communities(session, user.id, after_id, limit + 1)
+            rows = await communities.my_communities(session, ctx.authenticated_actor(), after_id,
+                                                    limit + 1)
         return build_connection(rows, limit, "community", lambda r: r[0].id,
                                 lambda r: Community.from_model(r[0]))
 
@@ -47,8 +45,8 @@ class CommunityQuery:
         after_id = decode_int_cursor("member", after)
         cid = decode_id(community_id, "Community", "communityId")
         async with ctx.read_session() as session:
-            rows = await service.members(session, ctx.authenticated_actor(), cid, after_id,
-                                         limit + 1, tag=tag, size=size, search=search)
+            rows = await membership.members(session, ctx.authenticated_actor(), cid, after_id,
+                                            limit + 1, tag=tag, size=size, search=search)
         return build_connection(
             rows, limit, "member", lambda r: r[0].user_id,
             lambda r: CommunityMember(
@@ -61,7 +59,6 @@ class CommunityQuery:
     @strawberry.field(description="The viewer's own profile.")
     async def my_profile(self, info: Info[Context, Any]) -> MemberProfile:
         ctx = info.context
-        actor = ctx.authenticated_actor()
         async with ctx.read_session() as session:
-            user = await service.identity.require_user(session, actor)
-            return MemberProfile.from_model(await repo.get_profile(session, user.id))
+            return MemberProfile.from_model(
+                await profiles.my_profile(session, ctx.authenticated_actor()))

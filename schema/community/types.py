@@ -9,10 +9,10 @@ import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
-from domain.community import models, service
-from domain.errors import DomainError
+from domain.community import communities, membership, models
 from schema.context import Context
 from schema.errors import UserError
+from schema.ids import node_pks
 
 
 @strawberry.enum
@@ -59,32 +59,26 @@ class Community(relay.Node):
 
     @strawberry.field(description="Members (active), for everyone in the community.")
     async def member_count(self, info: Info[Context, Any]) -> int:
-        from domain.community import repository as repo
-
         async with info.context.read_session() as session:
-            return await repo.member_count(session, self.id)
+            return await communities.member_count(session, self.id)
 
     @strawberry.field(description="The viewer's own invite code: people who join with it are "
                       "recorded as invited by the viewer.")
     async def invite_code(self, info: Info[Context, Any]) -> str:
         ctx = info.context
         async with ctx.unit_of_work() as session:
-            return await service.invite_code(session, ctx.authenticated_actor(), self.id)
+            return await membership.invite_code(session, ctx.authenticated_actor(), self.id)
 
     @classmethod
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info[Context, Any], node_ids: Iterable[str], required: bool = False
     ) -> list[Community | None]:
         ctx = info.context
-        out: list[Community | None] = []
+        pks = node_pks(node_ids)
         async with ctx.read_session() as session:
-            for raw in node_ids:
-                try:
-                    c = await service.get_visible(session, ctx.actor, int(raw))
-                except (DomainError, ValueError):
-                    c = None
-                out.append(cls.from_model(c) if c else None)
-        return out
+            found = await communities.visible_communities(session, ctx.actor,
+                                                          [p for p in pks if p])
+        return [cls.from_model(found[p]) if p in found else None for p in pks]
 
 
 @strawberry.type

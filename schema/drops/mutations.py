@@ -4,15 +4,17 @@ from datetime import date, datetime
 from typing import Any
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import relay
 from strawberry.types import Info
 
-from domain.drops import service
-from domain.errors import DomainError, ValidationFailed
+from domain.drops import inputs, lifecycle, orders, preorders, settlement
+from domain.errors import DomainError, ErrorCode, ValidationFailed
+from domain.identity.actor import Actor
 from schema.context import Context
 from schema.drops.types import Drop, DropPayload, Order, OrderPayload, PaymentMode
-from schema.errors import UserError, in_unit_of_work
-from schema.ids import decode_id
+from schema.errors import UserError, mutate
+from schema.ids import decode_id, decode_ids
 
 
 @strawberry.input
@@ -51,18 +53,16 @@ class DropInput:
     unpaid_expiry_minutes: int = 30
     keep_deposit_on_default: bool = True
 
-    def to_domain(self) -> service.DropInput:
-        if len(self.community_ids) > 20:
-            raise ValidationFailed("Choose 1 to 20 communities.", field="communityIds")
-        return service.DropInput(
+    def to_domain(self) -> inputs.DropInput:
+        return inputs.DropInput(
             title=self.title,
-            community_ids=[decode_id(c, "Community", "communityIds") for c in self.community_ids],
-            variants=[service.VariantInput(v.size, v.color, v.cap) for v in self.variants],
+            community_ids=decode_ids(self.community_ids, "Community", "communityIds"),
+            variants=[inputs.VariantInput(v.size, v.color, v.cap) for v in self.variants],
             price_fen=self.price_fen, payment_mode=self.payment_mode, moq=self.moq, cap=self.cap,
             per_member_limit=self.per_member_limit, opens_at=self.opens_at,
             closes_at=self.closes_at, description=self.description,
             image_urls=list(self.image_urls), size_chart=self.size_chart,
-            tiers=[service.TierInput(t.min_quantity, t.price_fen) for t in self.tiers],
+            tiers=[inputs.TierInput(t.min_quantity, t.price_fen) for t in self.tiers],
             deposit_fen=self.deposit_fen, ship_from=self.ship_from, ship_until=self.ship_until,
             poll_option_id=decode_id(self.poll_option_id, "PollOption", "pollOptionId")
             if self.poll_option_id else None,
@@ -85,92 +85,94 @@ class ShippingAddressInput:
     detail: str
 
 
-def _drop(out: Drop | UserError) -> DropPayload:
-    return DropPayload(errors=[out]) if isinstance(out, UserError) else DropPayload(drop=out)
+UNKNOWN_VARIANT = ValidationFailed("A variant does not belong to this drop.", field="lines",
+                                   code=ErrorCode.UNKNOWN_VARIANT)
 
 
-def _order(out: Order | UserError) -> OrderPayload:
-    return OrderPayload(errors=[out]) if isinstance(out, UserError) else OrderPayload(order=out)
+def _drop_id(gid: relay.GlobalID) -> int:
+    return decode_id(gid, "Drop", "dropId")
 
 
-def _variant_id(gid: relay.GlobalID) -> int:
-    try:
-        return decode_id(gid, "DropVariant", "lines.variantId")
-    except DomainError as exc:
-        raise ValidationFailed("A variant does not belong to this drop.", field="lines",
-                               code=service.ErrorCode.UNKNOWN_VARIANT) from exc
+def _order_id(gid: relay.GlobalID) -> int:
+    return decode_id(gid, "Order", "orderId")
 
 
 @strawberry.type
 class DropMutation:
-    @strawberry.mutation(description="KOCs: create a draft pre-sale drop.")
+    @strawberry.mutation(description="KOCs: create a draft pre-sale drop. A retry with the same "
+                         "idempotencyKey and input returns the same drop; other input under "
+                         "that key is IDEMPOTENCY_KEY_REUSED.")
     async def create_drop(self, info: Info[Context, Any], input: DropInput,
                           idempotency_key: str | None = None) -> DropPayload:
-        ctx = info.context
+        async def work(session: AsyncSession, actor: Actor) -> DropPayload:
+            d = await lifecycle.create_drop(session, actor, input.to_domain(), idempotency_key)
+            return DropPayload(drop=Drop.from_model(d))
 
-        async def work(session: Any) -> Drop:
-            d = await service.create_drop(session, ctx.authenticated_actor(), input.to_domain(),
-                                          idempotency_key)
-            return Drop.from_model(d)
-
-        return _drop(await in_unit_of_work(ctx, work))
+        return await mutate(info, DropPayload, work)
 
     @strawberry.mutation(description="KOCs: replace a draft drop's fields and variants.")
     async def update_drop(self, info: Info[Context, Any], drop_id: relay.GlobalID,
                           input: DropInput) -> DropPayload:
-        ctx = info.context
+        async def work(session: AsyncSession, actor: Actor) -> DropPayload:
+            d = await lifecycle.update_drop(session, actor, _drop_id(drop_id), input.to_domain())
+            return DropPayload(drop=Drop.from_model(d))
 
-        async def work(session: Any) -> Drop:
-            did = decode_id(drop_id, "Drop", "dropId")
-            d = await service.update_drop(session, ctx.authenticated_actor(), did,
-                                          input.to_domain())
-            return Drop.from_model(d)
-
-        return _drop(await in_unit_of_work(ctx, work))
+        return await mutate(info, DropPayload, work)
 
     @strawberry.mutation(description="KOCs: publish a draft (SCHEDULED, or OPEN if opensAt "
                          "has come). Voters of its poll option are notified when it opens.")
     async def publish_drop(self, info: Info[Context, Any], drop_id: relay.GlobalID) -> DropPayload:
-        ctx = info.context
+        async def work(session: AsyncSession, actor: Actor) -> DropPayload:
+            d = await lifecycle.publish_drop(session, actor, _drop_id(drop_id))
+            return DropPayload(drop=Drop.from_model(d))
 
-        async def work(session: Any) -> Drop:
-            did = decode_id(drop_id, "Drop", "dropId")
-            return Drop.from_model(await service.publish_drop(session, ctx.authenticated_actor(),
-                                                              did))
+        return await mutate(info, DropPayload, work)
 
-        return _drop(await in_unit_of_work(ctx, work))
+    @strawberry.mutation(description="KOCs: close a drop early; settlement follows.")
+    async def close_drop(self, info: Info[Context, Any], drop_id: relay.GlobalID) -> DropPayload:
+        async def work(session: AsyncSession, actor: Actor) -> DropPayload:
+            d = await lifecycle.close_drop(session, actor, _drop_id(drop_id))
+            return DropPayload(drop=Drop.from_model(d))
+
+        return await mutate(info, DropPayload, work)
+
+    @strawberry.mutation(description="KOCs/operators: settle a closed drop now (the worker does "
+                         "it anyway). Settling twice changes nothing; an open drop is an error.")
+    async def settle_drop(self, info: Info[Context, Any], drop_id: relay.GlobalID) -> DropPayload:
+        async def work(session: AsyncSession, actor: Actor) -> DropPayload:
+            done = await settlement.settle_drop_as(session, actor, _drop_id(drop_id))
+            return DropPayload(drop=Drop.from_model(done.drop))
+
+        return await mutate(info, DropPayload, work)
 
     @strawberry.mutation(description="KOCs: cancel a drop before settlement; every order is "
                          "cancelled and every payment refunded.")
     async def cancel_drop(self, info: Info[Context, Any], drop_id: relay.GlobalID) -> DropPayload:
-        ctx = info.context
+        async def work(session: AsyncSession, actor: Actor) -> DropPayload:
+            d = await lifecycle.cancel_drop(session, actor, _drop_id(drop_id))
+            return DropPayload(drop=Drop.from_model(d))
 
-        async def work(session: Any) -> Drop:
-            did = decode_id(drop_id, "Drop", "dropId")
-            return Drop.from_model(await service.cancel_drop(session, ctx.authenticated_actor(),
-                                                             did))
-
-        return _drop(await in_unit_of_work(ctx, work))
+        return await mutate(info, DropPayload, work)
 
     @strawberry.mutation(description="Pre-order. Retrying with the same idempotencyKey and the "
                          "same lines returns the same order; other lines with that key are "
-                         "an error. Capacity is reserved at once; pay before expiresAt.")
+                         "IDEMPOTENCY_KEY_REUSED. Capacity is reserved at once; pay before "
+                         "expiresAt.")
     async def place_preorder(
         self, info: Info[Context, Any], drop_id: relay.GlobalID, lines: list[OrderLineInput],
         idempotency_key: str, shipping_address: ShippingAddressInput,
     ) -> OrderPayload:
+        # Not through ``mutate``: placing an order runs its own transactions (a reservation in
+        # Redis between the insert and the commit, and retries after a rebuild).
         ctx = info.context
         try:
-            did = decode_id(drop_id, "Drop", "dropId")
-            if len(lines) > service.MAX_LINES:
-                raise ValidationFailed(f"An order has 1 to {service.MAX_LINES} lines.",
-                                       field="lines")
-            parsed = [(_variant_id(x.variant_id), x.quantity) for x in lines]
+            parsed = [(decode_id(x.variant_id, "DropVariant", "lines", unknown=UNKNOWN_VARIANT),
+                       x.quantity) for x in lines]
             a = shipping_address
-            order = await service.place_preorder(
+            order = await preorders.place_preorder(
                 ctx.unit_of_work, ctx.sessionmaker, ctx.services.reservations,
-                ctx.authenticated_actor(), did, parsed, idempotency_key,
-                service.Address(a.name, a.phone, a.region, a.detail))
+                ctx.authenticated_actor(), _drop_id(drop_id), parsed, idempotency_key,
+                inputs.Address(a.name, a.phone, a.region, a.detail))
         except DomainError as error:
             return OrderPayload(errors=[UserError.from_domain(error)])
         return OrderPayload(order=Order.from_model(order))
@@ -178,24 +180,18 @@ class DropMutation:
     @strawberry.mutation(description="Mark your shipped order delivered.")
     async def confirm_delivery(self, info: Info[Context, Any],
                                order_id: relay.GlobalID) -> OrderPayload:
-        ctx = info.context
+        async def work(session: AsyncSession, actor: Actor) -> OrderPayload:
+            o = await orders.confirm_delivery(session, actor, _order_id(order_id))
+            return OrderPayload(order=Order.from_model(o))
 
-        async def work(session: Any) -> Order:
-            oid = decode_id(order_id, "Order", "orderId")
-            return Order.from_model(await service.confirm_delivery(
-                session, ctx.authenticated_actor(), oid))
-
-        return _order(await in_unit_of_work(ctx, work))
+        return await mutate(info, OrderPayload, work)
 
     @strawberry.mutation(description="Cancel your order while the drop sells: capacity goes "
                          "back, a payment is refunded.")
     async def cancel_order(self, info: Info[Context, Any], order_id: relay.GlobalID) -> OrderPayload:
-        ctx = info.context
+        async def work(session: AsyncSession, actor: Actor) -> OrderPayload:
+            o = await orders.cancel_order(session, info.context.services.reservations, actor,
+                                          _order_id(order_id))
+            return OrderPayload(order=Order.from_model(o))
 
-        async def work(session: Any) -> Order:
-            oid = decode_id(order_id, "Order", "orderId")
-            o = await service.cancel_order(session, ctx.services.reservations,
-                                           ctx.authenticated_actor(), oid)
-            return Order.from_model(o)
-
-        return _order(await in_unit_of_work(ctx, work))
+        return await mutate(info, OrderPayload, work)

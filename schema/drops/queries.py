@@ -5,7 +5,7 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from domain.drops import service
+from domain.drops import orders, visibility
 from domain.drops.models import DropStatus as DomainDropStatus
 from schema.context import Context
 from schema.drops.types import Drop, DropStatus, Order
@@ -25,8 +25,8 @@ class DropQuery:
         after_id = decode_int_cursor("drop", after)
         statuses = list(status) if status else [DomainDropStatus.SCHEDULED, DomainDropStatus.OPEN]
         async with ctx.read_session() as session:
-            rows = await service.drops_for_member(session, ctx.authenticated_actor(), statuses,
-                                                  after_id, limit + 1)
+            rows = await visibility.drops_for_member(session, ctx.authenticated_actor(),
+                                                     statuses, after_id, limit + 1)
         return build_connection(rows, limit, "drop", lambda d: d.id, Drop.from_model)
 
     @strawberry.field(description="The viewer's orders, oldest first.")
@@ -36,5 +36,5 @@ class DropQuery:
         limit = page_size(first)
         after_id = decode_int_cursor("order", after)
         async with ctx.read_session() as session:
-            rows = await service.my_orders(session, ctx.authenticated_actor(), after_id, limit + 1)
+            rows = await orders.my_orders(session, ctx.authenticated_actor(), after_id, limit + 1)
         return build_connection(rows, limit, "order", lambda o: o.id, Order.from_model)

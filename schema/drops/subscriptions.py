@@ -7,7 +7,8 @@ import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
-from domain.drops import service
+from domain.drops import progress
+from domain.drops.models import SELLING
 from domain.drops.reservations import channel
 from schema.context import Context
 from schema.drops.types import DropProgress
@@ -26,14 +27,14 @@ class DropSubscription:
         did = decode_id(drop_id, "Drop", "dropId")
         actor = ctx.authenticated_actor()
 
-        async def read() -> service.DropProgress:
+        async def read() -> progress.DropProgress:
             async with ctx.sessionmaker() as session:
-                return await service.progress(session, ctx.sessionmaker,
-                                              ctx.services.reservations, actor, did)
+                return await progress.progress(session, ctx.sessionmaker,
+                                               ctx.services.reservations, actor, did)
 
-        async for progress in throttled(
+        async for current in throttled(
             ctx.services.hub, channel(did), read,
             lambda p: (p.reserved, p.buyers, p.drop.status),
-            lambda p: p.drop.status in service.SELLING,
+            lambda p: p.drop.status in SELLING,
         ):
-            yield DropProgress.from_domain(progress)
+            yield DropProgress.from_domain(current)

@@ -9,14 +9,15 @@ from strawberry import relay
 from strawberry.types import Info
 
 from domain.base import utcnow
-from domain.drops import models, service
-from domain.drops import repository as repo
-from domain.errors import DomainError
+from domain.drops import models, orders, visibility
+from domain.drops import progress as drop_progress
+from domain.production import drop_production
 from schema.common import Money
 from schema.context import Context
 from schema.errors import UserError
+from schema.ids import node_pks
 from schema.loaders import loader
-from schema.payments.api import LedgerEntry, order_ledger
+from schema.payments.types import LedgerEntry, order_ledger
 
 DropStatus = strawberry.enum(models.DropStatus, name="DropStatus")
 PaymentMode = strawberry.enum(models.PaymentMode, name="PaymentMode")
@@ -44,18 +45,11 @@ class DropVariant(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info[Context, Any], node_ids: Iterable[str], required: bool = False
     ) -> list[DropVariant | None]:
-        from domain.drops.models import DropVariant as Row
-
         ctx = info.context
         out: list[DropVariant | None] = []
         async with ctx.read_session() as session:
-            for raw in node_ids:
-                row = await session.get(Row, int(raw)) if raw.isdigit() else None
-                try:
-                    if row is not None:
-                        await service.get_visible(session, ctx.actor, row.drop_id)
-                except DomainError:
-                    row = None
+            for pk in node_pks(node_ids):
+                row = await visibility.visible_variant(session, ctx.actor, pk) if pk else None
                 out.append(cls.from_model(row) if row else None)
         return out
 
@@ -87,7 +81,7 @@ class DropProgress:
     per_color: list[GroupDemand]
 
     @classmethod
-    def from_domain(cls, p: service.DropProgress) -> DropProgress:
+    def from_domain(cls, p: drop_progress.DropProgress) -> DropProgress:
         d = p.drop
         by_size: dict[str, int] = {}
         by_color: dict[str, int] = {}
@@ -167,8 +161,9 @@ class Drop(relay.Node):
     async def progress(self, info: Info[Context, Any]) -> DropProgress:
         ctx = info.context
         async with ctx.read_session() as session:
-            p = await service.progress(session, ctx.sessionmaker, ctx.services.reservations,
-                                       ctx.authenticated_actor(), self.id)
+            p = await drop_progress.progress(session, ctx.sessionmaker,
+                                             ctx.services.reservations,
+                                             ctx.authenticated_actor(), self.id)
         return DropProgress.from_domain(p)
 
     @classmethod
@@ -176,15 +171,10 @@ class Drop(relay.Node):
         cls, *, info: Info[Context, Any], node_ids: Iterable[str], required: bool = False
     ) -> list[Drop | None]:
         ctx = info.context
-        out: list[Drop | None] = []
+        pks = node_pks(node_ids)
         async with ctx.read_session() as session:
-            for raw in node_ids:
-                try:
-                    d = await service.get_visible(session, ctx.actor, int(raw))
-                except (DomainError, ValueError):
-                    d = None
-                out.append(cls.from_model(d) if d else None)
-        return out
+            found = await visibility.visible_drops(session, ctx.actor, [p for p in pks if p])
+        return [cls.from_model(found[p]) if p in found else None for p in pks]
 
 
 @strawberry.type
@@ -214,9 +204,7 @@ class Order(relay.Node):
     paid_at: datetime | None
     cancelled_at: datetime | None
     created_at: datetime
-    user_id: strawberry.Private[int]
-    address: strawberry.Private[dict[str, str]]
-    balance_due: strawberry.Private[datetime | None] = None
+    row: strawberry.Private[models.Order]
 
     @classmethod
     def from_model(cls, o: models.Order) -> Order:
@@ -225,13 +213,11 @@ class Order(relay.Node):
                    unit_price=Money(amount_fen=o.unit_price_fen, currency=o.currency),
                    amount_due=Money(amount_fen=o.amount_due_fen, currency=o.currency),
                    expires_at=o.expires_at, paid_at=o.paid_at, cancelled_at=o.cancelled_at,
-                   created_at=o.created_at, user_id=o.user_id, address=o.shipping_address,
-                   balance_due=o.balance_due_at)
+                   created_at=o.created_at, row=o)
 
     @strawberry.field
     async def lines(self, info: Info[Context, Any]) -> list[OrderLine]:
-        async with info.context.read_session() as session:
-            rows = (await repo.order_lines(session, [self.id]))[self.id]
+        rows = await loader(info.context, "order_lines").load(self.id)
         return [OrderLine(variant_id=relay.GlobalID("DropVariant", str(r.variant_id)),
                           quantity=r.quantity) for r in sorted(rows, key=lambda r: r.variant_id)]
 
@@ -239,40 +225,35 @@ class Order(relay.Node):
     async def ledger(self, info: Info[Context, Any]) -> list[LedgerEntry]:
         return await order_ledger(info, self.id)
 
-    @strawberry.field(description="Carrier and tracking number of each shipment of this order.")
+    @strawberry.field(description="Carrier and tracking number of each shipment of this order "
+                      "(its member only).")
     async def tracking(self, info: Info[Context, Any]) -> list[str]:
-        from domain.production import service as production
-
-        if info.context.actor.user_id != self.user_id:
-            return []
         async with info.context.read_session() as session:
-            return [f"{c} {t}" for c, t in await production.tracking_of(session, self.id)]
+            found = await drop_production.tracking_of(session, info.context.actor, self.row)
+        return [f"{c} {t}" for c, t in found]
 
     @strawberry.field(description="Balance (尾款) deadline of a deposit order after the drop "
                       "succeeded; pay it with payOrder.")
     def balance_due_at(self) -> datetime | None:
-        return self.balance_due
+        return self.row.balance_due_at
 
     @strawberry.field(description="Only the member who placed the order sees it.")
     def shipping_address(self, info: Info[Context, Any]) -> ShippingAddress | None:
-        if info.context.actor.user_id != self.user_id:
+        if not orders.is_own(info.context.actor, self.row):
             return None
-        return ShippingAddress(**self.address)
+        return ShippingAddress(**self.row.shipping_address)
 
     @classmethod
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info[Context, Any], node_ids: Iterable[str], required: bool = False
     ) -> list[Order | None]:
         ctx = info.context
-        out: list[Order | None] = []
+        pks = node_pks(node_ids)
+        if ctx.actor.user_id is None:
+            return [None for _ in pks]
         async with ctx.read_session() as session:
-            for raw in node_ids:
-                try:
-                    o = await service.get_order(session, ctx.actor, int(raw))
-                except (DomainError, ValueError):
-                    o = None
-                out.append(cls.from_model(o) if o else None)
-        return out
+            found = await orders.visible_orders(session, ctx.actor, [p for p in pks if p])
+        return [cls.from_model(found[p]) if p in found else None for p in pks]
 
 
 @strawberry.type

@@ -5,8 +5,7 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from domain.identity import repository as repo
-from domain.identity import service
+from domain.identity import factories, roles
 from schema.context import Context
 from schema.identity.types import Factory, User
 from schema.pagination import Connection, build_connection, decode_int_cursor, page_size
@@ -21,7 +20,7 @@ class IdentityQuery:
         if actor.user_id is None:
             return None
         async with ctx.read_session() as session:
-            user = await repo.get_user(session, actor.user_id)
+            user = await roles.viewer(session, actor)
         return User.from_model(user) if user else None
 
     @strawberry.field(description="The factory whose API key signed this request, or null.")
@@ -31,7 +30,7 @@ class IdentityQuery:
         if actor.factory_id is None:
             return None
         async with ctx.read_session() as session:
-            factory = await repo.get_factory(session, actor.factory_id)
+            factory = await factories.viewer_factory(session, actor)
         return Factory.from_model(factory) if factory else None
 
     @strawberry.field(description="All factories (operators only), oldest first.")
@@ -42,6 +41,6 @@ class IdentityQuery:
         limit = page_size(first)
         after_id = decode_int_cursor("factory", after)
         async with ctx.read_session() as session:
-            await service.require_operator(session, ctx.authenticated_actor())
-            rows = await repo.list_factories(session, after_id, limit + 1)
+            rows = await factories.list_factories(session, ctx.authenticated_actor(), after_id,
+                                                  limit + 1)
         return build_connection(rows, limit, "factory", lambda f: f.id, Factory.from_model)

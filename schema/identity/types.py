@@ -10,10 +10,10 @@ from strawberry import relay
 from strawberry.types import Info
 
 from domain.errors import DomainError
-from domain.identity import models, service
-from domain.identity import repository as repo
+from domain.identity import factories, models, roles, sessions
 from schema.context import Context
 from schema.errors import UserError
+from schema.ids import node_pks
 
 
 @strawberry.enum
@@ -45,12 +45,11 @@ class User(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info[Context, Any], node_ids: Iterable[str], required: bool = False
     ) -> list[User | None]:
-        node_ids = list(node_ids)
+        pks = node_pks(node_ids)
         async with info.context.read_session() as session:
-            users = await service.visible_users(session, info.context.actor,
-                                                [int(i) for i in node_ids if i.isdigit()])
-        return [cls.from_model(users[int(i)]) if i.isdigit() and int(i) in users else None
-                for i in node_ids]
+            users = await roles.visible_users(session, info.context.actor,
+                                              [p for p in pks if p])
+        return [cls.from_model(users[p]) if p in users else None for p in pks]
 
 
 @strawberry.type
@@ -71,16 +70,10 @@ class FactoryApiKey(relay.Node):
         cls, *, info: Info[Context, Any], node_ids: Iterable[str], required: bool = False
     ) -> list[FactoryApiKey | None]:
         ctx = info.context
-        out: list[FactoryApiKey | None] = []
+        pks = node_pks(node_ids)
         async with ctx.read_session() as session:
-            try:
-                await service.require_operator(session, ctx.actor)
-            except DomainError:
-                return [None for _ in node_ids]
-            for raw in node_ids:
-                key = await repo.get_api_key(session, int(raw)) if raw.isdigit() else None
-                out.append(cls.from_model(key) if key else None)
-        return out
+            found = await factories.visible_api_keys(session, ctx.actor, [p for p in pks if p])
+        return [cls.from_model(found[p]) if p in found else None for p in pks]
 
 
 @strawberry.type
@@ -105,8 +98,7 @@ class Factory(relay.Node):
     async def api_keys(self, info: Info[Context, Any]) -> list[FactoryApiKey]:
         ctx = info.context
         async with ctx.read_session() as session:
-            await service.require_operator(session, ctx.authenticated_actor())
-            keys = await repo.list_api_keys(session, self.id)
+            keys = await factories.api_keys_of(session, ctx.authenticated_actor(), self.id)
         return [FactoryApiKey.from_model(k) for k in keys]
 
     @classmethod
@@ -116,10 +108,10 @@ class Factory(relay.Node):
         ctx = info.context
         out: list[Factory | None] = []
         async with ctx.read_session() as session:
-            for raw in node_ids:
+            for pk in node_pks(node_ids):
                 try:
-                    f = await service.get_factory_for(session, ctx.actor, int(raw))
-                except (DomainError, ValueError):
+                    f = await factories.get_factory_for(session, ctx.actor, pk) if pk else None
+                except DomainError:
                     f = None
                 out.append(cls.from_model(f) if f else None)
         return out
@@ -134,7 +126,7 @@ class AuthSession:
     user: User
 
     @classmethod
-    def from_domain(cls, s: service.Session) -> AuthSession:
+    def from_domain(cls, s: sessions.Session) -> AuthSession:
         return cls(
             access_token=s.access_token,
             access_token_expires_at=s.access_token_expires_at,

@@ -6,8 +6,7 @@ import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
-from domain.identity import repository as identity_repo
-from domain.polls import service
+from domain.polls import results, visibility
 from domain.polls.models import PollStatus as DomainPollStatus
 from schema.context import Context
 from schema.identity.types import User
@@ -34,8 +33,8 @@ class PollQuery:
         cid = decode_id(community_id, "Community", "communityId") if community_id else None
         statuses = list(status) if status else [DomainPollStatus.OPEN]
         async with ctx.read_session() as session:
-            rows = await service.polls_for_member(session, ctx.authenticated_actor(), statuses,
-                                                  after_id, limit + 1, cid)
+            rows = await visibility.polls_for_member(session, ctx.authenticated_actor(),
+                                                     statuses, after_id, limit + 1, cid)
         return build_connection(rows, limit, "poll", lambda p: p.id, Poll.from_model)
 
     @strawberry.field(description="Members who voted for an option (the poll's KOC only): the "
@@ -49,8 +48,6 @@ class PollQuery:
         after_id = decode_int_cursor("voter", after)
         oid = decode_id(option_id, "PollOption", "optionId")
         async with ctx.read_session() as session:
-            ids = await service.voters_of_option(session, ctx.authenticated_actor(), oid,
-                                                 after_id, limit + 1)
-            users = {u.id: u for u in await identity_repo.get_users(session, ids)}
-        return build_connection([users[i] for i in ids if i in users], limit, "voter",
-                                lambda u: u.id, User.from_model)
+            users = await results.voters_of_option(session, ctx.authenticated_actor(), oid,
+                                                   after_id, limit + 1)
+        return build_connection(users, limit, "voter", lambda u: u.id, User.from_model)

@@ -7,7 +7,7 @@ import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
-from domain.polls import service
+from domain.polls import results
 from domain.polls.models import PollStatus
 from domain.polls.tally import channel
 from schema.context import Context
@@ -16,7 +16,7 @@ from schema.live import throttled
 from schema.polls.types import PollResults
 
 
-def _signature(r: service.Results) -> tuple[object, ...]:
+def _signature(r: results.Results) -> tuple[object, ...]:
     return (r.poll.status, r.final, r.total_voters,
             tuple((o.option.id, o.votes, o.rank) for o in r.options))
 
@@ -32,10 +32,10 @@ class PollSubscription:
         pid = decode_id(poll_id, "Poll", "pollId")
         actor = ctx.authenticated_actor()
 
-        async def read() -> service.Results:
+        async def read() -> results.Results:
             async with ctx.sessionmaker() as session:
-                return await service.results(session, ctx.services.live_polls, actor, pid)
+                return await results.results(session, ctx.services.live_polls, actor, pid)
 
-        async for results in throttled(ctx.services.hub, channel(pid), read, _signature,
+        async for current in throttled(ctx.services.hub, channel(pid), read, _signature,
                                        lambda r: r.poll.status is PollStatus.OPEN):
-            yield PollResults.from_domain(results)
+            yield PollResults.from_domain(current)

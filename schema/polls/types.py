@@ -8,13 +8,12 @@ import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
-from domain.errors import DomainError
-from domain.polls import models, service
-from domain.polls import repository as repo
+from domain.polls import models, results, visibility, voting
 from domain.polls.models import PollStatus as DomainPollStatus
 from schema.common import Money
 from schema.context import Context
 from schema.errors import UserError
+from schema.ids import node_pks
 from schema.loaders import loader
 
 PollStatus = strawberry.enum(DomainPollStatus, name="PollStatus")
@@ -44,13 +43,8 @@ class PollOption(relay.Node):
         ctx = info.context
         out: list[PollOption | None] = []
         async with ctx.read_session() as session:
-            for raw in node_ids:
-                option = await repo.get_option(session, int(raw)) if raw.isdigit() else None
-                try:
-                    if option is not None:
-                        await service.get_poll(session, ctx.actor, option.poll_id)
-                except DomainError:
-                    option = None
+            for pk in node_pks(node_ids):
+                option = await visibility.visible_option(session, ctx.actor, pk) if pk else None
                 out.append(cls.from_model(option) if option else None)
         return out
 
@@ -74,7 +68,7 @@ class PollResults:
     options: list[RankedPollOption]
 
     @classmethod
-    def from_domain(cls, r: service.Results) -> PollResults:
+    def from_domain(cls, r: results.Results) -> PollResults:
         return cls(
             poll_id=relay.GlobalID("Poll", str(r.poll.id)),
             status=r.poll.status,
@@ -113,20 +107,20 @@ class Poll(relay.Node):
     @strawberry.field
     async def community_ids(self, info: Info[Context, Any]) -> list[relay.GlobalID]:
         async with info.context.read_session() as session:
-            ids = await repo.community_ids(session, self.id)
+            ids = await visibility.community_ids(session, self.id)
         return [relay.GlobalID("Community", str(i)) for i in ids]
 
     @strawberry.field(description="The viewer's current picks, or null if they have not voted.")
     async def viewer_ballot(self, info: Info[Context, Any]) -> list[relay.GlobalID] | None:
         async with info.context.read_session() as session:
-            picks = await service.my_ballot(session, info.context.actor, self.id)
+            picks = await voting.my_ballot(session, info.context.actor, self.id)
         return None if picks is None else [relay.GlobalID("PollOption", str(o)) for o in picks]
 
     @strawberry.field(description="Ranked results: live while open, final once closed.")
     async def results(self, info: Info[Context, Any]) -> PollResults:
         ctx = info.context
         async with ctx.read_session() as session:
-            r = await service.results(session, ctx.services.live_polls,
+            r = await results.results(session, ctx.services.live_polls,
                                       ctx.authenticated_actor(), self.id)
         return PollResults.from_domain(r)
 
@@ -135,15 +129,10 @@ class Poll(relay.Node):
         cls, *, info: Info[Context, Any], node_ids: Iterable[str], required: bool = False
     ) -> list[Poll | None]:
         ctx = info.context
-        out: list[Poll | None] = []
+        pks = node_pks(node_ids)
         async with ctx.read_session() as session:
-            for raw in node_ids:
-                try:
-                    p = await service.get_poll(session, ctx.actor, int(raw))
-                except (DomainError, ValueError):
-                    p = None
-                out.append(cls.from_model(p) if p else None)
-        return out
+            found = await visibility.visible_polls(session, ctx.actor, [p for p in pks if p])
+        return [cls.from_model(found[p]) if p in found else None for p in pks]
 
 
 @strawberry.type

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from server.config import Settings
+from infra.config import Settings
 from tests.conftest import GraphQLClient
 
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from server.config import Settings
+from infra.config import Settings
 from tests.conftest import GraphQLClient
 
 VIEWER = "query Viewer { viewer { id } }"

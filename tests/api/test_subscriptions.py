@@ -11,7 +11,7 @@ from asgi_lifespan import LifespanManager
 from httpx_ws import aconnect_ws
 from httpx_ws.transport import ASGIWebSocketTransport
 
-from server.config import Settings
+from infra.config import Settings
 from tests.conftest import GraphQLClient
 from tests.helpers import VOTE, make_community, make_koc, make_open_poll, members
 

@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import asyncpg
-import pytest
 
-from domain.notifications.wechat import SandboxSubscribeMessages
-from server.config import Settings
+from infra.config import Settings
 from tests.conftest import GraphQLClient
 from tests.helpers import PROGRESS, make_community, make_koc, make_open_drop, members, pk, preorder
 from workers import drops as drop_jobs
-from workers.runtime import Runtime, set_runtime
-
-
-@pytest.fixture
-def runtime(services: Any) -> Iterator[Runtime]:
-    rt = Runtime(settings=services.settings, sessionmaker=services.sessionmaker,
-                 redis=services.redis, broker=services.broker,
-                 wechat_messages=SandboxSubscribeMessages(), payments=services.payments)
-    set_runtime(rt)
-    yield rt
-    set_runtime(None)
 
 
 async def _sql(settings: Settings, query: str, *args: Any) -> Any:
@@ -36,7 +22,7 @@ async def _sql(settings: Settings, query: str, *args: Any) -> Any:
 
 
 async def test_scheduled_drop_opens_notifies_and_closes(
-    client: GraphQLClient, operator_token: str, runtime: Runtime, settings: Settings
+    client: GraphQLClient, operator_token: str, services: Any, settings: Settings
 ) -> None:
     koc = await make_koc(client, operator_token)
     community = await make_community(client, koc["accessToken"])
@@ -44,11 +30,11 @@ async def test_scheduled_drop_opens_notifies_and_closes(
     drop = await make_open_drop(client, koc["accessToken"], [community["id"]],
                                 opens_in=timedelta(hours=1), closes_in=timedelta(hours=2))
     assert drop["status"] == "SCHEDULED"
-    assert await drop_jobs.open_due() == 0
+    assert await drop_jobs.open_due(services) == 0
     await _sql(settings, "UPDATE drops SET opens_at = now() - interval '1 second' WHERE id = $1",
                pk(drop["id"]))
-    assert await drop_jobs.open_due() == 1
-    assert await drop_jobs.open_due() == 0  # once
+    assert await drop_jobs.open_due(services) == 1
+    assert await drop_jobs.open_due(services) == 0  # once
     rows = await _sql(settings, "SELECT count(*) AS n FROM notification_events WHERE subject_id = $1",
                       pk(drop["id"]))
     assert rows[0]["n"] == 1
@@ -56,13 +42,13 @@ async def test_scheduled_drop_opens_notifies_and_closes(
     assert ok["errors"] == []
     await _sql(settings, "UPDATE drops SET closes_at = now() - interval '1 second', "
                "opens_at = now() - interval '1 hour' WHERE id = $1", pk(drop["id"]))
-    assert await drop_jobs.close_due() == 1
+    assert await drop_jobs.close_due(services) == 1
     late = await preorder(client, tokens[1], drop["id"], [(drop["variants"][0]["id"], 1)], "k")
     assert late["errors"][0]["code"] == "DROP_CLOSED"
 
 
 async def test_unpaid_orders_expire_and_give_capacity_back(
-    client: GraphQLClient, operator_token: str, runtime: Runtime, settings: Settings
+    client: GraphQLClient, operator_token: str, services: Any, settings: Settings
 ) -> None:
     koc = await make_koc(client, operator_token)
     community = await make_community(client, koc["accessToken"])
@@ -74,8 +60,8 @@ async def test_unpaid_orders_expire_and_give_capacity_back(
     assert (await preorder(client, tokens[1], drop["id"], [(v, 1)], "b"))["errors"][0]["code"] == "SOLD_OUT"
     await _sql(settings, "UPDATE orders SET expires_at = now() - interval '1 second' WHERE id = $1",
                pk(first["order"]["id"]))
-    assert await drop_jobs.expire_due() == 1
-    assert await drop_jobs.expire_due() == 0
+    assert await drop_jobs.expire_due(services) == 1
+    assert await drop_jobs.expire_due(services) == 0
     p = (await client.query(PROGRESS, {"d": drop["id"]}, token=tokens[1]))["node"]["progress"]
     assert p["totalQuantity"] == 0
     assert (await preorder(client, tokens[1], drop["id"], [(v, 2)], "c"))["errors"] == []

@@ -7,8 +7,8 @@ import textwrap
 from typing import Any
 
 from domain.drops import repository as repo
-from domain.drops import service
-from server.config import Settings
+from domain.drops import counters
+from infra.config import Settings
 from tests.conftest import GraphQLClient
 from tests.helpers import (
     kill_when_printed,
@@ -60,7 +60,7 @@ async def test_rebuilds_racing_orders_stay_exact(client: GraphQLClient, operator
 
     async def rebuild_loop() -> None:
         for _ in range(10):
-            await service.rebuild_counters(services.sessionmaker, services.reservations, s["id"])
+            await counters.rebuild_counters(services.sessionmaker, services.reservations, s["id"])
             await asyncio.sleep(0.01)
 
     outs, _ = await asyncio.gather(
@@ -81,7 +81,7 @@ async def test_phantom_reservation_is_released_by_the_reconciler(
     assert await services.reservations.reserve(s["id"], 999_999, 42, [(pk(s["v"][0]), 2)]) is None
     blocked = await preorder(client, s["tokens"][1], s["drop"]["id"], [(s["v"][0], 1)], "x")
     assert blocked["errors"][0]["code"] == "SOLD_OUT"
-    await service.rebuild_counters(services.sessionmaker, services.reservations, s["id"])
+    await counters.rebuild_counters(services.sessionmaker, services.reservations, s["id"])
     ok = await preorder(client, s["tokens"][1], s["drop"]["id"], [(s["v"][0], 2)], "y")
     assert ok["errors"] == []
     assert await _assert_consistent(services, s["id"], 3) == 3
@@ -91,12 +91,12 @@ PLACER = textwrap.dedent(
     """
     import asyncio, sys
     from domain.drops import repository as repo
-    from domain.drops import service
+    from domain.drops import counters, inputs, preorders
     from domain.drops.reservations import ReservationStore
     from domain.identity.actor import Actor
-    from server.config import Settings
-    from server.resources import make_engine, make_redis, make_sessionmaker
-    from server.uow import unit_of_work
+    from infra.config import Settings
+    from infra.resources import make_engine, make_redis, make_sessionmaker
+    from infra.uow import unit_of_work
 
     original = repo.insert_lines
 
@@ -110,10 +110,10 @@ PLACER = textwrap.dedent(
         engine = make_engine(Settings(), sys.argv[1], pool_size=1)
         sm = make_sessionmaker(engine)
         store = ReservationStore(make_redis(sys.argv[2]))
-        await service.place_preorder(
+        await preorders.place_preorder(
             lambda: unit_of_work(sm, None), sm, store, Actor(user_id=int(sys.argv[3])),
             int(sys.argv[4]), [(int(sys.argv[5]), 2)], "killed",
-            service.Address("n", "13800000000", "r", "d"))
+            inputs.Address("n", "13800000000", "r", "d"))
 
     asyncio.run(main())
     """
@@ -131,7 +131,7 @@ async def test_process_killed_between_reservation_and_commit(
     assert live.reserved == 2  # the phantom holds the whole cap ...
     async with services.sessionmaker() as session:
         assert (await repo.sold(session, s["id"]))[0] == 0  # ... that PostgreSQL never sold
-    await service.rebuild_counters(services.sessionmaker, services.reservations, s["id"])
+    await counters.rebuild_counters(services.sessionmaker, services.reservations, s["id"])
     ok = await preorder(client, s["tokens"][1], s["drop"]["id"], [(s["v"][0], 2)], "after")
     assert ok["errors"] == []
     assert await _assert_consistent(services, s["id"], 2) == 2

@@ -10,7 +10,7 @@ from asgi_lifespan import LifespanManager
 
 from domain.errors import ErrorCode
 from domain.identity.wechat import HttpWeChatLogin, WeChatLoginError
-from server.config import Settings
+from infra.config import Settings
 from tests.conftest import GraphQLClient
 from tests.fakes.wechat import FakeWeChat, code2session_handler, fake_wechat
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from domain.notifications import service
+from domain.notifications import delivery, outbox
 from domain.notifications.models import Delivery, DeliveryStatus, NotificationKind
 from domain.notifications.wechat import SandboxSubscribeMessages, SendFailed, SubscribeMessage
 from tests.conftest import GraphQLClient
@@ -57,7 +57,7 @@ async def test_voters_first_then_the_community_once_each(
     s = await _opened_drop(client, operator_token)
     drop_id = pk(s["drop"]["id"])
     # The job runs at least once: run it twice, and twice at the same time.
-    made = await asyncio.gather(*[service.expand(services.sessionmaker,
+    made = await asyncio.gather(*[outbox.expand(services.sessionmaker,
                                                  NotificationKind.DROP_OPENED, drop_id)
                                   for _ in range(3)])
     assert sum(made) == 4  # members 0..3 (member 4 opted out)
@@ -70,13 +70,13 @@ async def test_voters_first_then_the_community_once_each(
     assert opted["myNotifications"]["nodes"] == []
 
     sender = SandboxSubscribeMessages()
-    sent = await asyncio.gather(*[service.deliver_pending(services.sessionmaker, sender, "tpl")
+    sent = await asyncio.gather(*[delivery.deliver_pending(services.sessionmaker, sender, "tpl")
                                   for _ in range(3)])
     assert sum(sent) == 4 and len(sender.sent) == 4
     # Voters' messages went out first.
     first_two = {m.openid for m in sender.sent[:2]}
     assert first_two == {"fan-0", "fan-1"}
-    assert await service.deliver_pending(services.sessionmaker, sender, "tpl") == 0
+    assert await delivery.deliver_pending(services.sessionmaker, sender, "tpl") == 0
     assert len(sender.sent) == 4
 
     mark = "mutation { markNotificationsRead { marked errors { code } } }"
@@ -102,9 +102,9 @@ async def test_failed_sends_are_retried_with_backoff_and_sent_once(
     client: GraphQLClient, operator_token: str, services: Any
 ) -> None:
     s = await _opened_drop(client, operator_token)
-    await service.expand(services.sessionmaker, NotificationKind.DROP_OPENED, pk(s["drop"]["id"]))
+    await outbox.expand(services.sessionmaker, NotificationKind.DROP_OPENED, pk(s["drop"]["id"]))
     flaky = Flaky()
-    assert await service.deliver_pending(services.sessionmaker, flaky, "tpl") == 0
+    assert await delivery.deliver_pending(services.sessionmaker, flaky, "tpl") == 0
     async with services.sessionmaker() as session:
         rows = (await session.execute(select(Delivery))).scalars().all()
     assert all(r.status is DeliveryStatus.PENDING and r.attempts == 1 for r in rows)
@@ -113,5 +113,5 @@ async def test_failed_sends_are_retried_with_backoff_and_sent_once(
     async with services.sessionmaker() as session, session.begin():
         await session.execute(Delivery.__table__.update().values(
             next_attempt_at=Delivery.next_attempt_at - __import__("datetime").timedelta(hours=1)))
-    assert await service.deliver_pending(services.sessionmaker, flaky, "tpl") == 4
+    assert await delivery.deliver_pending(services.sessionmaker, flaky, "tpl") == 4
     assert len(flaky.sent) == 4

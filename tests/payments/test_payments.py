@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from domain.payments import service as payments
+from domain.payments import ledger, refunds
+from domain.payments.models import PaymentStep
+from domain.payments.trade import out_trade_no
 from domain.payments.provider import sign_notification
 from tests.conftest import GraphQLClient
 from tests.helpers import make_community, make_koc, make_open_drop, members, pk, preorder
@@ -47,7 +49,7 @@ def _notice(services: Any, order_id: int, amount: int, txn: str = "TXN1",
             key: rsa.RSAPrivateKey | None = None, ts_offset: int = 0) -> tuple[dict[str, str], bytes]:
     p = services.payments
     headers, body = sign_notification(p.keys, key or p._platform, "SANDBOX-PLATFORM", {
-        "out_trade_no": payments.out_trade_no(order_id, payments.PaymentStep.DEPOSIT),
+        "out_trade_no": out_trade_no(order_id, PaymentStep.DEPOSIT),
         "transaction_id": txn, "trade_state": "SUCCESS",
         "amount": {"total": amount, "currency": "CNY"}})
     if ts_offset:
@@ -104,13 +106,13 @@ async def test_cancel_after_paying_refunds_once(client: GraphQLClient, order: di
     results = []
     for _ in range(2):
         async with services.sessionmaker() as session, session.begin():
-            results.append(await payments.refund_order(session, services.payments, order["id"]))
+            results.append(await refunds.refund_order(session, services.payments, order["id"]))
     assert results == [10000, 0]
     node = (await client.query(ORDER, {"o": order["order"]["id"]}, token=order["token"]))["node"]
     assert node["status"] == "REFUNDED"
     assert [e["kind"] for e in node["ledger"]] == ["PAYMENT", "REFUND"]
     async with services.sessionmaker() as session:
-        assert (await payments.balance(session, order["id"])).net == 0
+        assert (await ledger.balance(session, order["id"])).net == 0
 
 
 async def test_payment_after_expiry_is_refunded(client: GraphQLClient, order: dict[str, Any],
@@ -120,9 +122,9 @@ async def test_payment_after_expiry_is_refunded(client: GraphQLClient, order: di
     assert (await client.http.post("/payments/wechat/notify", content=body,
                                    headers=headers)).status_code == 204
     async with services.sessionmaker() as session, session.begin():
-        assert await payments.refund_order(session, services.payments, order["id"]) == 10000
+        assert await refunds.refund_order(session, services.payments, order["id"]) == 10000
     async with services.sessionmaker() as session:
-        assert (await payments.balance(session, order["id"])).net == 0
+        assert (await ledger.balance(session, order["id"])).net == 0
 
 
 async def test_only_the_owner_pays_or_reads_the_ledger(client: GraphQLClient, order: dict[str, Any]) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from server.config import Settings
+from infra.config import Settings
 from tests.conftest import GraphQLClient
 from tests.helpers import (
     RESULTS,
@@ -22,7 +22,6 @@ from tests.helpers import (
     pk,
 )
 from workers import polls as poll_jobs
-from workers.runtime import Runtime
 
 
 async def _scene(client: GraphQLClient, operator_token: str, voters: int = 6,
@@ -32,11 +31,6 @@ async def _scene(client: GraphQLClient, operator_token: str, voters: int = 6,
     tokens = await members(client, community["inviteCode"], voters)
     poll = await make_open_poll(client, koc["accessToken"], [community["id"]], closes_in=closes_in)
     return {"koc": koc, "tokens": tokens, "poll": poll, "options": [o["id"] for o in poll["options"]]}
-
-
-def _runtime(services: Any) -> Runtime:
-    return Runtime(settings=services.settings, sessionmaker=services.sessionmaker,
-                   redis=services.redis, broker=services.broker)
 
 
 async def _force_due(settings: Settings, poll_id: int) -> None:
@@ -55,8 +49,8 @@ async def test_worker_job_closes_due_polls_once_even_when_racing(
     for i, token in enumerate(s["tokens"]):
         await client.query(VOTE, {"p": s["poll"]["id"], "o": [s["options"][i % 3]]}, token=token)
     await _force_due(settings, pk(s["poll"]["id"]))
-    rt = _runtime(services)
-    closed = await asyncio.gather(*[poll_jobs.close_one(rt, pk(s["poll"]["id"])) for _ in range(4)])
+    closed = await asyncio.gather(*[poll_jobs.close_one(services, pk(s["poll"]["id"]))
+                                    for _ in range(4)])
     assert sorted(closed) == [0, 0, 0, 1]
     r = (await client.query(RESULTS, {"p": s["poll"]["id"]}, token=s["tokens"][0]))["node"]
     assert r["status"] == "CLOSED" and r["results"]["totalVoters"] == 6
@@ -67,13 +61,7 @@ async def test_close_due_job_leaves_polls_that_are_not_due(
     client: GraphQLClient, operator_token: str, services: Any
 ) -> None:
     s = await _scene(client, operator_token, voters=1)
-    from workers.runtime import set_runtime
-
-    set_runtime(_runtime(services))
-    try:
-        assert await poll_jobs.close_due() == 0
-    finally:
-        set_runtime(None)
+    assert await poll_jobs.close_due(services) == 0
     r = (await client.query(RESULTS, {"p": s["poll"]["id"]}, token=s["tokens"][0]))["node"]
     assert r["status"] == "OPEN"
 
@@ -107,9 +95,9 @@ CLOSER = textwrap.dedent(
     """
     import asyncio, sys
     from domain.polls import repository as repo
-    from domain.polls import service
-    from server.config import Settings
-    from server.resources import make_engine, make_sessionmaker
+    from domain.polls import lifecycle
+    from infra.config import Settings
+    from infra.resources import make_engine, make_sessionmaker
 
     original = repo.counts
 
@@ -124,7 +112,7 @@ CLOSER = textwrap.dedent(
     async def main():
         engine = make_engine(Settings(), sys.argv[1], pool_size=1)
         async with make_sessionmaker(engine)() as session, session.begin():
-            await service.close_poll(session, int(sys.argv[2]))
+            await lifecycle.close_poll(session, int(sys.argv[2]))
 
     asyncio.run(main())
     """
@@ -142,7 +130,7 @@ async def test_closer_killed_half_way_is_safe_to_run_again(
     await kill_when_printed(CLOSER, [settings.database_url or "", str(pid)], "counted")
     r = (await client.query(RESULTS, {"p": s["poll"]["id"]}, token=s["tokens"][0]))["node"]
     assert r["status"] == "OPEN"  # nothing of the half-done close survived
-    assert await poll_jobs.close_one(_runtime(services), pid) == 1
+    assert await poll_jobs.close_one(services, pid) == 1
     r = (await client.query(RESULTS, {"p": s["poll"]["id"]}, token=s["tokens"][0]))["node"]
     assert r["status"] == "CLOSED" and r["results"]["totalVoters"] == 3
     assert r["results"]["options"][0]["votes"] == 3 and r["results"]["options"][0]["advanced"]

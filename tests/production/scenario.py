@@ -6,18 +6,19 @@ from typing import Any
 
 import asyncpg
 
-from domain.payments import service as payments
+from domain.payments.models import PaymentStep
+from domain.payments.trade import out_trade_no
 from domain.payments.provider import sign_notification
-from server.config import Settings
+from infra.config import Settings
 from tests.conftest import GraphQLClient
 from tests.helpers import make_community, make_koc, make_open_drop, members, pk, preorder
 
 
 async def pay(client: GraphQLClient, services: Any, order_id: int, amount: int,
-              step: payments.PaymentStep, txn: str) -> int:
+              step: PaymentStep, txn: str) -> int:
     p = services.payments
     headers, body = sign_notification(p.keys, p._platform, "SANDBOX-PLATFORM", {
-        "out_trade_no": payments.out_trade_no(order_id, step), "transaction_id": txn,
+        "out_trade_no": out_trade_no(order_id, step), "transaction_id": txn,
         "trade_state": "SUCCESS", "amount": {"total": amount, "currency": "CNY"}})
     resp = await client.http.post("/payments/wechat/notify", content=body, headers=headers)
     return resp.status_code
@@ -47,7 +48,7 @@ async def paid_drop(client: GraphQLClient, services: Any, operator_token: str, *
         assert out["errors"] == [], out
         order = out["order"]
         if i < buyers:
-            step = payments.PaymentStep.DEPOSIT if mode == "DEPOSIT" else payments.PaymentStep.FULL
+            step = PaymentStep.DEPOSIT if mode == "DEPOSIT" else PaymentStep.FULL
             assert await pay(client, services, pk(order["id"]), order["amountDue"]["amountFen"],
                              step, f"T{i}") == 204
         orders.append({"id": order["id"], "pk": pk(order["id"]), "token": token,

@@ -7,10 +7,9 @@ import io
 from typing import Any
 
 from domain.drops import settlement
-from domain.payments import service as payments
+from domain.payments.models import PaymentStep
 from domain.production import planner
-from server.config import Settings
-from server.uow import unit_of_work
+from infra.config import Settings
 from tests.conftest import GraphQLClient
 from tests.production.scenario import close, paid_drop, pay, pk, sql
 
@@ -42,14 +41,14 @@ async def _factory(client: GraphQLClient, op: str, name: str, min_batch: int,
 
 
 async def _settle_and_plan(services: Any, drop_id: int) -> int:
-    async with unit_of_work(services.sessionmaker, services.broker) as session:
+    async with services.unit_of_work() as session:
         await settlement.settle_drop(session, drop_id)
-    async with unit_of_work(services.sessionmaker, services.broker) as session:
+    async with services.unit_of_work() as session:
         return len(await planner.plan(session, drop_id))
 
 
 async def _plan(services: Any, drop_id: int) -> int:
-    async with unit_of_work(services.sessionmaker, services.broker) as session:
+    async with services.unit_of_work() as session:
         return len(await planner.plan(session, drop_id))
 
 
@@ -82,11 +81,11 @@ async def test_below_minimum_waits_for_balances_then_ships_anyway(
     node = (await client.query("query($o: ID!) { node(id: $o) { ... on Order { amountDue { amountFen } } } }",
                                {"o": first["id"]}, token=first["token"]))["node"]
     assert await pay(client, services, first["pk"], node["amountDue"]["amountFen"],
-                     payments.PaymentStep.BALANCE, "BAL") == 204
+                     PaymentStep.BALANCE, "BAL") == 204
     assert await _plan(services, s["drop_pk"]) == 0  # 2 confirmed < minimum 5, balances pending
     await sql(settings, "UPDATE orders SET balance_due_at = now() - interval '1 second' "
                         "WHERE drop_id = $1 AND status = 'DEPOSIT_PAID'", s["drop_pk"])
-    async with unit_of_work(services.sessionmaker, services.broker) as session:
+    async with services.unit_of_work() as session:
         from domain.drops import repository as drop_repo
 
         await settlement.default_overdue_balances(session, await drop_repo.get(session, s["drop_pk"]))

@@ -7,9 +7,9 @@ import textwrap
 from typing import Any
 
 from domain.drops import settlement
-from domain.payments import service as payments
-from server.config import Settings
-from server.uow import unit_of_work
+from domain.payments import ledger, refunds
+from domain.payments.models import PaymentStep
+from infra.config import Settings
 from tests.conftest import GraphQLClient
 from tests.helpers import kill_when_printed
 from tests.production.scenario import close, paid_drop, pay, sql
@@ -21,18 +21,18 @@ SETTLE = """mutation($d: ID!) { settleDrop(dropId: $d) { drop { status finalPric
 
 
 async def _settle(services: Any, drop_id: int) -> bool:
-    async with unit_of_work(services.sessionmaker, services.broker) as session:
+    async with services.unit_of_work() as session:
         return (await settlement.settle_drop(session, drop_id)).settled_now
 
 
 async def _refund(services: Any, order_id: int) -> int:
-    async with unit_of_work(services.sessionmaker, services.broker) as session:
-        return await payments.refund_order(session, services.payments, order_id)
+    async with services.unit_of_work() as session:
+        return await refunds.refund_order(session, services.payments, order_id)
 
 
 async def _net(services: Any, order_id: int) -> int:
     async with services.sessionmaker() as session:
-        return (await payments.balance(session, order_id)).net
+        return (await ledger.balance(session, order_id)).net
 
 
 async def test_success_fixes_the_tier_price_and_refunds_the_difference(
@@ -50,15 +50,9 @@ async def test_success_fixes_the_tier_price_and_refunds_the_difference(
     again = await client.query(SETTLE, {"d": s["drop"]["id"]}, token=s["koc"]["accessToken"])
     assert again["settleDrop"]["errors"] == []
     from workers import production as jobs
-    from workers.runtime import Runtime, set_runtime
 
-    set_runtime(Runtime(settings=services.settings, sessionmaker=services.sessionmaker,
-                        redis=services.redis, broker=services.broker, payments=services.payments))
-    try:
-        assert await jobs.refund_excess(s["drop_pk"]) == 6 * 2 * 4000  # the tier difference
-        assert await jobs.refund_excess(s["drop_pk"]) == 0  # delivered twice: nothing more
-    finally:
-        set_runtime(None)
+    assert await jobs.refund_excess(s["drop_pk"], services) == 6 * 2 * 4000  # the tier difference
+    assert await jobs.refund_excess(s["drop_pk"], services) == 0  # delivered twice: nothing more
     first = s["orders"][0]
     assert await _refund(services, first["pk"]) == 0  # a retried refund is the same refund
     node = (await client.query(ORDER, {"o": first["id"]}, token=first["token"]))["node"]
@@ -80,7 +74,7 @@ async def test_failure_refunds_everyone_and_tells_them(
         assert await _net(services, o["pk"]) == 0
         node = (await client.query(ORDER, {"o": o["id"]}, token=o["token"]))["node"]
         assert node["status"] == "REFUNDED"
-    from domain.notifications import service as notify
+    from domain.notifications import outbox as notify
     from domain.notifications.models import NotificationKind
 
     assert await notify.expand(services.sessionmaker, NotificationKind.DROP_FAILED,
@@ -102,16 +96,16 @@ async def test_deposit_balance_request_payment_and_default(
     assert node["status"] == "DEPOSIT_PAID" and node["balanceDueAt"] is not None
     balance = node["amountDue"]["amountFen"]
     assert balance == 2 * 29900 - 2 * 5000
-    bad = await pay(client, services, a["pk"], balance - 1, payments.PaymentStep.BALANCE, "B0")
+    bad = await pay(client, services, a["pk"], balance - 1, PaymentStep.BALANCE, "B0")
     assert bad == 400
-    assert await pay(client, services, a["pk"], balance, payments.PaymentStep.BALANCE, "B1") == 204
+    assert await pay(client, services, a["pk"], balance, PaymentStep.BALANCE, "B1") == 204
     node = (await client.query(ORDER, {"o": a["id"]}, token=a["token"]))["node"]
     assert node["status"] == "CONFIRMED"
     assert await _net(services, a["pk"]) == 2 * 29900
     # b never pays its balance: past the deadline it is cancelled and the deposit kept.
     await sql(settings, "UPDATE orders SET balance_due_at = now() - interval '1 second' "
                         "WHERE id = $1", b["pk"])
-    async with unit_of_work(services.sessionmaker, services.broker) as session:
+    async with services.unit_of_work() as session:
         from domain.drops import repository as drop_repo
 
         drop = await drop_repo.get(session, s["drop_pk"])
@@ -133,10 +127,10 @@ KILLED = textwrap.dedent(
     """
     import asyncio, sys
     from domain.drops import settlement
-    from domain.notifications import service as notify
-    from server.config import Settings
-    from server.resources import make_engine, make_sessionmaker
-    from server.uow import unit_of_work
+    from domain.notifications import outbox as notify
+    from infra.config import Settings
+    from infra.resources import make_engine, make_sessionmaker
+    from infra.uow import unit_of_work
 
     async def stall(*a, **k):
         print("half-way", flush=True)

@@ -12,7 +12,7 @@ import pytest
 from redis.asyncio import Redis
 
 from domain import jobs
-from server.config import Settings
+from infra.config import Settings
 from workers.main import run_worker
 
 

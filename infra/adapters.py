@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from domain.notifications.wechat import HttpSubscribeMessages, SandboxSubscribeMessages
+from domain.identity.wechat import DevWeChatLogin, HttpWeChatLogin, WeChatLogin
+from domain.notifications.wechat import (
+    HttpSubscribeMessages,
+    SandboxSubscribeMessages,
+    SubscribeMessages,
+)
 from domain.payments.provider import (
     PaymentProvider,
     Poster,
@@ -10,12 +15,21 @@ from domain.payments.provider import (
     WeChatPay,
     load_wechat_keys,
 )
-from server.config import Settings
+from infra.config import Settings
 
 NOTIFY_PATH = "/payments/wechat/notify"
 
 
-def make_subscribe_messages(settings: Settings) -> HttpSubscribeMessages | SandboxSubscribeMessages:
+def make_wechat_login(settings: Settings) -> WeChatLogin:
+    if settings.wechat_app_id and settings.wechat_app_secret:
+        return HttpWeChatLogin(settings.wechat_app_id, settings.wechat_app_secret,
+                               settings.wechat_api_base, timeout=settings.wechat_timeout_seconds)
+    if settings.is_dev:
+        return DevWeChatLogin()
+    raise RuntimeError("WeChat login is not configured (C2M_WECHAT_APP_ID / C2M_WECHAT_APP_SECRET)")
+
+
+def make_subscribe_messages(settings: Settings) -> SubscribeMessages:
     if settings.wechat_app_id and settings.wechat_app_secret:
         return HttpSubscribeMessages(settings.wechat_app_id, settings.wechat_app_secret,
                                      settings.wechat_api_base,
@@ -25,7 +39,8 @@ def make_subscribe_messages(settings: Settings) -> HttpSubscribeMessages | Sandb
 
 def make_payment_provider(settings: Settings, poster: Poster | None = None) -> PaymentProvider:
     if settings.payments == "wechat":
-        assert settings.wechatpay_private_key_file and settings.wechatpay_platform_cert_file
+        if not (settings.wechatpay_private_key_file and settings.wechatpay_platform_cert_file):
+            raise RuntimeError("C2M_PAYMENTS=wechat needs the merchant key and platform cert")
         keys = load_wechat_keys(
             settings.wechatpay_private_key_file, settings.wechatpay_cert_serial or "",
             settings.wechatpay_platform_cert_file, settings.wechatpay_platform_serial or "",

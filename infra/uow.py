@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from taskiq import AsyncBroker
 
 from domain import jobs
-from workers.broker import kick
+from infra.queue import kick
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 import domain.models  # noqa: F401  - every context's tables, so mappers and FKs resolve
-from server.config import Settings
+from infra.config import Settings
 
 
 def normalise_database_url(url: str) -> str:

@@ -1,0 +1,61 @@
+"""The job queue: taskiq on a Redis stream (consumer group, explicit acks).
+
+Why taskiq + taskiq-redis: async-native, works with redis-py 5+ (arq pins redis<6), a stream
+broker with consumer groups gives at-least-once delivery (a message is acked only after the job
+finished; a killed worker's messages are re-claimed by another after ``REDELIVER_AFTER_MS``),
+retries with exponential backoff come from its SmartRetryMiddleware, and more worker processes
+join the same consumer group to scale out. See docs/architecture.md.
+
+This module only builds the broker and sends jobs by name; the worker process registers the job
+functions (``workers/registry.py``), so nothing here depends on the workers.
+"""
+
+from __future__ import annotations
+
+from taskiq import AsyncBroker, SmartRetryMiddleware
+from taskiq.kicker import AsyncKicker
+from taskiq_redis import ListRedisScheduleSource, RedisStreamBroker
+
+from domain.jobs import Job
+from infra.config import Settings
+
+# A message not acked this long after delivery (its worker died) is re-delivered.
+REDELIVER_AFTER_MS = 60_000
+
+
+def schedule_prefix(settings: Settings) -> str:
+    return f"{settings.queue_name}:schedule"
+
+
+def make_retry_source(settings: Settings, redis_url: str) -> ListRedisScheduleSource:
+    """Where delayed retries wait (a Redis schedule source read by the worker's scheduler)."""
+    return ListRedisScheduleSource(redis_url, prefix=schedule_prefix(settings))
+
+
+def make_broker(settings: Settings, redis_url: str,
+                retry_source: ListRedisScheduleSource | None = None) -> AsyncBroker:
+    retry_source = retry_source or make_retry_source(settings, redis_url)
+    return RedisStreamBroker(
+        redis_url,
+        queue_name=settings.queue_name,
+        consumer_group_name="c2m-workers",
+        idle_timeout=REDELIVER_AFTER_MS,
+        unacknowledged_lock_timeout=30,
+        xread_block=1000,
+        maxlen=100_000,
+    ).with_middlewares(
+        SmartRetryMiddleware(
+            default_retry_count=8,
+            default_retry_label=True,
+            default_delay=1,
+            use_jitter=True,
+            use_delay_exponent=True,
+            max_delay_exponent=300,
+            schedule_source=retry_source,
+        )
+    )
+
+
+async def kick(broker: AsyncBroker, job: Job) -> None:
+    """Send a job by its name; the process sending it need not know the function."""
+    await AsyncKicker(task_name=job.name, broker=broker, labels={}).kiq(**job.kwargs)

@@ -1,0 +1,91 @@
+"""One typed container of long-lived collaborators, used by requests and jobs alike."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from taskiq import AsyncBroker
+
+from domain.drops.reservations import ReservationStore
+from domain.identity.tokens import TokenIssuer
+from domain.identity.wechat import WeChatLogin
+from domain.notifications.wechat import SubscribeMessages
+from domain.payments.provider import PaymentProvider, Poster
+from domain.polls.live import LivePolls
+from infra.adapters import (
+    make_payment_provider,
+    make_subscribe_messages,
+    make_wechat_login,
+)
+from infra.config import Settings
+from infra.pubsub import PubSubHub
+from infra.queue import make_broker
+from infra.resources import make_engine, make_redis, make_sessionmaker
+from infra.uow import unit_of_work
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    redis: Redis
+    queue: AsyncBroker
+    tokens: TokenIssuer
+    wechat_login: WeChatLogin
+    subscribe_messages: SubscribeMessages
+    payments: PaymentProvider
+    live_polls: LivePolls
+    reservations: ReservationStore
+    hub: PubSubHub
+
+    def unit_of_work(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """One transaction; jobs and hooks queued inside run only after it commits."""
+        return unit_of_work(self.sessionmaker, self.queue)
+
+
+@asynccontextmanager
+async def open_services(settings: Settings, database_url: str, redis_url: str, *,
+                        poster: Poster | None = None, pool_size: int | None = None,
+                        queue: AsyncBroker | None = None) -> AsyncIterator[Services]:
+    """Build every collaborator from settings; close them all on the way out.
+
+    ``poster`` is how the sandbox payment provider reaches our webhook (the API passes one; a
+    worker only refunds). ``queue`` lets the worker pass the broker it consumes from."""
+    engine = make_engine(settings, database_url, pool_size=pool_size)
+    redis = make_redis(redis_url)
+    own_queue = queue is None
+    broker = queue or make_broker(settings, redis_url)
+    if own_queue:
+        await broker.startup()
+    sessionmaker = make_sessionmaker(engine)
+    hub = PubSubHub(redis)
+    services = Services(
+        settings=settings,
+        engine=engine,
+        sessionmaker=sessionmaker,
+        redis=redis,
+        queue=broker,
+        tokens=TokenIssuer(settings.jwt_secret, settings.access_token_ttl_seconds),
+        wechat_login=make_wechat_login(settings),
+        subscribe_messages=make_subscribe_messages(settings),
+        payments=make_payment_provider(settings, poster),
+        live_polls=LivePolls(sessionmaker, redis),
+        reservations=ReservationStore(redis),
+        hub=hub,
+    )
+    try:
+        yield services
+    finally:
+        await services.payments.aclose()
+        await services.subscribe_messages.aclose()
+        await services.wechat_login.aclose()
+        await hub.aclose()
+        if own_queue:
+            await broker.shutdown()
+        await redis.aclose()
+        await engine.dispose()

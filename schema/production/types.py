@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from strawberry import relay
+from strawberry.types import Info
+
+from domain.errors import ValidationFailed
+from domain.production import factory_api, models
+from domain.production.drop_production import SkuProgress
+from schema.context import Context
+from schema.drops.types import DropVariant
+from schema.errors import UserError
+from schema.ids import node_pks
+from schema.loaders import loader
+
+BatchStatus = strawberry.enum(models.BatchStatus, name="BatchStatus")
+ProductionStage = strawberry.enum(models.Stage, name="ProductionStage")
+
+
+@strawberry.type
+class BatchLine:
+    variant: DropVariant
+    size: str
+    color: str
+    quantity: int
+    shipped: int
+
+
+@strawberry.type(description="A batch production order: what one factory makes in one run.")
+class Batch(relay.Node):
+    id: relay.NodeID[int]
+    drop_id: relay.GlobalID
+    factory_id: relay.GlobalID
+    sequence: int
+    status: BatchStatus  # type: ignore[valid-type]
+    stage: ProductionStage | None  # type: ignore[valid-type]
+    below_minimum: bool
+    created_at: datetime
+    updated_at: datetime
+    drop_pk: strawberry.Private[int]
+
+    @classmethod
+    def from_model(cls, b: models.Batch) -> Batch:
+        return cls(id=b.id, drop_id=relay.GlobalID("Drop", str(b.drop_id)),
+                   factory_id=relay.GlobalID("Factory", str(b.factory_id)), sequence=b.sequence,
+                   status=b.status, stage=b.stage, below_minimum=b.below_minimum,
+                   created_at=b.created_at, updated_at=b.updated_at, drop_pk=b.drop_id)
+
+    @strawberry.field
+    async def lines(self, info: Info[Context, Any]) -> list[BatchLine]:
+        rows = await loader(info.context, "batch_lines").load(self.id)
+        variants = {v.id: v for v in await loader(info.context, "drop_variants").load(self.drop_pk)}
+        return [BatchLine(variant=DropVariant.from_model(variants[r.variant_id]),
+                          size=variants[r.variant_id].size, color=variants[r.variant_id].color,
+                          quantity=r.quantity, shipped=r.shipped) for r in rows]
+
+    @strawberry.field(description="Authenticated URL of the CSV production sheet.")
+    def sheet_url(self) -> str:
+        return f"/factory/batches/{self.id}/sheet.csv"
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info[Context, Any], node_ids: Iterable[str], required: bool = False
+    ) -> list[Batch | None]:
+        ctx = info.context
+        pks = node_pks(node_ids)
+        async with ctx.read_session() as session:
+            found = await factory_api.visible_batches(session, ctx.actor, [p for p in pks if p])
+        return [cls.from_model(found[p]) if p in found else None for p in pks]
+
+
+@strawberry.type
+class SkuProduction:
+    variant: DropVariant
+    confirmed: int
+    planned: int
+    shipped: int
+    to_ship: int
+
+    @classmethod
+    def from_domain(cls, s: SkuProgress) -> SkuProduction:
+        return cls(variant=DropVariant.from_model(s.variant), confirmed=s.ordered,
+                   planned=s.planned, shipped=s.shipped, to_ship=max(0, s.ordered - s.shipped))
+
+
+@strawberry.type
+class DropProduction:
+    batches: list[Batch]
+    skus: list[SkuProduction]
+
+
+@strawberry.type
+class BatchPayload:
+    batch: Batch | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class ShipmentPayload:
+    batch: Batch | None = None
+    tracking_number: str | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+def feed_cursor(b: models.Batch) -> str:
+    return base64.urlsafe_b64encode(f"batch:{b.updated_at.isoformat()}|{b.id}".encode()).decode()
+
+
+def decode_feed_cursor(cursor: str | None) -> tuple[datetime, int] | None:
+    if cursor is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor.encode()).decode()
+        kind, _, rest = raw.partition(":")
+        ts, _, pk = rest.rpartition("|")
+        if kind != "batch" or not pk.isascii() or not pk.isdigit() or len(pk) > 19:
+            raise ValueError(kind)
+        when = datetime.fromisoformat(ts)
+        if when.tzinfo is None:
+            raise ValueError(ts)
+        return when, int(pk)
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise ValidationFailed("The cursor is not valid.", field="after") from exc
