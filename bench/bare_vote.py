@@ -1,5 +1,6 @@
-"""The bare paths of the vote and pre-order benchmarks: a Starlette endpoint that authenticates the same JWT and
-runs the same domain vote (the PostgreSQL write and the Redis script), with no GraphQL."""
+"""The bare paths of the vote and pre-order benchmarks: a Starlette endpoint that authenticates
+the same JWT and runs the same domain vote (the PostgreSQL write and the Redis script), with no
+GraphQL."""
 
 from __future__ import annotations
 
@@ -47,8 +48,13 @@ def create_app(settings: Settings) -> Starlette:
         body = json.loads(await request.body())
         try:
             async with unit_of_work(state["sessionmaker"], None) as session:  # type: ignore[arg-type]
-                out = await voting.cast_vote(session, state["live"], Actor(user_id=user_id),  # type: ignore[arg-type]
-                                              int(body["pollId"]), [int(o) for o in body["optionIds"]])
+                out = await voting.cast_vote(
+                    session,
+                    state["live"],
+                    Actor(user_id=user_id),  # type: ignore[arg-type]
+                    int(body["pollId"]),
+                    [int(o) for o in body["optionIds"]],
+                )
         except DomainError as e:
             return Response(json.dumps({"error": e.code.value}), media_type="application/json")
         return Response(json.dumps({"changed": out.changed}), media_type="application/json")
@@ -60,19 +66,36 @@ def create_app(settings: Settings) -> Starlette:
         sm = state["sessionmaker"]
         try:
             order = await preorders.place_preorder(
-                lambda: unit_of_work(sm, None), sm, state["store"],  # type: ignore[arg-type]
-                Actor(user_id=user_id), int(body["dropId"]),
-                [(int(v), int(q)) for v, q in body["lines"]], body["key"],
-                inputs.Address(**body["address"]))
+                lambda: unit_of_work(sm, None),
+                sm,
+                state["store"],  # type: ignore[arg-type]
+                Actor(user_id=user_id),
+                int(body["dropId"]),
+                [(int(v), int(q)) for v, q in body["lines"]],
+                body["key"],
+                inputs.Address(**body["address"]),
+            )
         except DomainError as e:
             return Response(json.dumps({"error": e.code.value}), media_type="application/json")
-        return Response(json.dumps({"order": order.id, "quantity": order.quantity}),
-                        media_type="application/json")
+        return Response(
+            json.dumps({"order": order.id, "quantity": order.quantity}),
+            media_type="application/json",
+        )
 
-    return Starlette(routes=[Route("/vote", vote, methods=["POST"]),
-                             Route("/preorder", place, methods=["POST"])], lifespan=lifespan)
+    return Starlette(
+        routes=[
+            Route("/vote", vote, methods=["POST"]),
+            Route("/preorder", place, methods=["POST"]),
+        ],
+        lifespan=lifespan,
+    )
 
 
 if __name__ == "__main__":
-    uvicorn.run(create_app(Settings()), host="127.0.0.1", port=int(sys.argv[1]),
-                log_level="warning", access_log=False)
+    uvicorn.run(
+        create_app(Settings()),
+        host="127.0.0.1",
+        port=int(sys.argv[1]),
+        log_level="warning",
+        access_log=False,
+    )

@@ -50,14 +50,24 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], seconds: float = 60) -> 
 
 
 @contextmanager
-def api_and_bare(db_url: str, redis_url: str) -> Iterator[tuple[subprocess.Popen[bytes], int,
-                                                                 subprocess.Popen[bytes], int]]:
+def api_and_bare(
+    db_url: str, redis_url: str
+) -> Iterator[tuple[subprocess.Popen[bytes], int, subprocess.Popen[bytes], int]]:
     """One `c2m api` process and the bare Starlette endpoints, on free loopback ports."""
-    env = {**os.environ, "C2M_DATABASE_URL": db_url, "C2M_REDIS_URL": redis_url,
-           "C2M_SECRET_KEY": SECRET, "C2M_LOG_LEVEL": "WARNING", "C2M_ENV": "test"}
+    env = {
+        **os.environ,
+        "C2M_DATABASE_URL": db_url,
+        "C2M_REDIS_URL": redis_url,
+        "C2M_SECRET_KEY": SECRET,
+        "C2M_LOG_LEVEL": "WARNING",
+        "C2M_ENV": "test",
+    }
     gql_port, bare_port = free_port(), free_port()
-    api = subprocess.Popen([sys.executable, "-m", "server.cli", "api", "--port", str(gql_port)],
-                           env=env, stdout=subprocess.DEVNULL)
+    api = subprocess.Popen(
+        [sys.executable, "-m", "server.cli", "api", "--port", str(gql_port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
     bare = subprocess.Popen([sys.executable, "-m", "bench.bare_vote", str(bare_port)], env=env)
     try:
         wait_ready(f"http://127.0.0.1:{gql_port}/healthz", api)
@@ -88,7 +98,8 @@ def run(storm: Callable[[Any, str, str], Awaitable[dict[str, Any]]], args: Any) 
     finally:
         if embedded is not None:
             embedded.stop()
-    results["machine"] = (f"{os.cpu_count()} cores, {platform.python_implementation()} "
-                          f"{platform.python_version()}")
+    results["machine"] = (
+        f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}"
+    )
     results["date"] = datetime.now(UTC).date().isoformat()
     print(json.dumps(results, indent=2))

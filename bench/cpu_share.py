@@ -12,8 +12,13 @@ import time
 
 import psutil
 
-GROUPS = (("postgres", "postgres (all backends)"), ("valkey", "valkey"),
-          ("server.cli api", "api"), ("bare_vote", "bare"), ("_storm", "load generator + driver"))
+GROUPS = (
+    ("postgres", "postgres (all backends)"),
+    ("valkey", "valkey"),
+    ("server.cli api", "api"),
+    ("bare_vote", "bare"),
+    ("_storm", "load generator + driver"),
+)
 
 
 def main(seconds: float) -> None:

@@ -35,11 +35,16 @@ class Outcome:
         return (self.ok + self.failed) / self.elapsed if self.elapsed else 0.0
 
 
-def build_request(host: str, port: int, path: str, body: dict[str, object],
-                  headers: dict[str, str]) -> bytes:
+def build_request(
+    host: str, port: int, path: str, body: dict[str, object], headers: dict[str, str]
+) -> bytes:
     payload = json.dumps(body, separators=(",", ":")).encode()
-    lines = [f"POST {path} HTTP/1.1", f"Host: {host}:{port}", "Content-Type: application/json",
-             f"Content-Length: {len(payload)}"] + [f"{k}: {v}" for k, v in headers.items()]
+    lines = [
+        f"POST {path} HTTP/1.1",
+        f"Host: {host}:{port}",
+        "Content-Type: application/json",
+        f"Content-Length: {len(payload)}",
+    ] + [f"{k}: {v}" for k, v in headers.items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
 
 
@@ -66,8 +71,14 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     return status, await reader.readexactly(length)
 
 
-async def run(host: str, port: int, requests: Sequence[bytes], concurrency: int,
-              is_ok: Callable[[int, bytes], bool], keep_bodies: bool = False) -> Outcome:
+async def run(
+    host: str,
+    port: int,
+    requests: Sequence[bytes],
+    concurrency: int,
+    is_ok: Callable[[int, bytes], bool],
+    keep_bodies: bool = False,
+) -> Outcome:
     assert host in ("127.0.0.1", "localhost", "::1"), "load tests target loopback only"
     outcome = Outcome()
     queue: asyncio.Queue[int] = asyncio.Queue()

@@ -30,8 +30,10 @@ from domain.polls.models import Poll, PollCommunity, PollOption, PollStatus
 from infra.config import Settings
 from infra.resources import make_engine, make_redis, make_sessionmaker
 
-VOTE = ("mutation Vote($p: ID!, $o: [ID!]!) { castVote(pollId: $p, optionIds: $o) "
-        "{ changed errors { code } } }")
+VOTE = (
+    "mutation Vote($p: ID!, $o: [ID!]!) { castVote(pollId: $p, optionIds: $o) "
+    "{ changed errors { code } } }"
+)
 OPTIONS = 10
 
 
@@ -42,35 +44,83 @@ async def seed(db_url: str, members: int) -> tuple[list[int], dict[str, tuple[in
     now = datetime.now(UTC)
     tag = f"bench-{int(time.time())}"
     async with sm() as session, session.begin():
-        koc = (await session.execute(insert(User).values(
-            wechat_openid=f"{tag}-koc", display_name="KOC", is_koc=True).returning(User.id))).scalar_one()
+        koc = (
+            await session.execute(
+                insert(User)
+                .values(wechat_openid=f"{tag}-koc", display_name="KOC", is_koc=True)
+                .returning(User.id)
+            )
+        ).scalar_one()
         rows = [{"wechat_openid": f"{tag}-{i}", "display_name": f"m{i}"} for i in range(members)]
         user_ids = list((await session.execute(insert(User).returning(User.id), rows)).scalars())
-        community = (await session.execute(insert(Community).values(
-            owner_id=koc, name="bench", description="").returning(Community.id))).scalar_one()
-        await session.execute(insert(CommunityMember), [
-            {"community_id": community, "user_id": u, "status": MembershipStatus.ACTIVE}
-            for u in user_ids])
+        community = (
+            await session.execute(
+                insert(Community)
+                .values(owner_id=koc, name="bench", description="")
+                .returning(Community.id)
+            )
+        ).scalar_one()
+        await session.execute(
+            insert(CommunityMember),
+            [
+                {"community_id": community, "user_id": u, "status": MembershipStatus.ACTIVE}
+                for u in user_ids
+            ],
+        )
         polls: dict[str, tuple[int, list[int]]] = {}
         for name in ("graphql", "bare"):
-            poll = (await session.execute(insert(Poll).values(
-                owner_id=koc, title=f"bench {name}", description="", status=PollStatus.OPEN,
-                opens_at=now - timedelta(minutes=1), closes_at=now + timedelta(hours=2),
-                max_choices=3, advance_count=5, published_at=now).returning(Poll.id))).scalar_one()
-            await session.execute(insert(PollCommunity).values(poll_id=poll, community_id=community))
-            opts = list((await session.execute(insert(PollOption).returning(PollOption.id), [
-                {"poll_id": poll, "position": i, "title": f"S{i}", "image_urls": ["https://x/y.jpg"],
-                 "designer_notes": "", "currency": "CNY"} for i in range(OPTIONS)])).scalars())
+            poll = (
+                await session.execute(
+                    insert(Poll)
+                    .values(
+                        owner_id=koc,
+                        title=f"bench {name}",
+                        description="",
+                        status=PollStatus.OPEN,
+                        opens_at=now - timedelta(minutes=1),
+                        closes_at=now + timedelta(hours=2),
+                        max_choices=3,
+                        advance_count=5,
+                        published_at=now,
+                    )
+                    .returning(Poll.id)
+                )
+            ).scalar_one()
+            await session.execute(
+                insert(PollCommunity).values(poll_id=poll, community_id=community)
+            )
+            opts = list(
+                (
+                    await session.execute(
+                        insert(PollOption).returning(PollOption.id),
+                        [
+                            {
+                                "poll_id": poll,
+                                "position": i,
+                                "title": f"S{i}",
+                                "image_urls": ["https://x/y.jpg"],
+                                "designer_notes": "",
+                                "currency": "CNY",
+                            }
+                            for i in range(OPTIONS)
+                        ],
+                    )
+                ).scalars()
+            )
             polls[name] = (poll, opts)
     await engine.dispose()
     return user_ids, polls
 
 
-def plan(user_ids: list[int], options: list[int], revote: float, seed: int) -> list[tuple[int, list[int]]]:
+def plan(
+    user_ids: list[int], options: list[int], revote: float, seed: int
+) -> list[tuple[int, list[int]]]:
     rng = random.Random(seed)
     votes = [(u, sorted(rng.sample(options, rng.randint(1, 3)))) for u in user_ids]
-    again = [(u, sorted(rng.sample(options, rng.randint(1, 3))))
-             for u in rng.sample(user_ids, int(len(user_ids) * revote))]
+    again = [
+        (u, sorted(rng.sample(options, rng.randint(1, 3))))
+        for u in rng.sample(user_ids, int(len(user_ids) * revote))
+    ]
     return votes + again
 
 
@@ -108,51 +158,89 @@ async def storm(args: argparse.Namespace, db_url: str, redis_url: str) -> dict[s
         if args.profile:
             # py-spy samples each server while it takes the storm (for "where does time go").
             for name, proc in (("graphql", api), ("bare", bare)):
-                profilers.append(subprocess.Popen(
-                    ["py-spy", "record", "--pid", str(proc.pid), "--format", "speedscope",
-                     "--duration", str(args.profile_seconds), "--rate", "200", "--subprocesses",
-                     "-o", str(Path(args.profile) / f"{name}.speedscope.json")],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                profilers.append(
+                    subprocess.Popen(  # noqa: ASYNC220 - started once, before the clock runs
+                        [
+                            "py-spy",
+                            "record",
+                            "--pid",
+                            str(proc.pid),
+                            "--format",
+                            "speedscope",
+                            "--duration",
+                            str(args.profile_seconds),
+                            "--rate",
+                            "200",
+                            "--subprocesses",
+                            "-o",
+                            str(Path(args.profile) / f"{name}.speedscope.json"),
+                        ],
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                )
         for name in ("graphql", "bare"):
             poll_id, options = polls[name]
             votes = plan(user_ids, options, args.revote, seed=42)
             if name == "graphql":
                 port = gql_port
-                reqs = [loadgen.build_request(
-                    "127.0.0.1", port, "/graphql",
-                    {"query": VOTE, "operationName": "Vote",
-                     "variables": {"p": gid("Poll", poll_id), "o": [gid("PollOption", o) for o in picks]}},
-                    {"Authorization": f"Bearer {tokens[u]}"}) for u, picks in votes]
+                reqs = [
+                    loadgen.build_request(
+                        "127.0.0.1",
+                        port,
+                        "/graphql",
+                        {
+                            "query": VOTE,
+                            "operationName": "Vote",
+                            "variables": {
+                                "p": gid("Poll", poll_id),
+                                "o": [gid("PollOption", o) for o in picks],
+                            },
+                        },
+                        {"Authorization": f"Bearer {tokens[u]}"},
+                    )
+                    for u, picks in votes
+                ]
                 check = ok_graphql
             else:
                 port = bare_port
-                reqs = [loadgen.build_request(
-                    "127.0.0.1", port, "/vote", {"pollId": poll_id, "optionIds": picks},
-                    {"Authorization": f"Bearer {tokens[u]}"}) for u, picks in votes]
+                reqs = [
+                    loadgen.build_request(
+                        "127.0.0.1",
+                        port,
+                        "/vote",
+                        {"pollId": poll_id, "optionIds": picks},
+                        {"Authorization": f"Bearer {tokens[u]}"},
+                    )
+                    for u, picks in votes
+                ]
                 check = ok_bare
             # Warm up on a few members of this poll (their ballots count like any other).
             await loadgen.run("127.0.0.1", port, reqs[:100], 8, check)
             out = await loadgen.run("127.0.0.1", port, reqs[100:], args.concurrency, check)
             equal, voters, _ = await verify(db_url, redis_url, poll_id)
             results[name] = {
-                "requests": len(reqs) - 100, "ok": out.ok, "failed": out.failed,
-                "seconds": round(out.elapsed, 2), "votes_per_s": round(out.rate, 1),
+                "requests": len(reqs) - 100,
+                "ok": out.ok,
+                "failed": out.failed,
+                "seconds": round(out.elapsed, 2),
+                "votes_per_s": round(out.rate, 1),
                 "p50_ms": round(out.percentile(50) * 1000, 1),
                 "p99_ms": round(out.percentile(99) * 1000, 1),
-                "voters_in_postgres": voters, "redis_equals_postgres": equal,
+                "voters_in_postgres": voters,
+                "redis_equals_postgres": equal,
             }
         for profiler in profilers:
             profiler.wait()
         g, b = results["graphql"], results["bare"]
-        results["graphql_to_bare_ratio"] = round(
-            g["votes_per_s"] / b["votes_per_s"], 2)  # type: ignore[index,operator]
+        results["graphql_to_bare_ratio"] = round(g["votes_per_s"] / b["votes_per_s"], 2)  # type: ignore[index,operator]
         return results
 
 
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--members", type=int, default=3000)
     parser.add_argument("--revote", type=float, default=0.2)
     parser.add_argument("--concurrency", type=int, default=64)
@@ -160,6 +248,7 @@ def main() -> None:
     parser.add_argument("--profile-seconds", type=int, default=40)
     args = parser.parse_args()
     common.run(storm, args)
+
 
 if __name__ == "__main__":
     main()

@@ -28,7 +28,9 @@ def text(value: str, field: str, *, min_len: int = 0, max_len: int) -> str:
     value = value.strip()
     if not min_len <= len(value) <= max_len:
         if min_len:
-            raise ValidationFailed(f"{field} must be {min_len} to {max_len} characters.", field=field)
+            raise ValidationFailed(
+                f"{field} must be {min_len} to {max_len} characters.", field=field
+            )
         raise ValidationFailed(f"{field} must be at most {max_len} characters.", field=field)
     return value
 
@@ -37,10 +39,15 @@ def https_url(value: str | None, field: str) -> str | None:
     if value is None or value == "":
         return None
     value = value.strip()
-    if len(value) > MAX_URL or not value.startswith("https://") or not clean_text(value) \
-            or any(c.isspace() for c in value):
-        raise ValidationFailed(f"{field} must be an https URL (at most {MAX_URL} characters).",
-                               field=field)
+    if (
+        len(value) > MAX_URL
+        or not value.startswith("https://")
+        or not clean_text(value)
+        or any(c.isspace() for c in value)
+    ):
+        raise ValidationFailed(
+            f"{field} must be an https URL (at most {MAX_URL} characters).", field=field
+        )
     return value
 
 
@@ -54,14 +61,16 @@ def tags(values: Sequence[str], field: str, *, max_count: int, max_len: int) -> 
     out: list[str] = []
     for v in values:
         if not clean_text(v):
-            raise ValidationFailed(f"{field} contains characters that are not allowed.",
-                                   field=field)
+            raise ValidationFailed(
+                f"{field} contains characters that are not allowed.", field=field
+            )
         v = v.strip()
         if not v:
             continue
         if len(v) > max_len:
-            raise ValidationFailed(f"each {field} entry must be at most {max_len} characters.",
-                                   field=field)
+            raise ValidationFailed(
+                f"each {field} entry must be at most {max_len} characters.", field=field
+            )
         if v not in out:
             out.append(v)
     if len(out) > max_count:
@@ -74,8 +83,9 @@ def idempotency_key(value: str | None) -> str | None:
     if value is None:
         return None
     if not 1 <= len(value) <= MAX_IDEMPOTENCY_KEY or not clean_text(value):
-        raise ValidationFailed(f"idempotencyKey must be 1 to {MAX_IDEMPOTENCY_KEY} characters.",
-                               field="idempotencyKey")
+        raise ValidationFailed(
+            f"idempotencyKey must be 1 to {MAX_IDEMPOTENCY_KEY} characters.", field="idempotencyKey"
+        )
     return value
 
 
@@ -89,5 +99,8 @@ def same_request(stored: bytes | None, digest: bytes) -> None:
     """The one meaning of a reused idempotency key, for every mutation that takes one: the same
     request again gets the same object back; another request under the same key is refused."""
     if stored is not None and stored != digest:
-        raise Conflict("This idempotency key was used for a different request.",
-                       field="idempotencyKey", code=ErrorCode.IDEMPOTENCY_KEY_REUSED)
+        raise Conflict(
+            "This idempotency key was used for a different request.",
+            field="idempotencyKey",
+            code=ErrorCode.IDEMPOTENCY_KEY_REUSED,
+        )

@@ -22,8 +22,12 @@ NOTIFY_PATH = "/payments/wechat/notify"
 
 def make_wechat_login(settings: Settings) -> WeChatLogin:
     if settings.wechat_app_id and settings.wechat_app_secret:
-        return HttpWeChatLogin(settings.wechat_app_id, settings.wechat_app_secret,
-                               settings.wechat_api_base, timeout=settings.wechat_timeout_seconds)
+        return HttpWeChatLogin(
+            settings.wechat_app_id,
+            settings.wechat_app_secret,
+            settings.wechat_api_base,
+            timeout=settings.wechat_timeout_seconds,
+        )
     if settings.is_dev:
         return DevWeChatLogin()
     raise RuntimeError("WeChat login is not configured (C2M_WECHAT_APP_ID / C2M_WECHAT_APP_SECRET)")
@@ -31,9 +35,12 @@ def make_wechat_login(settings: Settings) -> WeChatLogin:
 
 def make_subscribe_messages(settings: Settings) -> SubscribeMessages:
     if settings.wechat_app_id and settings.wechat_app_secret:
-        return HttpSubscribeMessages(settings.wechat_app_id, settings.wechat_app_secret,
-                                     settings.wechat_api_base,
-                                     timeout=settings.wechat_timeout_seconds)
+        return HttpSubscribeMessages(
+            settings.wechat_app_id,
+            settings.wechat_app_secret,
+            settings.wechat_api_base,
+            timeout=settings.wechat_timeout_seconds,
+        )
     return SandboxSubscribeMessages()
 
 
@@ -42,10 +49,17 @@ def make_payment_provider(settings: Settings, poster: Poster | None = None) -> P
         if not (settings.wechatpay_private_key_file and settings.wechatpay_platform_cert_file):
             raise RuntimeError("C2M_PAYMENTS=wechat needs the merchant key and platform cert")
         keys = load_wechat_keys(
-            settings.wechatpay_private_key_file, settings.wechatpay_cert_serial or "",
-            settings.wechatpay_platform_cert_file, settings.wechatpay_platform_serial or "",
-            settings.wechatpay_apiv3_key or "")
-        return WeChatPay(mchid=settings.wechatpay_mchid or "", app_id=settings.wechat_app_id or "",
-                         keys=keys, notify_url=f"{settings.public_url}{NOTIFY_PATH}",
-                         base_url=settings.wechatpay_api_base)
+            settings.wechatpay_private_key_file,
+            settings.wechatpay_cert_serial or "",
+            settings.wechatpay_platform_cert_file,
+            settings.wechatpay_platform_serial or "",
+            settings.wechatpay_apiv3_key or "",
+        )
+        return WeChatPay(
+            mchid=settings.wechatpay_mchid or "",
+            app_id=settings.wechat_app_id or "",
+            keys=keys,
+            notify_url=f"{settings.public_url}{NOTIFY_PATH}",
+            base_url=settings.wechatpay_api_base,
+        )
     return SandboxPay(settings.data_dir, NOTIFY_PATH, poster)

@@ -96,13 +96,26 @@ class Settings(BaseSettings):
                     "C2M_ENV=production (the dev identity provider is disabled there)"
                 )
         if self.payments == "wechat":
-            missing = [n for n in ("wechatpay_mchid", "wechatpay_private_key_file",
-                                   "wechatpay_cert_serial", "wechatpay_platform_cert_file",
-                                   "wechatpay_platform_serial", "wechatpay_apiv3_key",
-                                   "public_url", "wechat_app_id") if not getattr(self, n)]
+            missing = [
+                n
+                for n in (
+                    "wechatpay_mchid",
+                    "wechatpay_private_key_file",
+                    "wechatpay_cert_serial",
+                    "wechatpay_platform_cert_file",
+                    "wechatpay_platform_serial",
+                    "wechatpay_apiv3_key",
+                    "public_url",
+                    "wechat_app_id",
+                )
+                if not getattr(self, n)
+            ]
             if missing:
-                raise RuntimeError("C2M_PAYMENTS=wechat needs " + ", ".join(
-                    f"C2M_{m.upper()}" for m in missing))
+                raise RuntimeError(
+                    "C2M_PAYMENTS=wechat needs " + ", ".join(f"C2M_{m.upper()}" for m in missing)
+                )
         elif self.env == "production":
-            raise RuntimeError("C2M_ENV=production needs C2M_PAYMENTS=wechat (the sandbox "
-                               "provider pays for everything)")
+            raise RuntimeError(
+                "C2M_ENV=production needs C2M_PAYMENTS=wechat (the sandbox "
+                "provider pays for everything)"
+            )

@@ -6,9 +6,7 @@ import re
 
 from prometheus_client import Counter, Histogram
 
-HTTP_REQUESTS = Counter(
-    "c2m_http_requests_total", "HTTP requests", ["method", "path", "status"]
-)
+HTTP_REQUESTS = Counter("c2m_http_requests_total", "HTTP requests", ["method", "path", "status"])
 HTTP_LATENCY = Histogram(
     "c2m_http_request_duration_seconds", "HTTP request latency", ["method", "path"]
 )

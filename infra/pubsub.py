@@ -55,8 +55,9 @@ class PubSubHub:
                 if not self._pubsub.subscribed:
                     await asyncio.sleep(0.05)
                     continue
-                message = await self._pubsub.get_message(ignore_subscribe_messages=True,
-                                                         timeout=1.0)
+                message = await self._pubsub.get_message(
+                    ignore_subscribe_messages=True, timeout=1.0
+                )
             except asyncio.CancelledError:
                 raise
             except (RedisConnectionError, OSError):
@@ -83,4 +84,4 @@ class PubSubHub:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reader
         with contextlib.suppress(Exception):
-            await self._pubsub.aclose()
+            await self._pubsub.reset()

@@ -32,8 +32,9 @@ def make_retry_source(settings: Settings, redis_url: str) -> ListRedisScheduleSo
     return ListRedisScheduleSource(redis_url, prefix=schedule_prefix(settings))
 
 
-def make_broker(settings: Settings, redis_url: str,
-                retry_source: ListRedisScheduleSource | None = None) -> AsyncBroker:
+def make_broker(
+    settings: Settings, redis_url: str, retry_source: ListRedisScheduleSource | None = None
+) -> AsyncBroker:
     retry_source = retry_source or make_retry_source(settings, redis_url)
     return RedisStreamBroker(
         redis_url,
@@ -43,6 +44,9 @@ def make_broker(settings: Settings, redis_url: str,
         unacknowledged_lock_timeout=30,
         xread_block=1000,
         maxlen=100_000,
+        # A group made after jobs were queued (a new install, or Redis restarted empty) still
+        # reads them: start from the beginning of the stream, not from "now".
+        consumer_id="0",
     ).with_middlewares(
         SmartRetryMiddleware(
             default_retry_count=8,

@@ -49,9 +49,15 @@ class Services:
 
 
 @asynccontextmanager
-async def open_services(settings: Settings, database_url: str, redis_url: str, *,
-                        poster: Poster | None = None, pool_size: int | None = None,
-                        queue: AsyncBroker | None = None) -> AsyncIterator[Services]:
+async def open_services(
+    settings: Settings,
+    database_url: str,
+    redis_url: str,
+    *,
+    poster: Poster | None = None,
+    pool_size: int | None = None,
+    queue: AsyncBroker | None = None,
+) -> AsyncIterator[Services]:
     """Build every collaborator from settings; close them all on the way out.
 
     ``poster`` is how the sandbox payment provider reaches our webhook (the API passes one; a

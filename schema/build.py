@@ -15,7 +15,6 @@ from strawberry.extensions.query_depth_limiter import create_validator as max_de
 from strawberry.types import ExecutionContext
 
 from infra.config import Settings
-
 from schema.community.mutations import CommunityMutation
 from schema.community.queries import CommunityQuery
 from schema.drops.mutations import DropMutation
@@ -38,13 +37,21 @@ def _root_types() -> tuple[type, type, type]:
     # Built per schema: relay's node field is mutated when a schema is created, so a class-level
     # field could not be shared by two schemas (tests build one per app).
     @strawberry.type(name="Query")
-    class Query(IdentityQuery, CommunityQuery, PollQuery, DropQuery, NotificationQuery,
-                ProductionQuery):
+    class Query(
+        IdentityQuery, CommunityQuery, PollQuery, DropQuery, NotificationQuery, ProductionQuery
+    ):
         node: relay.Node | None = relay.node(description="Fetch any object by its global id.")
 
     @strawberry.type(name="Mutation")
-    class Mutation(IdentityMutation, CommunityMutation, PollMutation, DropMutation,
-                   NotificationMutation, PaymentMutation, ProductionMutation):
+    class Mutation(
+        IdentityMutation,
+        CommunityMutation,
+        PollMutation,
+        DropMutation,
+        NotificationMutation,
+        PaymentMutation,
+        ProductionMutation,
+    ):
         pass
 
     @strawberry.type(name="Subscription")
@@ -68,8 +75,10 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     # DisableIntrospection) folded into one extension: the same graphql-core rules and parse
     # option, but one set of hooks per request instead of four (hooks cost on every request,
     # while cached validation runs the rules once per document).
-    rules: list[Any] = [max_depth_rule(settings.max_query_depth, None, None),
-                        max_aliases_rule(settings.max_aliases)]
+    rules: list[Any] = [
+        max_depth_rule(settings.max_query_depth, None, None),
+        max_aliases_rule(settings.max_aliases),
+    ]
     if not settings.introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
     max_tokens = settings.max_tokens
@@ -89,5 +98,6 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         lambda: ValidationCache(maxsize=1024),
     ]
     query, mutation, subscription = _root_types()
-    return C2MSchema(query=query, mutation=mutation, subscription=subscription,
-                     extensions=extensions)
+    return C2MSchema(
+        query=query, mutation=mutation, subscription=subscription, extensions=extensions
+    )

@@ -19,20 +19,23 @@ from domain.errors import ErrorCode as DomainErrorCode
 from domain.identity.actor import Actor
 from schema.context import Context
 
-ErrorCode = strawberry.enum(DomainErrorCode, name="ErrorCode",
-                            description="Machine-readable error codes.")
+ErrorCode = DomainErrorCode
+strawberry.enum(ErrorCode, name="ErrorCode", description="Machine-readable error codes.")
 
 
 @strawberry.type(description="Why a mutation did not change anything.")
 class UserError:
-    code: ErrorCode  # type: ignore[valid-type]
+    code: ErrorCode
     message: str
     field: str | None = None
     remaining: int | None = strawberry.field(
-        default=None, description="How many units are left (SOLD_OUT, VARIANT_SOLD_OUT) or may "
-        "still be ordered (MEMBER_LIMIT_EXCEEDED).")
+        default=None,
+        description="How many units are left (SOLD_OUT, VARIANT_SOLD_OUT) or may "
+        "still be ordered (MEMBER_LIMIT_EXCEEDED).",
+    )
     variant_id: relay.GlobalID | None = strawberry.field(
-        default=None, description="The variant at fault (VARIANT_SOLD_OUT, UNKNOWN_VARIANT).")
+        default=None, description="The variant at fault (VARIANT_SOLD_OUT, UNKNOWN_VARIANT)."
+    )
 
     @classmethod
     def from_domain(cls, error: DomainError) -> UserError:
@@ -49,9 +52,13 @@ class UserError:
 P = TypeVar("P")
 
 
-async def mutate(info: Info[Context, Any], payload: Callable[..., P],
-                 work: Callable[[AsyncSession, Actor], Awaitable[P]], *,
-                 signed_in: bool = True) -> P:
+async def mutate(
+    info: Info[Context, Any],
+    payload: Callable[..., P],
+    work: Callable[[AsyncSession, Actor], Awaitable[P]],
+    *,
+    signed_in: bool = True,
+) -> P:
     """Run ``work`` in one transaction as the caller; a domain error rolls it back and becomes
     ``payload(errors=[...])``. ``signed_in=False`` for the mutations that sign people in (a
     stale token must not stop a fresh login)."""

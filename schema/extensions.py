@@ -52,8 +52,9 @@ def shape_error(error: GraphQLError, request_id: str) -> GraphQLError:
             return _typed(error, "GRAPHQL_VALIDATION_FAILED")
         return _typed(error, "BAD_USER_INPUT")
     if _is_outage(original):
-        log.warning("dependency unavailable in %s: %r", ".".join(map(str, error.path or [])),
-                    original)
+        log.warning(
+            "dependency unavailable in %s: %r", ".".join(map(str, error.path or [])), original
+        )
         return GraphQLError(
             "A database or cache is briefly unavailable; retry the request.",
             nodes=error.nodes,
@@ -74,8 +75,17 @@ def shape_error(error: GraphQLError, request_id: str) -> GraphQLError:
 def _is_outage(error: BaseException) -> bool:
     """A lost connection to PostgreSQL or Redis: the client may retry (nothing was committed
     that it was told about)."""
-    if isinstance(error, (RedisConnectionError, RedisTimeoutError, OperationalError,
-                          InterfaceError, ConnectionError, TimeoutError)):
+    if isinstance(
+        error,
+        (
+            RedisConnectionError,
+            RedisTimeoutError,
+            OperationalError,
+            InterfaceError,
+            ConnectionError,
+            TimeoutError,
+        ),
+    ):
         return True
     return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
 

@@ -20,16 +20,18 @@ def parse_pk(raw: str) -> int | None:
     return value if 0 < value <= MAX_PK else None
 
 
-def decode_id(gid: relay.GlobalID, type_name: str, field: str, *,
-              unknown: DomainError | None = None) -> int:
+def decode_id(
+    gid: relay.GlobalID, type_name: str, field: str, *, unknown: DomainError | None = None
+) -> int:
     value = parse_pk(gid.node_id) if gid.type_name == type_name else None
     if value is None:
         raise unknown or NotFound(f"No such {type_name}.", field=field)
     return value
 
 
-def decode_ids(gids: list[relay.GlobalID], type_name: str, field: str, *,
-               unknown: DomainError | None = None) -> list[int]:
+def decode_ids(
+    gids: list[relay.GlobalID], type_name: str, field: str, *, unknown: DomainError | None = None
+) -> list[int]:
     return [decode_id(g, type_name, field, unknown=unknown) for g in gids]
 
 

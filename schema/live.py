@@ -15,9 +15,13 @@ PUSH_INTERVAL = 0.5  # at most one push per subscriber every 500 ms
 IDLE_RECHECK = 5.0
 
 
-async def throttled(hub: PubSubHub, channel: str, read: Callable[[], Awaitable[T]],
-                    signature: Callable[[T], Hashable],
-                    keep_going: Callable[[T], bool]) -> AsyncGenerator[T, None]:
+async def throttled(
+    hub: PubSubHub,
+    channel: str,
+    read: Callable[[], Awaitable[T]],
+    signature: Callable[[T], Hashable],
+    keep_going: Callable[[T], bool],
+) -> AsyncGenerator[T, None]:
     async with hub.listen(channel) as changed:
         current = await read()
         yield current

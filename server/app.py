@@ -54,8 +54,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if settings.public_url:
             self_client = httpx.AsyncClient(base_url=settings.public_url, timeout=10)
         else:
-            self_client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                            base_url="http://c2m.internal", timeout=10)
+            self_client = httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://c2m.internal", timeout=10
+            )
 
         async def poster(path: str, headers: dict[str, str], body: bytes) -> int:
             return (await self_client.post(path, content=body, headers=headers)).status_code
@@ -63,9 +64,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         async with contextlib.AsyncExitStack() as stack:
             stack.push_async_callback(self_client.aclose)
             services = await stack.enter_async_context(
-                open_services(settings, database_url, redis_url, poster=poster))
+                open_services(settings, database_url, redis_url, poster=poster)
+            )
             persisted = PersistedDocuments(
-                services.redis, manifest, trusted_only=settings.trusted_documents_only,
+                services.redis,
+                manifest,
+                trusted_only=settings.trusted_documents_only,
                 ttl_seconds=settings.apq_ttl_seconds,
             )
             holder["view"] = C2MGraphQL(
@@ -109,8 +113,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             except Exception as exc:  # noqa: BLE001 - readiness reports any failure
                 checks[name] = f"error: {type(exc).__name__}"
         ok = all(v == "ok" for v in checks.values())
-        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks},
-                            status_code=200 if ok else 503)
+        return JSONResponse(
+            {"status": "ok" if ok else "unavailable", "checks": checks},
+            status_code=200 if ok else 503,
+        )
 
     async def payment_notify(request: Request) -> Response:
         """WeChat Pay (and the sandbox) notifications: verified, idempotent, thin."""
@@ -118,8 +124,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         body = await request.body()
         try:
             async with services.unit_of_work() as session:
-                outcome = await webhook.handle_notification(session, services.payments,
-                                                             request.headers, body)
+                outcome = await webhook.handle_notification(
+                    session, services.payments, request.headers, body
+                )
         except webhook.NotificationRejected as exc:
             log.warning("payment notification rejected: %s", exc.message)
             return JSONResponse({"code": "FAIL", "message": exc.message}, status_code=400)
@@ -131,16 +138,24 @@ def create_app(settings: Settings | None = None) -> Starlette:
         services: Services = holder["services"]
         actor, error = await authenticate(services, request.headers.get("authorization"))
         if actor.is_anonymous:
-            return JSONResponse({"error": (error.message if error else "Sign in first."),
-                                 "code": "UNAUTHENTICATED"}, status_code=401)
+            return JSONResponse(
+                {
+                    "error": (error.message if error else "Sign in first."),
+                    "code": "UNAUTHENTICATED",
+                },
+                status_code=401,
+            )
         try:
             batch_id = int(request.path_params["batch_id"])
             async with services.sessionmaker() as session:
                 body = await sheets.production_sheet(session, actor, batch_id)
         except (DomainError, ValueError):
             return JSONResponse({"error": "No such batch.", "code": "NOT_FOUND"}, status_code=404)
-        return Response(body, media_type="text/csv; charset=utf-8", headers={
-            "Content-Disposition": f'attachment; filename="batch-{batch_id}.csv"'})
+        return Response(
+            body,
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="batch-{batch_id}.csv"'},
+        )
 
     async def metrics(request: Request) -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -9,16 +9,18 @@ from domain.identity.tokens import FACTORY_KEY_PREFIX
 from infra.services import Services
 
 
-async def authenticate(services: Services,
-                       authorization: str | None) -> tuple[Actor, DomainError | None]:
+async def authenticate(
+    services: Services, authorization: str | None
+) -> tuple[Actor, DomainError | None]:
     """The caller, or anonymous with the reason a presented credential was refused."""
     if not authorization:
         return ANONYMOUS, None
     scheme, _, token = authorization.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        return ANONYMOUS, Unauthenticated("Use 'Authorization: Bearer <token>'.",
-                                          code=ErrorCode.INVALID_TOKEN)
+        return ANONYMOUS, Unauthenticated(
+            "Use 'Authorization: Bearer <token>'.", code=ErrorCode.INVALID_TOKEN
+        )
     try:
         if token.startswith(FACTORY_KEY_PREFIX):
             async with services.sessionmaker() as session:

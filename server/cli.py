@@ -49,9 +49,12 @@ def _servers(settings: Settings) -> Iterator[tuple[str, str]]:
             except (OSError, ValueError):
                 raise click.ClickException(
                     f"another c2m process is starting the embedded servers in {data_dir}; "
-                    "try again in a moment") from None
-            yield (settings.database_url or urls["database_url"],
-                   settings.redis_url or urls["redis_url"])
+                    "try again in a moment"
+                ) from None
+            yield (
+                settings.database_url or urls["database_url"],
+                settings.redis_url or urls["redis_url"],
+            )
             return
         embedded = EmbeddedServices(data_dir)
         click.echo(f"Starting embedded PostgreSQL and Valkey (data in {data_dir}) ...")
@@ -89,25 +92,42 @@ def _settings(host: str | None = None, port: int | None = None) -> Settings:
 def _run_api(settings: Settings, db: str, rd: str, workers: int = 1) -> None:
     upgrade(db)
     public = settings.public_url or f"http://{settings.host}:{settings.port}"
-    settings = settings.model_copy(update={"database_url": db, "redis_url": rd,
-                                           "public_url": public})
-    click.echo(f"c2m GraphQL API: http://{settings.host}:{settings.port}/graphql", )
+    settings = settings.model_copy(
+        update={"database_url": db, "redis_url": rd, "public_url": public}
+    )
+    click.echo(
+        f"c2m GraphQL API: http://{settings.host}:{settings.port}/graphql",
+    )
     sys.stdout.flush()
     if workers > 1:
         os.environ["C2M_DATABASE_URL"] = db
         os.environ["C2M_REDIS_URL"] = rd
         os.environ["C2M_PUBLIC_URL"] = public
-        uvicorn.run("server.app:create_app", factory=True, host=settings.host,
-                    port=settings.port, workers=workers, log_config=None,
-                    access_log=False)
+        uvicorn.run(
+            "server.app:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=workers,
+            log_config=None,
+            access_log=False,
+        )
         return
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None,
-                access_log=False, timeout_graceful_shutdown=10)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
 
 
-@click.group(help="c2m: a C2M pre-sale and group-buy platform with a GraphQL API.\n\n"
-             "With no C2M_DATABASE_URL / C2M_REDIS_URL set, commands start an embedded "
-             "PostgreSQL and Valkey whose data lives in C2M_DATA_DIR.")
+@click.group(
+    help="c2m: a C2M pre-sale and group-buy platform with a GraphQL API.\n\n"
+    "With no C2M_DATABASE_URL / C2M_REDIS_URL set, commands start an embedded "
+    "PostgreSQL and Valkey whose data lives in C2M_DATA_DIR."
+)
 @click.version_option(package_name="c2m")
 def cli() -> None:
     pass
@@ -136,8 +156,13 @@ def serve(host: str | None, port: int | None) -> None:
 @cli.command(help="Run the GraphQL API only (no worker).")
 @click.option("--host", default=None, help="Interface to bind (default 127.0.0.1, or C2M_HOST).")
 @click.option("--port", type=int, default=None, help="Port (default 8000, or C2M_PORT).")
-@click.option("--workers", type=int, default=1, show_default=True,
-              help="API processes (they share nothing but PostgreSQL and Redis).")
+@click.option(
+    "--workers",
+    type=int,
+    default=1,
+    show_default=True,
+    help="API processes (they share nothing but PostgreSQL and Redis).",
+)
 def api(host: str | None, port: int | None, workers: int) -> None:
     settings = _settings(host, port)
     with _servers(settings) as (db, rd):
@@ -159,9 +184,11 @@ def migrate() -> None:
     click.echo("Migrations applied.")
 
 
-@cli.command("create-operator",
-             help="Create (or promote) the account with this WeChat openid as an operator and "
-             "print an access token for it.")
+@cli.command(
+    "create-operator",
+    help="Create (or promote) the account with this WeChat openid as an operator and "
+    "print an access token for it.",
+)
 @click.option("--openid", required=True, help="The WeChat openid (in dev: the login code).")
 @click.option("--name", default="", help="Display name.")
 def create_operator(openid: str, name: str) -> None:
@@ -181,10 +208,14 @@ async def _create_operator(settings: Settings, db: str, openid: str, name: str) 
             user_id = user.id
     finally:
         await engine.dispose()
-    return TokenIssuer(settings.jwt_secret, settings.access_token_ttl_seconds).issue(user_id).token, user_id
+    return TokenIssuer(settings.jwt_secret, settings.access_token_ttl_seconds).issue(
+        user_id
+    ).token, user_id
 
 
-@cli.command("export-schema", help="Print the GraphQL schema (SDL); the repo keeps it in schema.graphql.")
+@cli.command(
+    "export-schema", help="Print the GraphQL schema (SDL); the repo keeps it in schema.graphql."
+)
 def export_schema() -> None:
     click.echo(build_schema(Settings()).as_str())
 

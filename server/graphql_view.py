@@ -26,11 +26,18 @@ from server.persisted import PersistedDocuments, PersistedError
 def _document_error(error: GraphQLError) -> GraphQLError:
     if error.extensions and "code" in error.extensions:
         return error
-    code = "GRAPHQL_PARSE_FAILED" if isinstance(error, GraphQLSyntaxError) else (
-        "GRAPHQL_VALIDATION_FAILED"
+    code = (
+        "GRAPHQL_PARSE_FAILED"
+        if isinstance(error, GraphQLSyntaxError)
+        else ("GRAPHQL_VALIDATION_FAILED")
     )
-    return GraphQLError(error.message, nodes=error.nodes, source=error.source,
-                        positions=error.positions, extensions={"code": code})
+    return GraphQLError(
+        error.message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        extensions={"code": code},
+    )
 
 
 def _error_body(code: str, message: str) -> dict[str, Any]:
@@ -38,8 +45,9 @@ def _error_body(code: str, message: str) -> dict[str, Any]:
 
 
 class C2MGraphQL(GraphQL[Context, None]):
-    def __init__(self, schema: Any, services: Services, persisted: PersistedDocuments,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, schema: Any, services: Services, persisted: PersistedDocuments, **kwargs: Any
+    ) -> None:
         super().__init__(schema, **kwargs)
         self.services = services
         self.persisted = persisted
@@ -59,14 +67,18 @@ class C2MGraphQL(GraphQL[Context, None]):
                 response.status_code = 400
         await response(scope, receive, send)
 
-    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
         if result.data is None and result.errors and all(e.path is None for e in result.errors):
             # The document was rejected before anything ran (syntax, validation, limits): the
             # client must change it, so GraphQL-over-HTTP's 400 rather than 200. A persisted
             # query miss keeps its own status (Apollo clients expect 200 there).
             result.errors = [_document_error(e) for e in result.errors]
-            if not any((e.extensions or {}).get("code") == "PERSISTED_QUERY_NOT_FOUND"
-                       for e in result.errors):
+            if not any(
+                (e.extensions or {}).get("code") == "PERSISTED_QUERY_NOT_FOUND"
+                for e in result.errors
+            ):
                 request.state.rejected_document = True
         return process_result(result)
 

@@ -50,8 +50,9 @@ class PersistedError(Exception):
 
 
 class PersistedDocuments:
-    def __init__(self, redis: Redis, manifest: dict[str, str], *, trusted_only: bool,
-                 ttl_seconds: int) -> None:
+    def __init__(
+        self, redis: Redis, manifest: dict[str, str], *, trusted_only: bool, ttl_seconds: int
+    ) -> None:
         self._redis = redis
         self._manifest = manifest
         self._trusted_only = trusted_only
@@ -71,17 +72,24 @@ class PersistedDocuments:
                 )
             return query
         if not isinstance(pq, dict) or pq.get("version") != 1:
-            raise PersistedError("PERSISTED_QUERY_INVALID",
-                                 "Unsupported persistedQuery version (expected 1).", 400)
+            raise PersistedError(
+                "PERSISTED_QUERY_INVALID", "Unsupported persistedQuery version (expected 1).", 400
+            )
         digest = pq.get("sha256Hash")
         if not isinstance(digest, str) or len(digest) != 64:
-            raise PersistedError("PERSISTED_QUERY_INVALID",
-                                 "persistedQuery.sha256Hash must be a sha256 hex digest.", 400)
+            raise PersistedError(
+                "PERSISTED_QUERY_INVALID",
+                "persistedQuery.sha256Hash must be a sha256 hex digest.",
+                400,
+            )
         digest = digest.lower()
         if query is not None:
             if sha256_hex(query) != digest:
-                raise PersistedError("PERSISTED_QUERY_HASH_MISMATCH",
-                                     "The sha256Hash does not match the query text.", 400)
+                raise PersistedError(
+                    "PERSISTED_QUERY_HASH_MISMATCH",
+                    "The sha256Hash does not match the query text.",
+                    400,
+                )
             if digest in self._manifest:
                 return query
             if self._trusted_only:
@@ -100,10 +108,11 @@ class PersistedDocuments:
         if not self._trusted_only:
             text = self._local.get(digest)
             if text is None:
-                text = await self._redis.get(APQ_KEY.format(sha=digest))
+                stored = await self._redis.get(APQ_KEY.format(sha=digest))
+                text = None if stored is None else str(stored)
                 if text is not None and len(self._local) < 10_000:
                     self._local[digest] = text
             if text is not None:
-                return str(text)
+                return text
         # Apollo clients recognise this message and resend the full text (HTTP 200 by convention).
         raise PersistedError("PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound", 200)

@@ -1,7 +1,7 @@
 from pathlib import Path
 
-from schema.build import build_schema
 from infra.config import Settings
+from schema.build import build_schema
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema.graphql"
 

@@ -10,7 +10,8 @@ from typing import Any
 
 from taskiq import AsyncBroker, TaskiqScheduler
 from taskiq.acks import AcknowledgeType
-from taskiq.api import run_receiver_task, run_scheduler_task
+from taskiq.api import run_scheduler_task
+from taskiq.receiver import Receiver
 from taskiq.schedule_sources import LabelScheduleSource
 
 from infra.config import Settings
@@ -23,6 +24,9 @@ from workers.registry import JOBS, PERIODIC, STARTUP
 JOB_MODULES = (drops, notifications, payments, polls, production, system)
 
 log = logging.getLogger("c2m.worker")
+
+# How long a stopping worker lets its running jobs finish.
+JOB_GRACE_SECONDS = 20
 
 
 def register_all(broker: AsyncBroker, services: Services) -> None:
@@ -44,13 +48,15 @@ async def on_start(services: Services) -> None:
             log.exception("startup hook %s failed", getattr(hook, "__name__", hook))
 
 
-async def run_worker(settings: Settings, database_url: str, redis_url: str,
-                     stop: asyncio.Event | None = None) -> None:
+async def run_worker(
+    settings: Settings, database_url: str, redis_url: str, stop: asyncio.Event | None = None
+) -> None:
     retry_source = make_retry_source(settings, redis_url)
     broker = make_broker(settings, redis_url, retry_source)
     broker.is_worker_process = True
-    async with open_services(settings, database_url, redis_url, pool_size=10,
-                             queue=broker) as services:
+    async with open_services(
+        settings, database_url, redis_url, pool_size=10, queue=broker
+    ) as services:
         register_all(broker, services)
         scheduler = TaskiqScheduler(broker, sources=[LabelScheduleSource(broker), retry_source])
         await broker.startup()
@@ -60,24 +66,32 @@ async def run_worker(settings: Settings, database_url: str, redis_url: str,
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop.set)
         await on_start(services)
-        receiver = asyncio.create_task(
-            run_receiver_task(
-                broker,
-                max_async_tasks=settings.worker_concurrency,
-                ack_time=AcknowledgeType.WHEN_SAVED,  # ack after the job ran: at-least-once
-                run_startup=False,
-            )
+        receiver = Receiver(
+            broker,
+            run_startup=False,
+            max_async_tasks=settings.worker_concurrency,
+            ack_type=AcknowledgeType.WHEN_SAVED,  # ack after the job ran: at-least-once
+            wait_tasks_timeout=JOB_GRACE_SECONDS,
         )
+        finish = asyncio.Event()
+        receiving = asyncio.create_task(receiver.listen(finish))
         sched = asyncio.create_task(run_scheduler_task(scheduler))
         log.info("worker started (queue %s)", settings.queue_name)
         try:
             await stop.wait()
         finally:
+            # Stop taking jobs, let the running ones finish (a job cut off is not acked, so
+            # another worker takes it again: every job is idempotent).
             log.info("worker stopping")
-            for task in (receiver, sched):
-                task.cancel()
-            for task in (receiver, sched):
+            sched.cancel()
+            finish.set()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await sched
+            try:
+                await asyncio.wait_for(receiving, JOB_GRACE_SECONDS + 5)
+            except (TimeoutError, Exception):  # noqa: BLE001 - stopping regardless
+                receiving.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+                    await receiving
             with contextlib.suppress(Exception):
                 await broker.shutdown()

@@ -25,8 +25,11 @@ async def deliver(services: Services = SERVICES) -> int:
     deadline = time.monotonic() + DELIVERY_SLICE_SECONDS
     total = 0
     while time.monotonic() < deadline:
-        sent = await delivery.deliver_pending(services.sessionmaker, services.subscribe_messages,
-                                              services.settings.wechat_template_drop_opened)
+        sent = await delivery.deliver_pending(
+            services.sessionmaker,
+            services.subscribe_messages,
+            services.settings.wechat_template_drop_opened,
+        )
         if sent == 0:
             break
         total += sent

@@ -7,13 +7,14 @@ functions with the services passed in."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from taskiq import TaskiqDepends
 
 from infra.services import Services
 
 JobFunc = Callable[..., Awaitable[Any]]
+F = TypeVar("F", bound=JobFunc)
 JOBS: dict[str, JobFunc] = {}
 # name -> interval in seconds, for jobs the worker's scheduler kicks periodically.
 PERIODIC: dict[str, int] = {}
@@ -24,8 +25,8 @@ STARTUP: list[Callable[[Services], Awaitable[Any]]] = []
 SERVICES: Any = TaskiqDepends()
 
 
-def job(name: str, *, every_seconds: int | None = None) -> Callable[[JobFunc], JobFunc]:
-    def register(func: JobFunc) -> JobFunc:
+def job(name: str, *, every_seconds: int | None = None) -> Callable[[F], F]:
+    def register(func: F) -> F:
         if name in JOBS and JOBS[name] is not func:
             raise RuntimeError(f"job {name!r} registered twice")
         JOBS[name] = func
@@ -36,6 +37,8 @@ def job(name: str, *, every_seconds: int | None = None) -> Callable[[JobFunc], J
     return register
 
 
-def on_worker_start(func: Callable[[Services], Awaitable[Any]]) -> Callable[[Services], Awaitable[Any]]:
+def on_worker_start(
+    func: Callable[[Services], Awaitable[Any]],
+) -> Callable[[Services], Awaitable[Any]]:
     STARTUP.append(func)
     return func

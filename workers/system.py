@@ -9,8 +9,12 @@ from workers.registry import SERVICES, job
 
 @job("system.ping")
 async def ping(marker: str, services: Services = SERVICES) -> str:
-    """Round-trips through the queue; used by health checks and tests."""
-    await services.redis.set(f"c2m:ping:{marker}", "pong", ex=300)
+    """Round-trips through the queue; used by health checks and tests (who wait on the list)."""
+    key = f"c2m:ping:{marker}"
+    async with services.redis.pipeline(transaction=True) as pipe:
+        pipe.rpush(key, "pong")
+        pipe.expire(key, 300)
+        await pipe.execute()
     return marker
 
 

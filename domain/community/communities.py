@@ -52,8 +52,9 @@ async def create_community(
             v.same_request(existing.request_hash, digest)
             return existing
     values = _clean(data)
-    community = await repo.add(session, Community(owner_id=koc.id, idempotency_key=key,
-                                                  request_hash=digest, **values))
+    community = await repo.add(
+        session, Community(owner_id=koc.id, idempotency_key=key, request_hash=digest, **values)
+    )
     await repo.insert_invite(session, new_invite_code(), community.id, koc.id)
     return community
 
@@ -71,8 +72,9 @@ async def require_owned(session: AsyncSession, actor: Actor, community_id: int) 
     return community
 
 
-async def require_own_communities(session: AsyncSession, owner_id: int, is_operator: bool,
-                                  ids: list[int], what: str) -> list[int]:
+async def require_own_communities(
+    session: AsyncSession, owner_id: int, is_operator: bool, ids: list[int], what: str
+) -> list[int]:
     """1 to 20 distinct communities that ``owner_id`` runs (operators may use any): the
     audience of a poll or a drop."""
     ids = list(dict.fromkeys(ids))
@@ -84,13 +86,15 @@ async def require_own_communities(session: AsyncSession, owner_id: int, is_opera
         if c is None:
             raise NotFound("No such community.", field="communityIds")
         if c.owner_id != owner_id and not is_operator:
-            raise PermissionDenied(f"A {what} can only go to your own communities.",
-                                   field="communityIds")
+            raise PermissionDenied(
+                f"A {what} can only go to your own communities.", field="communityIds"
+            )
     return ids
 
 
-async def audience_can_see(user: User, owner_id: int, is_draft: bool,
-                           is_eligible: Callable[[], Awaitable[bool]]) -> bool:
+async def audience_can_see(
+    user: User, owner_id: int, is_draft: bool, is_eligible: Callable[[], Awaitable[bool]]
+) -> bool:
     """What a poll or drop shows to whom: its KOC and operators see it always; members of one of
     its communities once it is no longer a draft; nobody else (to them it does not exist)."""
     if roles.manages(user, owner_id):
@@ -120,8 +124,9 @@ async def get_visible(session: AsyncSession, actor: Actor, community_id: int) ->
     return community
 
 
-async def visible_communities(session: AsyncSession, actor: Actor,
-                              community_ids: list[int]) -> dict[int, Community]:
+async def visible_communities(
+    session: AsyncSession, actor: Actor, community_ids: list[int]
+) -> dict[int, Community]:
     out: dict[int, Community] = {}
     for cid in community_ids:
         try:
@@ -131,8 +136,9 @@ async def visible_communities(session: AsyncSession, actor: Actor,
     return out
 
 
-async def my_communities(session: AsyncSession, actor: Actor, after_id: int,
-                         limit: int) -> list[tuple[Community, str]]:
+async def my_communities(
+    session: AsyncSession, actor: Actor, after_id: int, limit: int
+) -> list[tuple[Community, str]]:
     """Communities the viewer runs or belongs to, with the viewer's relation."""
     user = await roles.require_user(session, actor)
     return await repo.my_communities(session, user.id, after_id, limit)

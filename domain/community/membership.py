@@ -35,8 +35,9 @@ async def join(session: AsyncSession, actor: Actor, code: str) -> Community:
     usable = 1 <= len(code) <= 32 and v.clean_text(code)
     invite = await repo.invite_by_code(session, code) if usable else None
     if invite is None:
-        raise ValidationFailed("That invite code is not valid.", field="inviteCode",
-                               code=ErrorCode.INVALID_INVITE)
+        raise ValidationFailed(
+            "That invite code is not valid.", field="inviteCode", code=ErrorCode.INVALID_INVITE
+        )
     community = await repo.get(session, invite.community_id)
     assert community is not None
     if community.owner_id == user.id:
@@ -50,7 +51,7 @@ async def join(session: AsyncSession, actor: Actor, code: str) -> Community:
         raise PermissionDenied("The KOC removed you from this community.", field="inviteCode")
     if member.status is MembershipStatus.LEFT:
         member.status = MembershipStatus.ACTIVE
-        member.updated_at = func.now()  # type: ignore[assignment]
+        member.updated_at = func.now()
         await session.flush()
     return community  # already a member: joining again changes nothing
 
@@ -65,28 +66,38 @@ async def leave(session: AsyncSession, actor: Actor, community_id: int) -> None:
         raise NotFound("No such community.", field="communityId")
     if member.status is MembershipStatus.ACTIVE:
         member.status = MembershipStatus.LEFT
-        member.updated_at = func.now()  # type: ignore[assignment]
+        member.updated_at = func.now()
         await session.flush()
 
 
-async def remove_member(session: AsyncSession, actor: Actor, community_id: int, user_id: int) -> None:
+async def remove_member(
+    session: AsyncSession, actor: Actor, community_id: int, user_id: int
+) -> None:
     await require_owned(session, actor, community_id)
     member = await repo.membership_for_update(session, community_id, user_id)
     if member is None:
         raise NotFound("That person is not in this community.", field="userId")
     if member.status is not MembershipStatus.REMOVED:
         member.status = MembershipStatus.REMOVED
-        member.updated_at = func.now()  # type: ignore[assignment]
+        member.updated_at = func.now()
         await session.flush()
 
 
 async def members(
-    session: AsyncSession, actor: Actor, community_id: int, after_user_id: int, limit: int,
-    *, tag: str | None = None, size: str | None = None, search: str | None = None,
+    session: AsyncSession,
+    actor: Actor,
+    community_id: int,
+    after_user_id: int,
+    limit: int,
+    *,
+    tag: str | None = None,
+    size: str | None = None,
+    search: str | None = None,
 ) -> list[tuple[CommunityMember, User, MemberProfile | None]]:
     await require_owned(session, actor, community_id)
     tag = v.text(tag, "tag", max_len=32) if tag is not None else None
     size = v.text(size, "size", max_len=16) if size is not None else None
     search = v.text(search, "search", max_len=64) if search is not None else None
-    return await repo.members_page(session, community_id, after_user_id, limit, tag=tag,
-                                   size=size, search=search)
+    return await repo.members_page(
+        session, community_id, after_user_id, limit, tag=tag, size=size, search=search
+    )

@@ -60,8 +60,9 @@ class CommunityMember(Base):
     community_id: Mapped[int] = mapped_column(
         ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True
     )
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
-                                         primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
     status: Mapped[MembershipStatus] = mapped_column(
         Enum(MembershipStatus, name="membership_status", native_enum=False, length=16)
     )
@@ -81,8 +82,9 @@ class MemberProfile(Base):
         Index("ix_member_profiles_usual_sizes", "usual_sizes", postgresql_using="gin"),
     )
 
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
-                                         primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
     height_cm: Mapped[int | None] = mapped_column(SmallInteger)
     weight_kg: Mapped[int | None] = mapped_column(SmallInteger)
     usual_sizes: Mapped[list[str]] = mapped_column(ARRAY(String(16)), default=list)

@@ -25,9 +25,10 @@ async def get_many(session: AsyncSession, ids: list[int]) -> list[Community]:
     return list(rows.scalars())
 
 
-async def find_by_idempotency_key(session: AsyncSession, owner_id: int, key: str) -> Community | None:
-    stmt = select(Community).where(Community.owner_id == owner_id,
-                                   Community.idempotency_key == key)
+async def find_by_idempotency_key(
+    session: AsyncSession, owner_id: int, key: str
+) -> Community | None:
+    stmt = select(Community).where(Community.owner_id == owner_id, Community.idempotency_key == key)
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
@@ -37,16 +38,20 @@ async def add(session: AsyncSession, community: Community) -> Community:
     return community
 
 
-async def membership(session: AsyncSession, community_id: int, user_id: int) -> CommunityMember | None:
+async def membership(
+    session: AsyncSession, community_id: int, user_id: int
+) -> CommunityMember | None:
     return await session.get(CommunityMember, (community_id, user_id))
 
 
 async def membership_for_update(
     session: AsyncSession, community_id: int, user_id: int
 ) -> CommunityMember | None:
-    stmt = select(CommunityMember).where(
-        CommunityMember.community_id == community_id, CommunityMember.user_id == user_id
-    ).with_for_update()
+    stmt = (
+        select(CommunityMember)
+        .where(CommunityMember.community_id == community_id, CommunityMember.user_id == user_id)
+        .with_for_update()
+    )
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
@@ -54,19 +59,28 @@ async def insert_membership(
     session: AsyncSession, community_id: int, user_id: int, invited_by_id: int | None
 ) -> bool:
     """Insert an ACTIVE membership; False if a row already existed (racing joins are safe)."""
-    stmt = insert(CommunityMember).values(
-        community_id=community_id, user_id=user_id, status=MembershipStatus.ACTIVE,
-        invited_by_id=invited_by_id,
-    ).on_conflict_do_nothing().returning(CommunityMember.user_id)
+    stmt = (
+        insert(CommunityMember)
+        .values(
+            community_id=community_id,
+            user_id=user_id,
+            status=MembershipStatus.ACTIVE,
+            invited_by_id=invited_by_id,
+        )
+        .on_conflict_do_nothing()
+        .returning(CommunityMember.user_id)
+    )
     return (await session.execute(stmt)).scalar_one_or_none() is not None
 
 
 async def is_active_member(session: AsyncSession, community_id: int, user_id: int) -> bool:
-    stmt = select(exists().where(
-        CommunityMember.community_id == community_id,
-        CommunityMember.user_id == user_id,
-        CommunityMember.status == MembershipStatus.ACTIVE,
-    ))
+    stmt = select(
+        exists().where(
+            CommunityMember.community_id == community_id,
+            CommunityMember.user_id == user_id,
+            CommunityMember.status == MembershipStatus.ACTIVE,
+        )
+    )
     return bool((await session.execute(stmt)).scalar())
 
 
@@ -74,15 +88,23 @@ async def invite_by_code(session: AsyncSession, code: str) -> CommunityInvite | 
     return await session.get(CommunityInvite, code)
 
 
-async def invite_for(session: AsyncSession, community_id: int, inviter_id: int) -> CommunityInvite | None:
-    stmt = select(CommunityInvite).where(CommunityInvite.community_id == community_id,
-                                         CommunityInvite.inviter_id == inviter_id)
+async def invite_for(
+    session: AsyncSession, community_id: int, inviter_id: int
+) -> CommunityInvite | None:
+    stmt = select(CommunityInvite).where(
+        CommunityInvite.community_id == community_id, CommunityInvite.inviter_id == inviter_id
+    )
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def insert_invite(session: AsyncSession, code: str, community_id: int, inviter_id: int) -> None:
-    stmt = insert(CommunityInvite).values(code=code, community_id=community_id,
-                                          inviter_id=inviter_id).on_conflict_do_nothing()
+async def insert_invite(
+    session: AsyncSession, code: str, community_id: int, inviter_id: int
+) -> None:
+    stmt = (
+        insert(CommunityInvite)
+        .values(code=code, community_id=community_id, inviter_id=inviter_id)
+        .on_conflict_do_nothing()
+    )
     await session.execute(stmt)
 
 
@@ -153,23 +175,28 @@ async def get_profile(session: AsyncSession, user_id: int) -> MemberProfile | No
     return await session.get(MemberProfile, user_id)
 
 
-async def upsert_profile(session: AsyncSession, user_id: int, values: dict[str, object]) -> MemberProfile:
-    stmt = insert(MemberProfile).values(user_id=user_id, **values)
-    stmt = stmt.on_conflict_do_update(
+async def upsert_profile(
+    session: AsyncSession, user_id: int, values: dict[str, object]
+) -> MemberProfile:
+    ins = insert(MemberProfile).values(user_id=user_id, **values)
+    stmt = ins.on_conflict_do_update(
         index_elements=[MemberProfile.user_id], set_={**values, "updated_at": func.now()}
     ).returning(MemberProfile)
     result = await session.execute(stmt.execution_options(populate_existing=True))
-    return result.scalar_one()
+    profile: MemberProfile = result.scalar_one()
+    return profile
 
 
 async def koc_shares_community_with(session: AsyncSession, koc_id: int, member_id: int) -> bool:
     """True if ``member_id`` is an active member of a community that ``koc_id`` owns."""
-    stmt = select(exists().where(
-        and_(
-            CommunityMember.user_id == member_id,
-            CommunityMember.status == MembershipStatus.ACTIVE,
-            CommunityMember.community_id == Community.id,
-            Community.owner_id == koc_id,
+    stmt = select(
+        exists().where(
+            and_(
+                CommunityMember.user_id == member_id,
+                CommunityMember.status == MembershipStatus.ACTIVE,
+                CommunityMember.community_id == Community.id,
+                Community.owner_id == koc_id,
+            )
         )
-    ))
+    )
     return bool((await session.execute(stmt)).scalar())

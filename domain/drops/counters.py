@@ -35,8 +35,9 @@ def limits_for(drop: Drop, variants: Sequence[DropVariant]) -> Limits:
     )
 
 
-async def rebuild_counters(sessionmaker: async_sessionmaker[AsyncSession],
-                           store: ReservationStore, drop_id: int) -> int:
+async def rebuild_counters(
+    sessionmaker: async_sessionmaker[AsyncSession], store: ReservationStore, drop_id: int
+) -> int:
     """Replace the drop's Redis counters with PostgreSQL's truth; returns the units held."""
     async with sessionmaker() as session, session.begin():
         await repo.lock_exclusive(session, drop_id)
@@ -50,12 +51,12 @@ async def rebuild_counters(sessionmaker: async_sessionmaker[AsyncSession],
     return total
 
 
-async def rebuild_selling(sessionmaker: async_sessionmaker[AsyncSession],
-                          store: ReservationStore) -> int:
+async def rebuild_selling(
+    sessionmaker: async_sessionmaker[AsyncSession], store: ReservationStore
+) -> int:
     """Rebuild every selling drop (the reconciler); returns how many."""
     async with sessionmaker() as session:
         ids = await repo.drop_ids_in(session, SELLING)
     for drop_id in ids:
         await rebuild_counters(sessionmaker, store, drop_id)
     return len(ids)
-

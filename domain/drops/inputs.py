@@ -69,8 +69,12 @@ class Address:
     detail: str
 
     def as_dict(self) -> dict[str, str]:
-        return {"name": self.name, "phone": self.phone, "region": self.region,
-                "detail": self.detail}
+        return {
+            "name": self.name,
+            "phone": self.phone,
+            "region": self.region,
+            "detail": self.detail,
+        }
 
 
 def _check_window(data: DropInput) -> None:
@@ -79,8 +83,9 @@ def _check_window(data: DropInput) -> None:
     if data.closes_at <= data.opens_at:
         raise ValidationFailed("closesAt must be after opensAt.", field="closesAt")
     if data.closes_at - data.opens_at > timedelta(days=MAX_SELLING_DAYS):
-        raise ValidationFailed(f"A drop sells for at most {MAX_SELLING_DAYS} days.",
-                               field="closesAt")
+        raise ValidationFailed(
+            f"A drop sells for at most {MAX_SELLING_DAYS} days.", field="closesAt"
+        )
 
 
 def _check_quantities(data: DropInput) -> None:
@@ -91,11 +96,13 @@ def _check_quantities(data: DropInput) -> None:
     if not 1 <= data.per_member_limit <= min(data.cap, MAX_LINE_QUANTITY):
         raise ValidationFailed(
             f"perMemberLimit must be between 1 and the cap (at most {MAX_LINE_QUANTITY}).",
-            field="perMemberLimit")
+            field="perMemberLimit",
+        )
     if data.payment_mode is PaymentMode.DEPOSIT:
         if data.deposit_fen is None or not 1 <= data.deposit_fen < data.price_fen:
-            raise ValidationFailed("A deposit must be at least 1 fen and below the price.",
-                                   field="depositFen")
+            raise ValidationFailed(
+                "A deposit must be at least 1 fen and below the price.", field="depositFen"
+            )
     elif data.deposit_fen is not None:
         raise ValidationFailed("depositFen applies only to DEPOSIT drops.", field="depositFen")
 
@@ -107,10 +114,16 @@ def _check_tiers(data: DropInput) -> list[dict[str, int]]:
     last_qty, last_price = 0, data.price_fen
     for t in tiers:
         if not (last_qty < t.min_quantity <= data.cap and 1 <= t.price_fen < last_price):
-            raise ValidationFailed("Tiers need rising quantities (up to the cap) and falling "
-                                   "prices below the base price.", field="tiers")
-        if data.payment_mode is PaymentMode.DEPOSIT and data.deposit_fen is not None \
-                and t.price_fen <= data.deposit_fen:
+            raise ValidationFailed(
+                "Tiers need rising quantities (up to the cap) and falling "
+                "prices below the base price.",
+                field="tiers",
+            )
+        if (
+            data.payment_mode is PaymentMode.DEPOSIT
+            and data.deposit_fen is not None
+            and t.price_fen <= data.deposit_fen
+        ):
             raise ValidationFailed("Every tier price must stay above the deposit.", field="tiers")
         last_qty, last_price = t.min_quantity, t.price_fen
     return [{"min_quantity": t.min_quantity, "price_fen": t.price_fen} for t in tiers]
@@ -128,8 +141,9 @@ def _check_variants(data: DropInput) -> list[VariantInput]:
             raise ValidationFailed("Each size and colour appears once.", field=f"variants[{i}]")
         seen.add((size, color))
         if var.cap is not None and not 0 <= var.cap <= data.cap:
-            raise ValidationFailed("A variant cap is between 0 and the drop cap.",
-                                   field=f"variants[{i}].cap")
+            raise ValidationFailed(
+                "A variant cap is between 0 and the drop cap.", field=f"variants[{i}].cap"
+            )
         clean.append(VariantInput(size, color, var.cap))
     return clean
 
@@ -149,30 +163,34 @@ def check_drop(data: DropInput) -> CheckedDrop:
     tiers = _check_tiers(data)
     variants = _check_variants(data)
     if not 1 <= data.unpaid_expiry_minutes <= 24 * 60:
-        raise ValidationFailed("unpaidExpiryMinutes must be 1 to 1440.",
-                               field="unpaidExpiryMinutes")
+        raise ValidationFailed(
+            "unpaidExpiryMinutes must be 1 to 1440.", field="unpaidExpiryMinutes"
+        )
     if data.ship_from and data.ship_until and data.ship_until < data.ship_from:
         raise ValidationFailed("shipUntil is before shipFrom.", field="shipUntil")
-    return CheckedDrop(values={
-        "title": title,
-        "description": v.text(data.description, "description", max_len=5000),
-        "image_urls": v.https_urls(data.image_urls, "imageUrls", min_count=0, max_count=20),
-        "size_chart": v.text(data.size_chart, "sizeChart", max_len=5000),
-        "price_fen": data.price_fen,
-        "tiers": tiers,
-        "payment_mode": data.payment_mode,
-        "deposit_fen": data.deposit_fen,
-        "moq": data.moq,
-        "cap": data.cap,
-        "per_member_limit": data.per_member_limit,
-        "opens_at": data.opens_at,
-        "closes_at": data.closes_at,
-        "ship_from": data.ship_from,
-        "ship_until": data.ship_until,
-        "poll_option_id": data.poll_option_id,
-        "unpaid_expiry_seconds": data.unpaid_expiry_minutes * 60,
-        "keep_deposit_on_default": data.keep_deposit_on_default,
-    }, variants=variants)
+    return CheckedDrop(
+        values={
+            "title": title,
+            "description": v.text(data.description, "description", max_len=5000),
+            "image_urls": v.https_urls(data.image_urls, "imageUrls", min_count=0, max_count=20),
+            "size_chart": v.text(data.size_chart, "sizeChart", max_len=5000),
+            "price_fen": data.price_fen,
+            "tiers": tiers,
+            "payment_mode": data.payment_mode,
+            "deposit_fen": data.deposit_fen,
+            "moq": data.moq,
+            "cap": data.cap,
+            "per_member_limit": data.per_member_limit,
+            "opens_at": data.opens_at,
+            "closes_at": data.closes_at,
+            "ship_from": data.ship_from,
+            "ship_until": data.ship_until,
+            "poll_option_id": data.poll_option_id,
+            "unpaid_expiry_seconds": data.unpaid_expiry_minutes * 60,
+            "keep_deposit_on_default": data.keep_deposit_on_default,
+        },
+        variants=variants,
+    )
 
 
 _PHONE = re.compile(r"^\+?[0-9][0-9 -]{4,19}$")
@@ -195,12 +213,16 @@ def check_lines(lines: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
     seen: set[int] = set()
     for variant_id, qty in lines:
         if variant_id in seen:
-            raise ValidationFailed("A variant appears twice; put the quantity on one line.",
-                                   field="lines")
+            raise ValidationFailed(
+                "A variant appears twice; put the quantity on one line.", field="lines"
+            )
         seen.add(variant_id)
         if not 1 <= qty <= MAX_LINE_QUANTITY:
-            raise ValidationFailed(f"Each quantity must be 1 to {MAX_LINE_QUANTITY}.",
-                                   field="lines.quantity", code=ErrorCode.INVALID_QUANTITY)
+            raise ValidationFailed(
+                f"Each quantity must be 1 to {MAX_LINE_QUANTITY}.",
+                field="lines.quantity",
+                code=ErrorCode.INVALID_QUANTITY,
+            )
     return sorted(lines)
 
 
@@ -211,12 +233,25 @@ def request_hash(drop_id: int, lines: Sequence[tuple[int, int]], address: dict[s
 
 def payload_of(data: DropInput) -> Any:
     """The canonical form of a drop request, for its idempotency key."""
-    return [data.title, sorted(data.community_ids), [[x.size, x.color, x.cap] for x in data.variants],
-            data.price_fen, data.payment_mode.value, data.moq, data.cap, data.per_member_limit,
-            data.opens_at.isoformat(), data.closes_at.isoformat(), data.description,
-            list(data.image_urls), data.size_chart,
-            [[t.min_quantity, t.price_fen] for t in data.tiers], data.deposit_fen,
-            data.ship_from.isoformat() if data.ship_from else None,
-            data.ship_until.isoformat() if data.ship_until else None, data.poll_option_id,
-            data.unpaid_expiry_minutes, data.keep_deposit_on_default]
-
+    return [
+        data.title,
+        sorted(data.community_ids),
+        [[x.size, x.color, x.cap] for x in data.variants],
+        data.price_fen,
+        data.payment_mode.value,
+        data.moq,
+        data.cap,
+        data.per_member_limit,
+        data.opens_at.isoformat(),
+        data.closes_at.isoformat(),
+        data.description,
+        list(data.image_urls),
+        data.size_chart,
+        [[t.min_quantity, t.price_fen] for t in data.tiers],
+        data.deposit_fen,
+        data.ship_from.isoformat() if data.ship_from else None,
+        data.ship_until.isoformat() if data.ship_until else None,
+        data.poll_option_id,
+        data.unpaid_expiry_minutes,
+        data.keep_deposit_on_default,
+    ]

@@ -26,8 +26,9 @@ from domain.notifications.models import NotificationKind
 from domain.polls import repository as poll_repo
 
 
-async def _check_poll_option(session: AsyncSession, owner_id: int, is_operator: bool,
-                             option_id: int | None) -> None:
+async def _check_poll_option(
+    session: AsyncSession, owner_id: int, is_operator: bool, option_id: int | None
+) -> None:
     if option_id is None:
         return
     option = await poll_repo.get_option(session, option_id)
@@ -35,17 +36,21 @@ async def _check_poll_option(session: AsyncSession, owner_id: int, is_operator: 
     if option is None or poll is None or (poll.owner_id != owner_id and not is_operator):
         raise NotFound("No such poll option.", field="pollOptionId")
     if not option.advanced:
-        raise ValidationFailed("Only an option that advanced in its poll can open as a drop.",
-                               field="pollOptionId")
+        raise ValidationFailed(
+            "Only an option that advanced in its poll can open as a drop.", field="pollOptionId"
+        )
 
 
 def _variant_rows(drop_id: int, variants: list[VariantInput]) -> list[DropVariant]:
-    return [DropVariant(drop_id=drop_id, position=i, size=x.size, color=x.color, cap=x.cap)
-            for i, x in enumerate(variants)]
+    return [
+        DropVariant(drop_id=drop_id, position=i, size=x.size, color=x.color, cap=x.cap)
+        for i, x in enumerate(variants)
+    ]
 
 
-async def create_drop(session: AsyncSession, actor: Actor, data: DropInput,
-                      idempotency_key: str | None = None) -> Drop:
+async def create_drop(
+    session: AsyncSession, actor: Actor, data: DropInput, idempotency_key: str | None = None
+) -> Drop:
     koc = await roles.require_koc(session, actor)
     key = v.idempotency_key(idempotency_key)
     digest = v.payload_hash(payload_of(data))
@@ -56,11 +61,19 @@ async def create_drop(session: AsyncSession, actor: Actor, data: DropInput,
             return existing
     checked = check_drop(data)
     communities = await community.require_own_communities(
-        session, koc.id, koc.is_operator, data.community_ids, "drop")
+        session, koc.id, koc.is_operator, data.community_ids, "drop"
+    )
     await _check_poll_option(session, koc.id, koc.is_operator, data.poll_option_id)
-    drop = await repo.add(session, Drop(owner_id=koc.id, status=DropStatus.DRAFT,
-                                        idempotency_key=key, request_hash=digest,
-                                        **checked.values))
+    drop = await repo.add(
+        session,
+        Drop(
+            owner_id=koc.id,
+            status=DropStatus.DRAFT,
+            idempotency_key=key,
+            request_hash=digest,
+            **checked.values,
+        ),
+    )
     await repo.replace_variants(session, drop.id, _variant_rows(drop.id, checked.variants))
     await repo.replace_communities(session, drop.id, communities)
     return drop
@@ -78,11 +91,13 @@ async def owned_for_update(session: AsyncSession, actor: Actor, drop_id: int) ->
 async def update_drop(session: AsyncSession, actor: Actor, drop_id: int, data: DropInput) -> Drop:
     drop, user = await owned_for_update(session, actor, drop_id)
     if drop.status is not DropStatus.DRAFT:
-        raise InvalidTransition("Only a draft drop can be edited.",
-                                code=ErrorCode.DROP_NOT_EDITABLE)
+        raise InvalidTransition(
+            "Only a draft drop can be edited.", code=ErrorCode.DROP_NOT_EDITABLE
+        )
     checked = check_drop(data)
     communities = await community.require_own_communities(
-        session, drop.owner_id, user.is_operator, data.community_ids, "drop")
+        session, drop.owner_id, user.is_operator, data.community_ids, "drop"
+    )
     await _check_poll_option(session, drop.owner_id, user.is_operator, data.poll_option_id)
     for k, val in checked.values.items():
         setattr(drop, k, val)
@@ -116,8 +131,7 @@ async def publish_drop(session: AsyncSession, actor: Actor, drop_id: int) -> Dro
         raise InvalidTransition(f"A {drop.status.value.lower()} drop cannot be published.")
     now = utcnow()
     if drop.closes_at <= now:
-        raise ValidationFailed("closesAt has passed; move it before publishing.",
-                               field="closesAt")
+        raise ValidationFailed("closesAt has passed; move it before publishing.", field="closesAt")
     drop.published_at = now
     if drop.opens_at <= now:
         await _open(session, drop)

@@ -58,8 +58,13 @@ class OrderStatus(enum.Enum):
 
 # Orders in these states hold capacity (count towards the cap).
 LIVE_ORDER_STATUSES = (
-    OrderStatus.PENDING_PAYMENT, OrderStatus.DEPOSIT_PAID, OrderStatus.PAID,
-    OrderStatus.CONFIRMED, OrderStatus.IN_PRODUCTION, OrderStatus.SHIPPED, OrderStatus.DELIVERED,
+    OrderStatus.PENDING_PAYMENT,
+    OrderStatus.DEPOSIT_PAID,
+    OrderStatus.PAID,
+    OrderStatus.CONFIRMED,
+    OrderStatus.IN_PRODUCTION,
+    OrderStatus.SHIPPED,
+    OrderStatus.DELIVERED,
 )
 
 
@@ -90,7 +95,8 @@ class Drop(Timestamped, Base):
     # [{"min_quantity": 100, "price_fen": 17900}, ...]: everyone pays the final tier.
     tiers: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
     payment_mode: Mapped[PaymentMode] = mapped_column(
-        Enum(PaymentMode, name="payment_mode", native_enum=False, length=16))
+        Enum(PaymentMode, name="payment_mode", native_enum=False, length=16)
+    )
     deposit_fen: Mapped[int | None] = mapped_column(BigInteger)
     moq: Mapped[int] = mapped_column(Integer)
     cap: Mapped[int] = mapped_column(Integer)
@@ -116,18 +122,22 @@ class DropCommunity(Base):
     __tablename__ = "drop_communities"
     __table_args__ = (Index("ix_drop_communities_community", "community_id", "drop_id"),)
 
-    drop_id: Mapped[int] = mapped_column(ForeignKey("drops.id", ondelete="CASCADE"),
-                                         primary_key=True)
-    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"),
-                                              primary_key=True)
+    drop_id: Mapped[int] = mapped_column(
+        ForeignKey("drops.id", ondelete="CASCADE"), primary_key=True
+    )
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True
+    )
 
 
 class DropVariant(Base):
     """A SKU: style (the drop) x size x colour, with an optional cap of its own."""
 
     __tablename__ = "drop_variants"
-    __table_args__ = (UniqueConstraint("drop_id", "size", "color"),
-                      CheckConstraint("cap IS NULL OR cap >= 0", name="cap"))
+    __table_args__ = (
+        UniqueConstraint("drop_id", "size", "color"),
+        CheckConstraint("cap IS NULL OR cap >= 0", name="cap"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     drop_id: Mapped[int] = mapped_column(ForeignKey("drops.id", ondelete="CASCADE"), index=True)
@@ -142,8 +152,9 @@ class Order(Timestamped, Base):
     __table_args__ = (
         UniqueConstraint("user_id", "idempotency_key"),
         Index("ix_orders_drop_status", "drop_id", "status"),
-        Index("ix_orders_pending_expiry", "expires_at",
-              postgresql_where="status = 'PENDING_PAYMENT'"),
+        Index(
+            "ix_orders_pending_expiry", "expires_at", postgresql_where="status = 'PENDING_PAYMENT'"
+        ),
         CheckConstraint("quantity > 0", name="quantity"),
         CheckConstraint("amount_due_fen >= 0", name="amount"),
     )
@@ -177,10 +188,13 @@ class Order(Timestamped, Base):
 
 class OrderLine(Base):
     __tablename__ = "order_lines"
-    __table_args__ = (CheckConstraint("quantity > 0", name="quantity"),
-                      Index("ix_order_lines_variant", "variant_id"))
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity"),
+        Index("ix_order_lines_variant", "variant_id"),
+    )
 
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"),
-                                          primary_key=True)
+    order_id: Mapped[int] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True
+    )
     variant_id: Mapped[int] = mapped_column(ForeignKey("drop_variants.id"), primary_key=True)
     quantity: Mapped[int] = mapped_column(Integer)

@@ -43,8 +43,9 @@ async def get_order(session: AsyncSession, actor: Actor, order_id: int) -> Order
     return (await _readable(session, actor, order_id))[0]
 
 
-async def visible_orders(session: AsyncSession, actor: Actor,
-                         order_ids: Sequence[int]) -> dict[int, Order]:
+async def visible_orders(
+    session: AsyncSession, actor: Actor, order_ids: Sequence[int]
+) -> dict[int, Order]:
     """The orders among ``order_ids`` the actor may read (their member, operators)."""
     user = await roles.require_user(session, actor)
     rows = await repo.get_orders(session, order_ids)
@@ -66,22 +67,32 @@ async def lines_of(session: AsyncSession, order_ids: Sequence[int]) -> dict[int,
     return await repo.order_lines(session, order_ids)
 
 
-async def cancel_order(session: AsyncSession, store: ReservationStore, actor: Actor,
-                       order_id: int) -> Order:
+async def cancel_order(
+    session: AsyncSession, store: ReservationStore, actor: Actor, order_id: int
+) -> Order:
     order, _ = await _readable(session, actor, order_id)
     if order.status is OrderStatus.CANCELLED:
         return order
     await repo.lock_shared(session, order.drop_id)
     drop = await repo.get(session, order.drop_id)
     if drop is None or drop.status not in SELLING or drop.closes_at <= utcnow():
-        raise InvalidTransition("Orders can be cancelled only while the drop sells.",
-                                code=ErrorCode.ORDER_NOT_CANCELLABLE)
+        raise InvalidTransition(
+            "Orders can be cancelled only while the drop sells.",
+            code=ErrorCode.ORDER_NOT_CANCELLABLE,
+        )
     if order.status not in CANCELLABLE:
-        raise InvalidTransition("This order can no longer be cancelled.",
-                                code=ErrorCode.ORDER_NOT_CANCELLABLE)
+        raise InvalidTransition(
+            "This order can no longer be cancelled.", code=ErrorCode.ORDER_NOT_CANCELLABLE
+        )
     was_paid = order.status is not OrderStatus.PENDING_PAYMENT
-    if not await repo.set_order_status(session, order_id, [order.status], OrderStatus.CANCELLED,
-                                       cancelled_at=utcnow(), cancel_reason="MEMBER"):
+    if not await repo.set_order_status(
+        session,
+        order_id,
+        [order.status],
+        OrderStatus.CANCELLED,
+        cancelled_at=utcnow(),
+        cancel_reason="MEMBER",
+    ):
         raise Conflict("The order changed meanwhile; try again.")
     _release_after_commit(store, order.drop_id, order_id)
     if was_paid:
@@ -98,8 +109,9 @@ async def confirm_delivery(session: AsyncSession, actor: Actor, order_id: int) -
         raise NotFound("No such order.", field="orderId")
     if order.status is OrderStatus.DELIVERED:
         return order
-    if not await repo.set_order_status(session, order_id, [OrderStatus.SHIPPED],
-                                       OrderStatus.DELIVERED):
+    if not await repo.set_order_status(
+        session, order_id, [OrderStatus.SHIPPED], OrderStatus.DELIVERED
+    ):
         raise InvalidTransition("Only a shipped order can be marked delivered.")
     await session.refresh(order)
     return order
@@ -114,8 +126,13 @@ async def expire_order(session: AsyncSession, store: ReservationStore, order_id:
         return False
     await repo.lock_shared(session, order.drop_id)
     changed = await repo.set_order_status(
-        session, order_id, [OrderStatus.PENDING_PAYMENT], OrderStatus.CANCELLED,
-        cancelled_at=utcnow(), cancel_reason="UNPAID")
+        session,
+        order_id,
+        [OrderStatus.PENDING_PAYMENT],
+        OrderStatus.CANCELLED,
+        cancelled_at=utcnow(),
+        cancel_reason="UNPAID",
+    )
     if changed:
         _release_after_commit(store, order.drop_id, order_id)
     return changed
@@ -129,11 +146,18 @@ async def live_orders_of(session: AsyncSession, drop_id: int) -> list[tuple[int,
     return await repo.live_order_statuses(session, drop_id, CANCELLABLE + (OrderStatus.CONFIRMED,))
 
 
-async def cancel_for_cancelled_drop(session: AsyncSession, order_id: int,
-                                    status: OrderStatus) -> bool:
+async def cancel_for_cancelled_drop(
+    session: AsyncSession, order_id: int, status: OrderStatus
+) -> bool:
     """One order of a cancelled drop: cancelled, and refunded if anything was paid."""
-    if not await repo.set_order_status(session, order_id, [status], OrderStatus.CANCELLED,
-                                       cancelled_at=utcnow(), cancel_reason="DROP_CANCELLED"):
+    if not await repo.set_order_status(
+        session,
+        order_id,
+        [status],
+        OrderStatus.CANCELLED,
+        cancelled_at=utcnow(),
+        cancel_reason="DROP_CANCELLED",
+    ):
         return False
     if status is not OrderStatus.PENDING_PAYMENT:
         jobs.enqueue("order.refund", order_id=order_id)

@@ -53,16 +53,31 @@ def refusal_error(refusal: Refusal) -> DomainError:
     if refusal.code == "MEMBER_LIMIT":
         return ValidationFailed(
             f"That is over your limit for this drop: you can order {refusal.remaining} more.",
-            field="lines", code=ErrorCode.MEMBER_LIMIT_EXCEEDED, remaining=refusal.remaining)
+            field="lines",
+            code=ErrorCode.MEMBER_LIMIT_EXCEEDED,
+            remaining=refusal.remaining,
+        )
     if refusal.code == "DROP_CAP":
-        return Conflict(f"Not enough left: {refusal.remaining} remaining.",
-                        field="lines", code=ErrorCode.SOLD_OUT, remaining=refusal.remaining)
+        return Conflict(
+            f"Not enough left: {refusal.remaining} remaining.",
+            field="lines",
+            code=ErrorCode.SOLD_OUT,
+            remaining=refusal.remaining,
+        )
     if refusal.code == "VARIANT_CAP":
-        return Conflict(f"Not enough of that size and colour: {refusal.remaining} remaining.",
-                        field="lines", code=ErrorCode.VARIANT_SOLD_OUT,
-                        remaining=refusal.remaining, variant_id=refusal.variant_id)
-    return ValidationFailed("A variant does not belong to this drop.", field="lines",
-                            code=ErrorCode.UNKNOWN_VARIANT, variant_id=refusal.variant_id)
+        return Conflict(
+            f"Not enough of that size and colour: {refusal.remaining} remaining.",
+            field="lines",
+            code=ErrorCode.VARIANT_SOLD_OUT,
+            remaining=refusal.remaining,
+            variant_id=refusal.variant_id,
+        )
+    return ValidationFailed(
+        "A variant does not belong to this drop.",
+        field="lines",
+        code=ErrorCode.UNKNOWN_VARIANT,
+        variant_id=refusal.variant_id,
+    )
 
 
 async def _existing(session: AsyncSession, user_id: int, key: str, digest: bytes) -> Order | None:
@@ -78,12 +93,14 @@ async def _why_not(session: AsyncSession, drop_id: int, user_id: int) -> DomainE
     if drop is None or drop.status is DropStatus.DRAFT:
         return NotFound("No such drop.", field="dropId")
     if not await repo.is_eligible(session, drop_id, user_id):
-        return PermissionDenied("Join one of this drop's communities to order.",
-                                code=ErrorCode.NOT_A_MEMBER)
+        return PermissionDenied(
+            "Join one of this drop's communities to order.", code=ErrorCode.NOT_A_MEMBER
+        )
     if drop.status not in SELLING or drop.closes_at <= utcnow():
         return Conflict("This drop has closed.", code=ErrorCode.DROP_CLOSED)
-    return Conflict(f"This drop opens at {drop.opens_at.isoformat()}.",
-                    code=ErrorCode.DROP_NOT_OPEN)
+    return Conflict(
+        f"This drop opens at {drop.opens_at.isoformat()}.", code=ErrorCode.DROP_NOT_OPEN
+    )
 
 
 async def place_preorder(
@@ -109,8 +126,9 @@ async def place_preorder(
     quantity = sum(q for _, q in clean)
     for attempt in range(3):
         try:
-            return await _place_once(unit_of_work, store, user_id, drop_id, clean, quantity,
-                                     key, digest, addr)
+            return await _place_once(
+                unit_of_work, store, user_id, drop_id, clean, quantity, key, digest, addr
+            )
         except _Rebuild:
             await rebuild_counters(sessionmaker, store, drop_id)
         except IntegrityError:
@@ -124,9 +142,17 @@ async def place_preorder(
     raise Unavailable("The drop's counters are being rebuilt; retry shortly.")
 
 
-async def _place_once(unit_of_work: UnitOfWork, store: ReservationStore, user_id: int,
-                      drop_id: int, lines: list[tuple[int, int]], quantity: int, key: str,
-                      digest: bytes, address: dict[str, str]) -> Order:
+async def _place_once(
+    unit_of_work: UnitOfWork,
+    store: ReservationStore,
+    user_id: int,
+    drop_id: int,
+    lines: list[tuple[int, int]],
+    quantity: int,
+    key: str,
+    digest: bytes,
+    address: dict[str, str],
+) -> Order:
     reserved: int | None = None
     try:
         async with unit_of_work() as session:
@@ -134,9 +160,15 @@ async def _place_once(unit_of_work: UnitOfWork, store: ReservationStore, user_id
             if existing is not None:
                 return existing
             await repo.lock_shared(session, drop_id)
-            order = await repo.insert_order(session, drop_id=drop_id, user_id=user_id,
-                                            key=key, request_hash=digest,
-                                            quantity=quantity, address=address)
+            order = await repo.insert_order(
+                session,
+                drop_id=drop_id,
+                user_id=user_id,
+                key=key,
+                request_hash=digest,
+                quantity=quantity,
+                address=address,
+            )
             if order is None:
                 raise await _why_not(session, drop_id, user_id)
             order_id = order.id

@@ -7,8 +7,9 @@ from typing import Any
 from domain.drops.models import Drop
 
 
-def tier_price(base_price_fen: int, tiers: list[dict[str, Any]],
-               quantity: int) -> tuple[int, dict[str, int] | None]:
+def tier_price(
+    base_price_fen: int, tiers: list[dict[str, Any]], quantity: int
+) -> tuple[int, dict[str, int] | None]:
     """The price everyone pays at this total quantity, and the next tier (if any). ``tiers`` are
     sorted by rising ``min_quantity`` with falling ``price_fen`` (checked when the drop is made)."""
     price = base_price_fen

@@ -32,8 +32,13 @@ class DropProgress:
         return drop_price(self.drop, self.reserved)[1]
 
 
-async def progress(session: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession],
-                   store: ReservationStore, actor: Actor, drop_id: int) -> DropProgress:
+async def progress(
+    session: AsyncSession,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    store: ReservationStore,
+    actor: Actor,
+    drop_id: int,
+) -> DropProgress:
     drop = await get_visible(session, actor, drop_id)
     variants = await repo.variants(session, drop_id)
     try:

@@ -68,7 +68,9 @@ async def get(session: AsyncSession, drop_id: int) -> Drop | None:
 
 async def get_for_update(session: AsyncSession, drop_id: int) -> Drop | None:
     stmt = select(Drop).where(Drop.id == drop_id).with_for_update(key_share=True)
-    return (await session.execute(stmt.execution_options(populate_existing=True))).scalar_one_or_none()
+    return (
+        await session.execute(stmt.execution_options(populate_existing=True))
+    ).scalar_one_or_none()
 
 
 async def find_by_idempotency_key(session: AsyncSession, owner_id: int, key: str) -> Drop | None:
@@ -88,8 +90,11 @@ async def variants(session: AsyncSession, drop_id: int) -> list[DropVariant]:
 
 
 async def variants_of_drops(session: AsyncSession, drop_ids: Sequence[int]) -> list[DropVariant]:
-    stmt = (select(DropVariant).where(DropVariant.drop_id.in_(drop_ids))
-            .order_by(DropVariant.drop_id, DropVariant.position))
+    stmt = (
+        select(DropVariant)
+        .where(DropVariant.drop_id.in_(drop_ids))
+        .order_by(DropVariant.drop_id, DropVariant.position)
+    )
     return list((await session.execute(stmt)).scalars())
 
 
@@ -106,10 +111,16 @@ async def replace_communities(session: AsyncSession, drop_id: int, ids: Sequence
 
 
 async def is_eligible(session: AsyncSession, drop_id: int, user_id: int) -> bool:
-    stmt = select(func.count()).select_from(DropCommunity).join(
-        CommunityMember, CommunityMember.community_id == DropCommunity.community_id
-    ).where(DropCommunity.drop_id == drop_id, CommunityMember.user_id == user_id,
-            CommunityMember.status == MembershipStatus.ACTIVE)
+    stmt = (
+        select(func.count())
+        .select_from(DropCommunity)
+        .join(CommunityMember, CommunityMember.community_id == DropCommunity.community_id)
+        .where(
+            DropCommunity.drop_id == drop_id,
+            CommunityMember.user_id == user_id,
+            CommunityMember.status == MembershipStatus.ACTIVE,
+        )
+    )
     return int((await session.execute(stmt)).scalar_one()) > 0
 
 
@@ -118,19 +129,39 @@ async def order_by_key(session: AsyncSession, user_id: int, key: str) -> Order |
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def insert_order(session: AsyncSession, *, drop_id: int, user_id: int, key: str,
-                       request_hash: bytes, quantity: int, address: dict[str, Any]) -> Order | None:
+async def insert_order(
+    session: AsyncSession,
+    *,
+    drop_id: int,
+    user_id: int,
+    key: str,
+    request_hash: bytes,
+    quantity: int,
+    address: dict[str, Any],
+) -> Order | None:
     """The new order (from RETURNING: no read-back), or None when the drop refused it."""
-    row = await session.execute(select(Order).from_statement(INSERT_ORDER), {
-        "drop_id": drop_id, "user_id": user_id, "key": key, "hash": request_hash,
-        "quantity": quantity, "address": address})
+    row = await session.execute(
+        select(Order).from_statement(INSERT_ORDER),
+        {
+            "drop_id": drop_id,
+            "user_id": user_id,
+            "key": key,
+            "hash": request_hash,
+            "quantity": quantity,
+            "address": address,
+        },
+    )
     return row.scalar_one_or_none()
 
 
-async def insert_lines(session: AsyncSession, order_id: int, lines: Sequence[tuple[int, int]]) -> None:
+async def insert_lines(
+    session: AsyncSession, order_id: int, lines: Sequence[tuple[int, int]]
+) -> None:
     conn = await session.connection()
-    await conn.execute(insert(OrderLine), [
-        {"order_id": order_id, "variant_id": v, "quantity": q} for v, q in lines])
+    await conn.execute(
+        insert(OrderLine),
+        [{"order_id": order_id, "variant_id": v, "quantity": q} for v, q in lines],
+    )
 
 
 async def get_order(session: AsyncSession, order_id: int) -> Order | None:
@@ -151,10 +182,14 @@ async def get_drops(session: AsyncSession, drop_ids: Sequence[int]) -> list[Drop
 
 async def get_order_for_update(session: AsyncSession, order_id: int) -> Order | None:
     stmt = select(Order).where(Order.id == order_id).with_for_update(key_share=True)
-    return (await session.execute(stmt.execution_options(populate_existing=True))).scalar_one_or_none()
+    return (
+        await session.execute(stmt.execution_options(populate_existing=True))
+    ).scalar_one_or_none()
 
 
-async def order_lines(session: AsyncSession, order_ids: Sequence[int]) -> dict[int, list[OrderLine]]:
+async def order_lines(
+    session: AsyncSession, order_ids: Sequence[int]
+) -> dict[int, list[OrderLine]]:
     stmt = select(OrderLine).where(OrderLine.order_id.in_(order_ids))
     out: dict[int, list[OrderLine]] = {i: [] for i in order_ids}
     for line in (await session.execute(stmt)).scalars():
@@ -162,7 +197,9 @@ async def order_lines(session: AsyncSession, order_ids: Sequence[int]) -> dict[i
     return out
 
 
-async def live_reservations(session: AsyncSession, drop_id: int) -> list[tuple[int, int, list[tuple[int, int]]]]:
+async def live_reservations(
+    session: AsyncSession, drop_id: int
+) -> list[tuple[int, int, list[tuple[int, int]]]]:
     """(order, member, [(variant, qty)]) of every order that holds capacity."""
     stmt = (
         select(Order.id, Order.user_id, OrderLine.variant_id, OrderLine.quantity)
@@ -188,18 +225,30 @@ async def sold(session: AsyncSession, drop_id: int) -> tuple[int, dict[int, int]
     return sum(per_variant.values()), per_variant
 
 
-async def set_order_status(session: AsyncSession, order_id: int, expected: Sequence[OrderStatus],
-                           new: OrderStatus, **values: Any) -> bool:
+async def set_order_status(
+    session: AsyncSession,
+    order_id: int,
+    expected: Sequence[OrderStatus],
+    new: OrderStatus,
+    **values: Any,
+) -> bool:
     """Guarded transition: changes the row only if it is still in an expected state."""
-    stmt = (update(Order).where(Order.id == order_id, Order.status.in_(expected))
-            .values(status=new, **values).returning(Order.id))
+    stmt = (
+        update(Order)
+        .where(Order.id == order_id, Order.status.in_(expected))
+        .values(status=new, **values)
+        .returning(Order.id)
+    )
     return (await session.execute(stmt)).scalar_one_or_none() is not None
 
 
 async def expired_unpaid(session: AsyncSession, now: datetime, limit: int = 500) -> list[int]:
-    stmt = (select(Order.id)
-            .where(Order.status == OrderStatus.PENDING_PAYMENT, Order.expires_at <= now)
-            .order_by(Order.expires_at).limit(limit))
+    stmt = (
+        select(Order.id)
+        .where(Order.status == OrderStatus.PENDING_PAYMENT, Order.expires_at <= now)
+        .order_by(Order.expires_at)
+        .limit(limit)
+    )
     return list((await session.execute(stmt)).scalars())
 
 
@@ -208,34 +257,51 @@ async def drop_ids_in(session: AsyncSession, statuses: Sequence[DropStatus]) -> 
     return list((await session.execute(stmt)).scalars())
 
 
-async def drops_due(session: AsyncSession, statuses: Sequence[DropStatus], column: str,
-                    now: datetime) -> list[int]:
+async def drops_due(
+    session: AsyncSession, statuses: Sequence[DropStatus], column: str, now: datetime
+) -> list[int]:
     col = getattr(Drop, column)
-    stmt = (select(Drop.id).where(Drop.status.in_(statuses), col <= now).order_by(col)
-            .limit(100))
+    stmt = select(Drop.id).where(Drop.status.in_(statuses), col <= now).order_by(col).limit(100)
     return list((await session.execute(stmt)).scalars())
 
 
-async def live_order_statuses(session: AsyncSession, drop_id: int,
-                              statuses: Sequence[OrderStatus]) -> list[tuple[int, OrderStatus]]:
-    stmt = select(Order.id, Order.status).where(Order.drop_id == drop_id,
-                                                Order.status.in_(statuses)).order_by(Order.id)
+async def live_order_statuses(
+    session: AsyncSession, drop_id: int, statuses: Sequence[OrderStatus]
+) -> list[tuple[int, OrderStatus]]:
+    stmt = (
+        select(Order.id, Order.status)
+        .where(Order.drop_id == drop_id, Order.status.in_(statuses))
+        .order_by(Order.id)
+    )
     return [(i, st) for i, st in (await session.execute(stmt)).all()]
 
 
-async def orders_of_member(session: AsyncSession, user_id: int, after_id: int, limit: int) -> list[Order]:
-    stmt = (select(Order).where(Order.user_id == user_id, Order.id > after_id)
-            .order_by(Order.id).limit(limit))
+async def orders_of_member(
+    session: AsyncSession, user_id: int, after_id: int, limit: int
+) -> list[Order]:
+    stmt = (
+        select(Order)
+        .where(Order.user_id == user_id, Order.id > after_id)
+        .order_by(Order.id)
+        .limit(limit)
+    )
     return list((await session.execute(stmt)).scalars())
 
 
-async def drops_for_member(session: AsyncSession, user_id: int, statuses: Sequence[DropStatus],
-                           after_id: int, limit: int) -> list[Drop]:
+async def drops_for_member(
+    session: AsyncSession, user_id: int, statuses: Sequence[DropStatus], after_id: int, limit: int
+) -> list[Drop]:
     member_of = select(CommunityMember.community_id).where(
-        CommunityMember.user_id == user_id, CommunityMember.status == MembershipStatus.ACTIVE)
+        CommunityMember.user_id == user_id, CommunityMember.status == MembershipStatus.ACTIVE
+    )
     owned = select(Community.id).where(Community.owner_id == user_id)
     eligible = select(DropCommunity.drop_id).where(
-        DropCommunity.community_id.in_(member_of.union(owned)))
-    stmt = (select(Drop).where(Drop.id.in_(eligible), Drop.status.in_(statuses),
-                               Drop.id > after_id).order_by(Drop.id).limit(limit))
+        DropCommunity.community_id.in_(member_of.union(owned))
+    )
+    stmt = (
+        select(Drop)
+        .where(Drop.id.in_(eligible), Drop.status.in_(statuses), Drop.id > after_id)
+        .order_by(Drop.id)
+        .limit(limit)
+    )
     return list((await session.execute(stmt)).scalars())

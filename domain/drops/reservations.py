@@ -111,8 +111,14 @@ return total
 
 def keys(drop_id: int) -> list[str]:
     tag = f"c2m:{{drop:{drop_id}}}"
-    return [f"{tag}:ready", f"{tag}:limits", f"{tag}:total", f"{tag}:variant",
-            f"{tag}:member", f"{tag}:res"]
+    return [
+        f"{tag}:ready",
+        f"{tag}:limits",
+        f"{tag}:total",
+        f"{tag}:variant",
+        f"{tag}:member",
+        f"{tag}:res",
+    ]
 
 
 def channel(drop_id: int) -> str:
@@ -127,9 +133,17 @@ class Limits:
     member_limit: int
     variant_caps: dict[int, int | None]
 
-    def fields(self) -> list[object]:
-        out: list[object] = ["opens", self.opens_ms, "closes", self.closes_ms, "cap", self.cap,
-                             "member_limit", self.member_limit]
+    def fields(self) -> list[str | int]:
+        out: list[str | int] = [
+            "opens",
+            self.opens_ms,
+            "closes",
+            self.closes_ms,
+            "cap",
+            self.cap,
+            "member_limit",
+            self.member_limit,
+        ]
         for vid, vcap in self.variant_caps.items():
             out += [f"v:{vid}", -1 if vcap is None else vcap]
         return out
@@ -164,10 +178,11 @@ class ReservationStore:
         self._release = redis.register_script(RELEASE)
         self._rebuild = redis.register_script(REBUILD)
 
-    async def reserve(self, drop_id: int, order_id: int, member_id: int,
-                      lines: Sequence[tuple[int, int]]) -> Refusal | None:
+    async def reserve(
+        self, drop_id: int, order_id: int, member_id: int, lines: Sequence[tuple[int, int]]
+    ) -> Refusal | None:
         """None when reserved (or already reserved under this order); a Refusal otherwise."""
-        args: list[object] = [order_id, member_id, channel(drop_id)]
+        args: list[str | int] = [order_id, member_id, channel(drop_id)]
         for variant_id, qty in lines:
             args += [variant_id, qty]
         out = await self._reserve(keys=keys(drop_id), args=args)
@@ -194,10 +209,14 @@ class ReservationStore:
     async def has(self, drop_id: int, order_id: int) -> bool:
         return bool(await self.redis.hexists(keys(drop_id)[5], str(order_id)))
 
-    async def rebuild(self, drop_id: int, limits: Limits,
-                      reservations: Iterable[tuple[int, int, Sequence[tuple[int, int]]]]) -> int:
+    async def rebuild(
+        self,
+        drop_id: int,
+        limits: Limits,
+        reservations: Iterable[tuple[int, int, Sequence[tuple[int, int]]]],
+    ) -> int:
         fields = limits.fields()
-        args: list[object] = [channel(drop_id), len(fields) // 2, *fields]
+        args: list[str | int] = [channel(drop_id), len(fields) // 2, *fields]
         for order_id, member_id, lines in reservations:
             args += [order_id, member_id, _lines(lines)]
         return int(await self._rebuild(keys=keys(drop_id), args=args))
@@ -212,8 +231,7 @@ class ReservationStore:
             ready, total, buyers, variants = await pipe.execute()
         if not ready:
             raise NotReady(drop_id)
-        return Progress(int(total or 0), int(buyers),
-                        {int(v): int(q) for v, q in variants.items()})
+        return Progress(int(total or 0), int(buyers), {int(v): int(q) for v, q in variants.items()})
 
     async def is_ready(self, drop_id: int) -> bool:
         return bool(await self.redis.exists(keys(drop_id)[0]))

@@ -52,37 +52,63 @@ async def settle_drop(session: AsyncSession, drop_id: int) -> Settlement:
         raise Conflict("Only a closed drop can be settled.", code=ErrorCode.DROP_STILL_OPEN)
     now = utcnow()
     # Unpaid orders at the close leave the plan.
-    await session.execute(update(Order).where(
-        Order.drop_id == drop_id, Order.status == OrderStatus.PENDING_PAYMENT).values(
-        status=OrderStatus.CANCELLED, cancelled_at=now, cancel_reason="UNPAID_AT_CLOSE",
-        owed_fen=0))
+    await session.execute(
+        update(Order)
+        .where(Order.drop_id == drop_id, Order.status == OrderStatus.PENDING_PAYMENT)
+        .values(
+            status=OrderStatus.CANCELLED,
+            cancelled_at=now,
+            cancel_reason="UNPAID_AT_CLOSE",
+            owed_fen=0,
+        )
+    )
     # Set-based updates: one statement per outcome, whatever the number of orders.
-    quantity = int((await session.execute(select(func.coalesce(func.sum(Order.quantity), 0))
-                                          .where(Order.drop_id == drop_id,
-                                                 Order.status.in_(PAID)))).scalar_one())
+    quantity = int(
+        (
+            await session.execute(
+                select(func.coalesce(func.sum(Order.quantity), 0)).where(
+                    Order.drop_id == drop_id, Order.status.in_(PAID)
+                )
+            )
+        ).scalar_one()
+    )
     drop.paid_quantity = quantity
     drop.settled_at = now
-    paid = (Order.drop_id == drop_id)
+    paid = Order.drop_id == drop_id
     if quantity >= drop.moq:
         final, _ = drop_price(drop, quantity)
         drop.final_price_fen = final
         drop.status = DropStatus.SUCCEEDED
-        await session.execute(update(Order).where(paid, Order.status == OrderStatus.PAID).values(
-            owed_fen=final * Order.quantity, status=OrderStatus.CONFIRMED))
-        await session.execute(update(Order).where(
-            paid, Order.status == OrderStatus.DEPOSIT_PAID).values(
-            owed_fen=final * Order.quantity,
-            amount_due_fen=final * Order.quantity - Order.amount_due_fen,  # the balance
-            balance_due_at=now + timedelta(hours=drop.balance_hours)))
+        await session.execute(
+            update(Order)
+            .where(paid, Order.status == OrderStatus.PAID)
+            .values(owed_fen=final * Order.quantity, status=OrderStatus.CONFIRMED)
+        )
+        await session.execute(
+            update(Order)
+            .where(paid, Order.status == OrderStatus.DEPOSIT_PAID)
+            .values(
+                owed_fen=final * Order.quantity,
+                amount_due_fen=final * Order.quantity - Order.amount_due_fen,  # the balance
+                balance_due_at=now + timedelta(hours=drop.balance_hours),
+            )
+        )
         if drop.payment_mode is PaymentMode.FULL and final < drop.price_fen:
             jobs.enqueue("drop.refund_excess", drop_id=drop_id)  # the tier difference
         jobs.enqueue("production.plan", drop_id=drop_id)
         await outbox.record_event(session, NotificationKind.DROP_SUCCEEDED, drop_id)
     else:
         drop.status = DropStatus.FAILED
-        await session.execute(update(Order).where(paid, Order.status.in_(PAID)).values(
-            status=OrderStatus.CANCELLED, cancelled_at=now, cancel_reason="DROP_FAILED",
-            owed_fen=0))
+        await session.execute(
+            update(Order)
+            .where(paid, Order.status.in_(PAID))
+            .values(
+                status=OrderStatus.CANCELLED,
+                cancelled_at=now,
+                cancel_reason="DROP_FAILED",
+                owed_fen=0,
+            )
+        )
         jobs.enqueue("drop.refund_excess", drop_id=drop_id)
         await outbox.record_event(session, NotificationKind.DROP_FAILED, drop_id)
     await session.flush()
@@ -118,9 +144,19 @@ async def default_overdue_balances(session: AsyncSession, drop: Drop) -> int:
     """Deposit orders whose balance deadline passed: cancelled by the drop's policy (deposit
     kept or refunded); their quantity leaves the production plan. Guarded, so idempotent."""
     now = utcnow()
-    overdue = list((await session.execute(select(Order).where(
-        Order.drop_id == drop.id, Order.status == OrderStatus.DEPOSIT_PAID,
-        Order.balance_due_at <= now).with_for_update(key_share=True))).scalars())
+    overdue = list(
+        (
+            await session.execute(
+                select(Order)
+                .where(
+                    Order.drop_id == drop.id,
+                    Order.status == OrderStatus.DEPOSIT_PAID,
+                    Order.balance_due_at <= now,
+                )
+                .with_for_update(key_share=True)
+            )
+        ).scalars()
+    )
     for o in overdue:
         deposit = (drop.deposit_fen or 0) * o.quantity
         o.status = OrderStatus.CANCELLED
@@ -136,8 +172,9 @@ async def default_overdue_balances(session: AsyncSession, drop: Drop) -> int:
     return len(overdue)
 
 
-async def orders_to_refund(session: AsyncSession, drop_id: int, after_id: int,
-                           limit: int) -> list[int]:
+async def orders_to_refund(
+    session: AsyncSession, drop_id: int, after_id: int, limit: int
+) -> list[int]:
     """Orders of the drop holding more money than their members owe (owed is known)."""
     stmt = text(
         """
@@ -148,6 +185,10 @@ async def orders_to_refund(session: AsyncSession, drop_id: int, after_id: int,
         HAVING sum(CASE WHEN l.kind = 'PAYMENT' THEN l.amount_fen ELSE -l.amount_fen END)
                > o.owed_fen
         ORDER BY o.id LIMIT :limit
-        """)
-    return list((await session.execute(stmt, {"drop": drop_id, "after": after_id,
-                                              "limit": limit})).scalars())
+        """
+    )
+    return list(
+        (
+            await session.execute(stmt, {"drop": drop_id, "after": after_id, "limit": limit})
+        ).scalars()
+    )

@@ -19,15 +19,18 @@ async def get_visible(session: AsyncSession, actor: Actor, drop_id: int) -> Drop
     user = await roles.require_user(session, actor)
     drop = await repo.get(session, drop_id)
     if drop is None or not await community.audience_can_see(
-        user, drop.owner_id, drop.status is DropStatus.DRAFT,
+        user,
+        drop.owner_id,
+        drop.status is DropStatus.DRAFT,
         lambda: repo.is_eligible(session, drop_id, user.id),
     ):
         raise NotFound("No such drop.", field="dropId")
     return drop
 
 
-async def visible_drops(session: AsyncSession, actor: Actor,
-                        drop_ids: Sequence[int]) -> dict[int, Drop]:
+async def visible_drops(
+    session: AsyncSession, actor: Actor, drop_ids: Sequence[int]
+) -> dict[int, Drop]:
     """The drops among ``drop_ids`` the actor may see (others are left out)."""
     out: dict[int, Drop] = {}
     for drop_id in drop_ids:
@@ -38,15 +41,18 @@ async def visible_drops(session: AsyncSession, actor: Actor,
     return out
 
 
-async def visible_variant(session: AsyncSession, actor: Actor, variant_id: int) -> DropVariant | None:
+async def visible_variant(
+    session: AsyncSession, actor: Actor, variant_id: int
+) -> DropVariant | None:
     variant = await repo.get_variant(session, variant_id)
     if variant is None or not await visible_drops(session, actor, [variant.drop_id]):
         return None
     return variant
 
 
-async def drops_for_member(session: AsyncSession, actor: Actor, statuses: Sequence[DropStatus],
-                           after_id: int, limit: int) -> list[Drop]:
+async def drops_for_member(
+    session: AsyncSession, actor: Actor, statuses: Sequence[DropStatus], after_id: int, limit: int
+) -> list[Drop]:
     """Drops of the viewer's communities; drafts are never listed (only their KOC sees them)."""
     user = await roles.require_user(session, actor)
     shown = [st for st in statuses if st is not DropStatus.DRAFT]

@@ -16,13 +16,22 @@ from domain.identity.tokens import hash_secret, new_factory_key
 
 async def create_factory(session: AsyncSession, actor: Actor, name: str, contact: str) -> Factory:
     await require_operator(session, actor)
-    return await repo.add_factory(session, v.text(name, "name", min_len=1, max_len=128),
-                                  v.text(contact, "contact", max_len=1000))
+    return await repo.add_factory(
+        session,
+        v.text(name, "name", min_len=1, max_len=128),
+        v.text(contact, "contact", max_len=1000),
+    )
 
 
 async def update_factory(
-    session: AsyncSession, actor: Actor, factory_id: int, *, contact: str | None,
-    categories: list[str] | None, min_batch: int | None, capacity_per_day: int | None,
+    session: AsyncSession,
+    actor: Actor,
+    factory_id: int,
+    *,
+    contact: str | None,
+    categories: list[str] | None,
+    min_batch: int | None,
+    capacity_per_day: int | None,
     lead_time_days: int | None,
 ) -> Factory:
     await require_operator(session, actor)
@@ -35,9 +44,11 @@ async def update_factory(
         if any(not c.strip() for c in categories):
             raise ValidationFailed("Categories are 1 to 32 characters.", field="categories")
         factory.categories = v.tags(categories, "categories", max_count=20, max_len=32)
-    for name, value, low, high in (("minBatch", min_batch, 1, 100_000),
-                                   ("capacityPerDay", capacity_per_day, 1, 1_000_000),
-                                   ("leadTimeDays", lead_time_days, 0, 365)):
+    for name, value, low, high in (
+        ("minBatch", min_batch, 1, 100_000),
+        ("capacityPerDay", capacity_per_day, 1, 1_000_000),
+        ("leadTimeDays", lead_time_days, 0, 365),
+    ):
         if value is not None and not low <= value <= high:
             raise ValidationFailed(f"{name} must be {low} to {high}.", field=name)
     if min_batch is not None:
@@ -60,8 +71,13 @@ async def create_factory_api_key(
     prefix, key = new_factory_key()
     row = await repo.add_api_key(
         session,
-        FactoryApiKey(factory_id=factory_id, name=name.strip(), prefix=prefix,
-                      key_hash=hash_secret(key), created_by_id=operator.id),
+        FactoryApiKey(
+            factory_id=factory_id,
+            name=name.strip(),
+            prefix=prefix,
+            key_hash=hash_secret(key),
+            created_by_id=operator.id,
+        ),
     )
     return row, key
 
@@ -90,8 +106,9 @@ async def get_factory_for(session: AsyncSession, actor: Actor, factory_id: int) 
     return factory
 
 
-async def list_factories(session: AsyncSession, actor: Actor, after_id: int,
-                         limit: int) -> list[Factory]:
+async def list_factories(
+    session: AsyncSession, actor: Actor, after_id: int, limit: int
+) -> list[Factory]:
     await require_operator(session, actor)
     return await repo.list_factories(session, after_id, limit)
 
@@ -101,8 +118,9 @@ async def api_keys_of(session: AsyncSession, actor: Actor, factory_id: int) -> l
     return await repo.list_api_keys(session, factory_id)
 
 
-async def visible_api_keys(session: AsyncSession, actor: Actor,
-                           key_ids: list[int]) -> dict[int, FactoryApiKey]:
+async def visible_api_keys(
+    session: AsyncSession, actor: Actor, key_ids: list[int]
+) -> dict[int, FactoryApiKey]:
     """API keys by id for ``node``: operators only; to anyone else they do not exist."""
     try:
         await require_operator(session, actor)

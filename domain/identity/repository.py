@@ -13,9 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.identity.models import Factory, FactoryApiKey, RefreshToken, User
 
 
-async def upsert_user_by_openid(
-    session: AsyncSession, openid: str, unionid: str | None
-) -> User:
+async def upsert_user_by_openid(session: AsyncSession, openid: str, unionid: str | None) -> User:
     # INSERT .. ON CONFLICT makes two first logins racing each other end with one user.
     ins = insert(User).values(wechat_openid=openid, wechat_unionid=unionid, display_name="")
     stmt = ins.on_conflict_do_update(
@@ -35,11 +33,17 @@ async def get_users(session: AsyncSession, ids: Sequence[int]) -> list[User]:
 
 
 async def add_refresh_token(
-    session: AsyncSession, user_id: int, token_hash: bytes, family_id: uuid.UUID,
+    session: AsyncSession,
+    user_id: int,
+    token_hash: bytes,
+    family_id: uuid.UUID,
     expires_at: datetime,
 ) -> None:
-    session.add(RefreshToken(user_id=user_id, token_hash=token_hash, family_id=family_id,
-                             expires_at=expires_at))
+    session.add(
+        RefreshToken(
+            user_id=user_id, token_hash=token_hash, family_id=family_id, expires_at=expires_at
+        )
+    )
     await session.flush()
 
 

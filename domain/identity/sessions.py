@@ -37,7 +37,10 @@ class Session:
 
 
 async def _open_session(
-    session: AsyncSession, user: User, tokens: TokenIssuer, refresh_ttl: int,
+    session: AsyncSession,
+    user: User,
+    tokens: TokenIssuer,
+    refresh_ttl: int,
     family_id: uuid.UUID | None = None,
 ) -> Session:
     access = tokens.issue(user.id)
@@ -55,7 +58,8 @@ async def login_with_wechat(
     code = code.strip()
     if not code or len(code) > MAX_CODE_LENGTH or not v.clean_text(code):
         raise ValidationFailed(
-            f"The login code must be 1 to {MAX_CODE_LENGTH} characters.", field="code",
+            f"The login code must be 1 to {MAX_CODE_LENGTH} characters.",
+            field="code",
             code=ErrorCode.INVALID_LOGIN_CODE,
         )
     wx = await wechat.code_to_session(code)
@@ -75,7 +79,8 @@ async def refresh_session(
             # A used token presented again means it leaked: end the whole family.
             await repo.revoke_family(session, old.family_id, now)
         raise Unauthenticated(
-            "The refresh token is not valid; sign in again.", code=ErrorCode.INVALID_TOKEN,
+            "The refresh token is not valid; sign in again.",
+            code=ErrorCode.INVALID_TOKEN,
             field="refreshToken",
         )
     user = await repo.get_user(session, row.user_id)
@@ -93,8 +98,10 @@ async def logout(session: AsyncSession, refresh_token: str) -> None:
 async def authenticate_factory_key(session: AsyncSession, key: str) -> Actor:
     prefix = split_factory_key(key)
     row = await repo.find_api_key_by_prefix(session, prefix) if prefix else None
-    if row is None or row.revoked_at is not None or not hmac.compare_digest(
-        row.key_hash, hash_secret(key)
+    if (
+        row is None
+        or row.revoked_at is not None
+        or not hmac.compare_digest(row.key_hash, hash_secret(key))
     ):
         raise Unauthenticated("The API key is not valid.", code=ErrorCode.INVALID_TOKEN)
     return Actor(factory_id=row.factory_id)

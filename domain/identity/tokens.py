@@ -84,9 +84,13 @@ class TokenIssuer:
                 token, self._secret, algorithms=["HS256"], options={"require": ["exp", "sub"]}
             )
         except jwt.ExpiredSignatureError as exc:
-            raise Unauthenticated("The access token has expired.", code=ErrorCode.TOKEN_EXPIRED) from exc
+            raise Unauthenticated(
+                "The access token has expired.", code=ErrorCode.TOKEN_EXPIRED
+            ) from exc
         except jwt.InvalidTokenError as exc:
-            raise Unauthenticated("The access token is not valid.", code=ErrorCode.INVALID_TOKEN) from exc
+            raise Unauthenticated(
+                "The access token is not valid.", code=ErrorCode.INVALID_TOKEN
+            ) from exc
         if claims.get("typ") != "access":
             raise Unauthenticated("The access token is not valid.", code=ErrorCode.INVALID_TOKEN)
         return int(claims["sub"]), float(claims["exp"])

@@ -19,8 +19,12 @@ from domain.notifications.wechat import SendFailed, SubscribeMessage, SubscribeM
 MAX_ATTEMPTS = 8
 
 
-async def deliver_pending(sessionmaker: async_sessionmaker[AsyncSession],
-                          sender: SubscribeMessages, template_id: str, batch: int = 200) -> int:
+async def deliver_pending(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    sender: SubscribeMessages,
+    template_id: str,
+    batch: int = 200,
+) -> int:
     """Send one batch of pending WeChat deliveries, voters' first. Returns how many were sent."""
     async with sessionmaker() as session, session.begin():
         ids = await repo.claim_deliveries(session, batch)
@@ -33,26 +37,39 @@ async def deliver_pending(sessionmaker: async_sessionmaker[AsyncSession],
         if opted_out is not None:
             await _finish(sessionmaker, delivery_id, DeliveryStatus.SKIPPED)
             continue
-        message = SubscribeMessage(openid=openid, template_id=template_id, page=link,
-                                   data={"thing1": {"value": title[:20]},
-                                         "thing2": {"value": body[:20]}})
+        message = SubscribeMessage(
+            openid=openid,
+            template_id=template_id,
+            page=link,
+            data={"thing1": {"value": title[:20]}, "thing2": {"value": body[:20]}},
+        )
         try:
             await sender.send(message)
         except SendFailed as exc:
             retry = not exc.permanent and attempts < MAX_ATTEMPTS
-            delay = timedelta(seconds=min(3600, 2 ** attempts))
-            await _finish(sessionmaker, delivery_id,
-                          DeliveryStatus.PENDING if retry else DeliveryStatus.FAILED,
-                          error=str(exc)[:500], next_attempt=utcnow() + delay if retry else None)
+            delay = timedelta(seconds=min(3600, 2**attempts))
+            await _finish(
+                sessionmaker,
+                delivery_id,
+                DeliveryStatus.PENDING if retry else DeliveryStatus.FAILED,
+                error=str(exc)[:500],
+                next_attempt=utcnow() + delay if retry else None,
+            )
             continue
         await _finish(sessionmaker, delivery_id, DeliveryStatus.SENT)
         sent += 1
     return sent
 
 
-async def _finish(sessionmaker: async_sessionmaker[AsyncSession], delivery_id: int,
-                  status: DeliveryStatus, *, error: str | None = None,
-                  next_attempt: datetime | None = None) -> None:
+async def _finish(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    delivery_id: int,
+    status: DeliveryStatus,
+    *,
+    error: str | None = None,
+    next_attempt: datetime | None = None,
+) -> None:
     async with sessionmaker() as session, session.begin():
-        await repo.finish_delivery(session, delivery_id,
-                                   repo.delivery_values(status, error, next_attempt))
+        await repo.finish_delivery(
+            session, delivery_id, repo.delivery_values(status, error, next_attempt)
+        )

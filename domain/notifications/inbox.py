@@ -15,15 +15,17 @@ from domain.notifications.models import Notification, NotificationKind
 MAX_MARK = 500
 
 
-async def inbox(session: AsyncSession, actor: Actor, before_id: int, limit: int,
-                unread_only: bool) -> list[Notification]:
+async def inbox(
+    session: AsyncSession, actor: Actor, before_id: int, limit: int, unread_only: bool
+) -> list[Notification]:
     """Newest first; ``before_id`` is the last id of the previous page (0: from the newest)."""
     user = await require_user(session, actor)
     return await repo.inbox(session, user.id, before_id, limit, unread_only)
 
 
-async def visible_notifications(session: AsyncSession, actor: Actor,
-                                ids: Sequence[int]) -> dict[int, Notification]:
+async def visible_notifications(
+    session: AsyncSession, actor: Actor, ids: Sequence[int]
+) -> dict[int, Notification]:
     """Notifications by id for ``node``: the member's own; nobody else's."""
     if actor.user_id is None or not ids:
         return {}
@@ -43,8 +45,9 @@ async def mark_read(session: AsyncSession, actor: Actor, ids: list[int] | None) 
     return await repo.mark_read(session, user.id, ids)
 
 
-async def set_opt_out(session: AsyncSession, actor: Actor, kind: NotificationKind,
-                      opted_out: bool) -> bool:
+async def set_opt_out(
+    session: AsyncSession, actor: Actor, kind: NotificationKind, opted_out: bool
+) -> bool:
     user = await require_user(session, actor)
     await repo.set_opt_out(session, user.id, kind, opted_out)
     return opted_out

@@ -30,10 +30,10 @@ class NotificationKind(enum.Enum):
 
 class DeliveryStatus(enum.Enum):
     PENDING = "PENDING"
-    SENDING = "SENDING"   # claimed by a worker; never sent again automatically (at most once)
+    SENDING = "SENDING"  # claimed by a worker; never sent again automatically (at most once)
     SENT = "SENT"
-    FAILED = "FAILED"     # gave up (permanent error or out of retries)
-    SKIPPED = "SKIPPED"   # the member opted out or has no channel address
+    FAILED = "FAILED"  # gave up (permanent error or out of retries)
+    SKIPPED = "SKIPPED"  # the member opted out or has no channel address
 
 
 class NotificationEvent(Timestamped, Base):
@@ -45,7 +45,8 @@ class NotificationEvent(Timestamped, Base):
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     kind: Mapped[NotificationKind] = mapped_column(
-        Enum(NotificationKind, name="notification_kind", native_enum=False, length=32))
+        Enum(NotificationKind, name="notification_kind", native_enum=False, length=32)
+    )
     subject_id: Mapped[int] = mapped_column(BigInteger)
     expanded_at: Mapped[datetime | None]
 
@@ -76,18 +77,22 @@ class Delivery(Base):
     __tablename__ = "notification_deliveries"
     __table_args__ = (
         UniqueConstraint("notification_id", "channel"),
-        Index("ix_deliveries_pending", "priority", "next_attempt_at",
-              postgresql_where="status = 'PENDING'"),
+        Index(
+            "ix_deliveries_pending",
+            "priority",
+            "next_attempt_at",
+            postgresql_where="status = 'PENDING'",
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    notification_id: Mapped[int] = mapped_column(
-        ForeignKey("notifications.id", ondelete="CASCADE"))
+    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(16))
     priority: Mapped[int] = mapped_column(SmallInteger)
     status: Mapped[DeliveryStatus] = mapped_column(
         Enum(DeliveryStatus, name="delivery_status", native_enum=False, length=16),
-        default=DeliveryStatus.PENDING)
+        default=DeliveryStatus.PENDING,
+    )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(server_default=func.now())
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -97,8 +102,10 @@ class Delivery(Base):
 class NotificationOptOut(Base):
     __tablename__ = "notification_opt_outs"
 
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
-                                         primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
     kind: Mapped[NotificationKind] = mapped_column(
         Enum(NotificationKind, name="notification_kind", native_enum=False, length=32),
-        primary_key=True)
+        primary_key=True,
+    )

@@ -13,14 +13,21 @@ from domain.notifications.models import NotificationKind
 WECHAT = "WECHAT"
 
 MESSAGES = {
-    NotificationKind.DROP_SUCCEEDED: ("The pre-sale succeeded",
-                                      "it goes into production; pay any balance before the "
-                                      "deadline", "/drops/"),
-    NotificationKind.DROP_FAILED: ("The pre-sale did not reach its minimum",
-                                   "it will not be produced; your payment is refunded",
-                                   "/drops/"),
-    NotificationKind.ORDER_SHIPPED: ("Your order has shipped", "see the tracking number",
-                                     "/orders/"),
+    NotificationKind.DROP_SUCCEEDED: (
+        "The pre-sale succeeded",
+        "it goes into production; pay any balance before the deadline",
+        "/drops/",
+    ),
+    NotificationKind.DROP_FAILED: (
+        "The pre-sale did not reach its minimum",
+        "it will not be produced; your payment is refunded",
+        "/drops/",
+    ),
+    NotificationKind.ORDER_SHIPPED: (
+        "Your order has shipped",
+        "see the tracking number",
+        "/orders/",
+    ),
 }
 
 
@@ -30,8 +37,9 @@ async def record_event(session: AsyncSession, kind: NotificationKind, subject_id
     jobs.enqueue("notification.expand", kind=kind.value, subject_id=subject_id)
 
 
-async def expand(sessionmaker: async_sessionmaker[AsyncSession], kind: NotificationKind,
-                 subject_id: int) -> int:
+async def expand(
+    sessionmaker: async_sessionmaker[AsyncSession], kind: NotificationKind, subject_id: int
+) -> int:
     """Create every member's notification and WeChat delivery for an event; idempotent (unique
     keys), so a retry or a second worker adds nothing."""
     async with sessionmaker() as session, session.begin():

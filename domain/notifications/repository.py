@@ -26,7 +26,8 @@ INSERT_EVENT = text(
 
 EXPAND_DROP_OPENED = text(
     """
-    WITH ev AS (SELECT id FROM notification_events WHERE kind = 'DROP_OPENED' AND subject_id = :drop),
+    WITH ev AS (SELECT id FROM notification_events
+                WHERE kind = 'DROP_OPENED' AND subject_id = :drop),
     d AS (SELECT id, title, poll_option_id FROM drops WHERE id = :drop),
     voters AS (
       SELECT b.user_id FROM ballots b, d
@@ -35,7 +36,9 @@ EXPAND_DROP_OPENED = text(
         AND b.option_ids @> ARRAY[d.poll_option_id]
     ),
     audience AS (
-      SELECT cm.user_id, min(CASE WHEN cm.user_id IN (SELECT user_id FROM voters) THEN 0 ELSE 1 END) AS priority
+      SELECT cm.user_id,
+             min(CASE WHEN cm.user_id IN (SELECT user_id FROM voters) THEN 0 ELSE 1 END)
+               AS priority
       FROM drop_communities dc JOIN community_members cm ON cm.community_id = dc.community_id
       WHERE dc.drop_id = :drop AND cm.status = 'ACTIVE'
       GROUP BY cm.user_id
@@ -101,17 +104,26 @@ async def expand_drop_opened(session: AsyncSession, drop_id: int) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-async def expand_buyers(session: AsyncSession, kind: NotificationKind, subject_id: int,
-                        title: str, body: str, link: str) -> int:
-    result = await session.execute(EXPAND_BUYERS, {
-        "kind": kind.value, "subject": subject_id, "title": title, "body": body, "link": link})
+async def expand_buyers(
+    session: AsyncSession, kind: NotificationKind, subject_id: int, title: str, body: str, link: str
+) -> int:
+    result = await session.execute(
+        EXPAND_BUYERS,
+        {"kind": kind.value, "subject": subject_id, "title": title, "body": body, "link": link},
+    )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def event_id(session: AsyncSession, kind: NotificationKind, subject_id: int) -> int:
-    return int((await session.execute(select(NotificationEvent.id).where(
-        NotificationEvent.kind == kind, NotificationEvent.subject_id == subject_id)))
-        .scalar_one())
+    return int(
+        (
+            await session.execute(
+                select(NotificationEvent.id).where(
+                    NotificationEvent.kind == kind, NotificationEvent.subject_id == subject_id
+                )
+            )
+        ).scalar_one()
+    )
 
 
 async def insert_deliveries(session: AsyncSession, event: int, channel: str) -> None:
@@ -119,8 +131,11 @@ async def insert_deliveries(session: AsyncSession, event: int, channel: str) -> 
 
 
 async def mark_expanded(session: AsyncSession, event: int) -> None:
-    await session.execute(update(NotificationEvent).where(NotificationEvent.id == event).values(
-        expanded_at=func.coalesce(NotificationEvent.expanded_at, func.now())))
+    await session.execute(
+        update(NotificationEvent)
+        .where(NotificationEvent.id == event)
+        .values(expanded_at=func.coalesce(NotificationEvent.expanded_at, func.now()))
+    )
 
 
 async def claim_deliveries(session: AsyncSession, batch: int) -> list[int]:
@@ -130,26 +145,42 @@ async def claim_deliveries(session: AsyncSession, batch: int) -> list[int]:
 async def deliveries_to_send(session: AsyncSession, ids: Sequence[int]) -> list[Any]:
     """(delivery, attempts, title, body, link, openid, opted-out member or None) per claim."""
     stmt = (
-        select(Delivery.id, Delivery.attempts, Notification.title, Notification.body,
-               Notification.link, User.wechat_openid, NotificationOptOut.user_id)
+        select(
+            Delivery.id,
+            Delivery.attempts,
+            Notification.title,
+            Notification.body,
+            Notification.link,
+            User.wechat_openid,
+            NotificationOptOut.user_id,
+        )
         .join(Notification, Notification.id == Delivery.notification_id)
         .join(User, User.id == Notification.user_id)
         .join(NotificationEvent, NotificationEvent.id == Notification.event_id)
-        .outerjoin(NotificationOptOut, and_(NotificationOptOut.user_id == User.id,
-                                            NotificationOptOut.kind == NotificationEvent.kind))
-        .where(Delivery.id.in_(ids)).order_by(Delivery.priority, Delivery.id)
+        .outerjoin(
+            NotificationOptOut,
+            and_(
+                NotificationOptOut.user_id == User.id,
+                NotificationOptOut.kind == NotificationEvent.kind,
+            ),
+        )
+        .where(Delivery.id.in_(ids))
+        .order_by(Delivery.priority, Delivery.id)
     )
     return list((await session.execute(stmt)).all())
 
 
-async def finish_delivery(session: AsyncSession, delivery_id: int,
-                          values: dict[str, Any]) -> None:
-    await session.execute(update(Delivery).where(
-        Delivery.id == delivery_id, Delivery.status == DeliveryStatus.SENDING).values(**values))
+async def finish_delivery(session: AsyncSession, delivery_id: int, values: dict[str, Any]) -> None:
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.SENDING)
+        .values(**values)
+    )
 
 
-async def inbox(session: AsyncSession, user_id: int, before_id: int, limit: int,
-                unread_only: bool) -> list[Notification]:
+async def inbox(
+    session: AsyncSession, user_id: int, before_id: int, limit: int, unread_only: bool
+) -> list[Notification]:
     stmt = select(Notification).where(Notification.user_id == user_id)
     if before_id:
         stmt = stmt.where(Notification.id < before_id)
@@ -160,39 +191,51 @@ async def inbox(session: AsyncSession, user_id: int, before_id: int, limit: int,
 
 
 async def get_many(session: AsyncSession, ids: Sequence[int]) -> list[Notification]:
-    return list((await session.execute(select(Notification).where(
-        Notification.id.in_(ids)))).scalars())
+    return list(
+        (await session.execute(select(Notification).where(Notification.id.in_(ids)))).scalars()
+    )
 
 
 async def unread_count(session: AsyncSession, user_id: int) -> int:
-    stmt = select(func.count()).select_from(Notification).where(
-        Notification.user_id == user_id, Notification.read_at.is_(None))
+    stmt = (
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+    )
     return int((await session.execute(stmt)).scalar_one())
 
 
 async def mark_read(session: AsyncSession, user_id: int, ids: Sequence[int] | None) -> int:
-    stmt = update(Notification).where(Notification.user_id == user_id,
-                                      Notification.read_at.is_(None))
+    stmt = update(Notification).where(
+        Notification.user_id == user_id, Notification.read_at.is_(None)
+    )
     if ids is not None:
         stmt = stmt.where(Notification.id.in_(ids))
     result = await session.execute(stmt.values(read_at=func.now()))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-async def set_opt_out(session: AsyncSession, user_id: int, kind: NotificationKind,
-                      opted_out: bool) -> None:
+async def set_opt_out(
+    session: AsyncSession, user_id: int, kind: NotificationKind, opted_out: bool
+) -> None:
     if opted_out:
-        await session.execute(text(
-            "INSERT INTO notification_opt_outs (user_id, kind) VALUES (:u, :k) "
-            "ON CONFLICT DO NOTHING"), {"u": user_id, "k": kind.value})
+        await session.execute(
+            text(
+                "INSERT INTO notification_opt_outs (user_id, kind) VALUES (:u, :k) "
+                "ON CONFLICT DO NOTHING"
+            ),
+            {"u": user_id, "k": kind.value},
+        )
     else:
-        await session.execute(text(
-            "DELETE FROM notification_opt_outs WHERE user_id = :u AND kind = :k"),
-            {"u": user_id, "k": kind.value})
+        await session.execute(
+            text("DELETE FROM notification_opt_outs WHERE user_id = :u AND kind = :k"),
+            {"u": user_id, "k": kind.value},
+        )
 
 
-def delivery_values(status: DeliveryStatus, error: str | None,
-                    next_attempt: datetime | None) -> dict[str, Any]:
+def delivery_values(
+    status: DeliveryStatus, error: str | None, next_attempt: datetime | None
+) -> dict[str, Any]:
     values: dict[str, Any] = {"status": status, "last_error": error}
     if status is DeliveryStatus.SENT:
         values["sent_at"] = func.now()

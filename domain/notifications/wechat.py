@@ -47,7 +47,9 @@ _TOKEN_INVALID = {40001, 42001, 40014}
 
 
 class HttpSubscribeMessages:
-    def __init__(self, app_id: str, app_secret: str, base_url: str, *, timeout: float = 5.0) -> None:
+    def __init__(
+        self, app_id: str, app_secret: str, base_url: str, *, timeout: float = 5.0
+    ) -> None:
         self._app_id = app_id
         self._secret = app_secret
         self._client = httpx.AsyncClient(base_url=base_url, timeout=timeout)
@@ -58,15 +60,22 @@ class HttpSubscribeMessages:
         if self._token and not refresh and time.monotonic() < self._token_expires:
             return self._token
         try:
-            resp = await self._client.get("/cgi-bin/token", params={
-                "grant_type": "client_credential", "appid": self._app_id, "secret": self._secret})
+            resp = await self._client.get(
+                "/cgi-bin/token",
+                params={
+                    "grant_type": "client_credential",
+                    "appid": self._app_id,
+                    "secret": self._secret,
+                },
+            )
             resp.raise_for_status()
             body = resp.json()
         except (httpx.HTTPError, ValueError) as exc:
             raise SendFailed(f"token request failed: {exc!r}", permanent=False) from exc
         if not body.get("access_token"):
-            raise SendFailed(f"token refused: {body.get('errcode')} {body.get('errmsg')}",
-                             permanent=False)
+            raise SendFailed(
+                f"token refused: {body.get('errcode')} {body.get('errmsg')}", permanent=False
+            )
         self._token = str(body["access_token"])
         self._token_expires = time.monotonic() + int(body.get("expires_in", 7200)) - 300
         return self._token
@@ -76,9 +85,15 @@ class HttpSubscribeMessages:
             token = await self._access_token(refresh=attempt > 0)
             try:
                 resp = await self._client.post(
-                    "/cgi-bin/message/subscribe/send", params={"access_token": token},
-                    json={"touser": message.openid, "template_id": message.template_id,
-                          "page": message.page, "data": message.data})
+                    "/cgi-bin/message/subscribe/send",
+                    params={"access_token": token},
+                    json={
+                        "touser": message.openid,
+                        "template_id": message.template_id,
+                        "page": message.page,
+                        "data": message.data,
+                    },
+                )
                 resp.raise_for_status()
                 body = resp.json()
             except (httpx.HTTPError, ValueError) as exc:
@@ -88,8 +103,9 @@ class HttpSubscribeMessages:
                 return
             if errcode in _TOKEN_INVALID and attempt == 0:
                 continue
-            raise SendFailed(f"errcode {errcode}: {body.get('errmsg')}",
-                             permanent=errcode in _PERMANENT)
+            raise SendFailed(
+                f"errcode {errcode}: {body.get('errmsg')}", permanent=errcode in _PERMANENT
+            )
         raise SendFailed("access token rejected twice", permanent=False)
 
     async def aclose(self) -> None:

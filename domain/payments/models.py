@@ -47,9 +47,11 @@ class LedgerEntry(Timestamped, Base):
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
     kind: Mapped[EntryKind] = mapped_column(
-        Enum(EntryKind, name="ledger_kind", native_enum=False, length=16))
+        Enum(EntryKind, name="ledger_kind", native_enum=False, length=16)
+    )
     step: Mapped[PaymentStep | None] = mapped_column(
-        Enum(PaymentStep, name="payment_step", native_enum=False, length=16))
+        Enum(PaymentStep, name="payment_step", native_enum=False, length=16)
+    )
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     provider: Mapped[str] = mapped_column(String(16))

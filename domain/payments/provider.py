@@ -106,21 +106,24 @@ def rsa_sign(private_key: rsa.RSAPrivateKey, message: str) -> str:
 
 def rsa_verify(public_key: rsa.RSAPublicKey, message: str, signature: str) -> bool:
     try:
-        public_key.verify(base64.b64decode(signature), message.encode(), padding.PKCS1v15(),
-                          hashes.SHA256())
+        public_key.verify(
+            base64.b64decode(signature), message.encode(), padding.PKCS1v15(), hashes.SHA256()
+        )
     except (InvalidSignature, ValueError):
         return False
     return True
 
 
 def aes_gcm_decrypt(api_v3_key: bytes, nonce: str, associated_data: str, ciphertext: str) -> bytes:
-    return AESGCM(api_v3_key).decrypt(nonce.encode(), base64.b64decode(ciphertext),
-                                      associated_data.encode())
+    return AESGCM(api_v3_key).decrypt(
+        nonce.encode(), base64.b64decode(ciphertext), associated_data.encode()
+    )
 
 
 def aes_gcm_encrypt(api_v3_key: bytes, nonce: str, associated_data: str, plaintext: bytes) -> str:
-    return base64.b64encode(AESGCM(api_v3_key).encrypt(nonce.encode(), plaintext,
-                                                       associated_data.encode())).decode()
+    return base64.b64encode(
+        AESGCM(api_v3_key).encrypt(nonce.encode(), plaintext, associated_data.encode())
+    ).decode()
 
 
 @dataclass
@@ -147,14 +150,19 @@ def verify_and_decrypt(keys: Keys, headers: Mapping[str, str], body: bytes) -> P
         raise BadNotification("bad timestamp") from exc
     if age > NOTIFY_MAX_AGE_SECONDS:
         raise BadNotification("stale notification (replay?)")
-    if not rsa_verify(public, f"{timestamp}\n{nonce}\n{body.decode(errors='replace')}\n",
-                      signature):
+    if not rsa_verify(
+        public, f"{timestamp}\n{nonce}\n{body.decode(errors='replace')}\n", signature
+    ):
         raise BadNotification("signature does not verify")
     try:
         envelope = json.loads(body)
         resource = envelope["resource"]
-        plain = aes_gcm_decrypt(keys.api_v3_key, resource["nonce"],
-                                resource.get("associated_data", ""), resource["ciphertext"])
+        plain = aes_gcm_decrypt(
+            keys.api_v3_key,
+            resource["nonce"],
+            resource.get("associated_data", ""),
+            resource["ciphertext"],
+        )
         data = json.loads(plain)
         return PaymentNotice(
             out_trade_no=str(data["out_trade_no"]),
@@ -170,15 +178,23 @@ def verify_and_decrypt(keys: Keys, headers: Mapping[str, str], body: bytes) -> P
 def jsapi_params(keys: Keys, app_id: str, prepay_id: str) -> JsapiParams:
     ts, nonce = str(int(time.time())), secrets.token_hex(16)
     package = f"prepay_id={prepay_id}"
-    return JsapiParams(app_id, ts, nonce, package, "RSA",
-                       rsa_sign(keys.merchant_private, f"{app_id}\n{ts}\n{nonce}\n{package}\n"))
+    return JsapiParams(
+        app_id,
+        ts,
+        nonce,
+        package,
+        "RSA",
+        rsa_sign(keys.merchant_private, f"{app_id}\n{ts}\n{nonce}\n{package}\n"),
+    )
 
 
 def authorization(keys: Keys, mchid: str, method: str, path: str, body: str) -> str:
     ts, nonce = str(int(time.time())), secrets.token_hex(16)
     sig = rsa_sign(keys.merchant_private, f"{method}\n{path}\n{ts}\n{nonce}\n{body}\n")
-    return (f'WECHATPAY2-SHA256-RSA2048 mchid="{mchid}",nonce_str="{nonce}",'
-            f'signature="{sig}",timestamp="{ts}",serial_no="{keys.merchant_serial}"')
+    return (
+        f'WECHATPAY2-SHA256-RSA2048 mchid="{mchid}",nonce_str="{nonce}",'
+        f'signature="{sig}",timestamp="{ts}",serial_no="{keys.merchant_serial}"'
+    )
 
 
 # --- WeChat Pay -----------------------------------------------------------------------------
@@ -187,17 +203,31 @@ def authorization(keys: Keys, mchid: str, method: str, path: str, body: str) -> 
 class WeChatPay:
     name = "wechat"
 
-    def __init__(self, *, mchid: str, app_id: str, keys: Keys, notify_url: str, base_url: str,
-                 timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        *,
+        mchid: str,
+        app_id: str,
+        keys: Keys,
+        notify_url: str,
+        base_url: str,
+        timeout: float = 10.0,
+    ) -> None:
         self.mchid, self.app_id, self.keys, self.notify_url = mchid, app_id, keys, notify_url
         self._client = httpx.AsyncClient(base_url=base_url, timeout=timeout)
 
     async def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
         try:
-            resp = await self._client.post(path, content=body.encode(), headers={
-                "Authorization": authorization(self.keys, self.mchid, "POST", path, body),
-                "Content-Type": "application/json", "Accept": "application/json"})
+            resp = await self._client.post(
+                path,
+                content=body.encode(),
+                headers={
+                    "Authorization": authorization(self.keys, self.mchid, "POST", path, body),
+                    "Content-Type": "application/json",
+                    "Accept": "application/json",
+                },
+            )
         except httpx.HTTPError as exc:
             raise ProviderError(f"WeChat Pay unreachable: {exc!r}") from exc
         if resp.status_code >= 300:
@@ -205,18 +235,33 @@ class WeChatPay:
         return resp.json()  # type: ignore[no-any-return]
 
     async def prepay(self, request: PrepayRequest) -> JsapiParams:
-        out = await self._post("/v3/pay/transactions/jsapi", {
-            "appid": self.app_id, "mchid": self.mchid, "description": request.description[:127],
-            "out_trade_no": request.out_trade_no, "notify_url": self.notify_url,
-            "amount": {"total": request.amount_fen, "currency": request.currency},
-            "payer": {"openid": request.openid}})
+        out = await self._post(
+            "/v3/pay/transactions/jsapi",
+            {
+                "appid": self.app_id,
+                "mchid": self.mchid,
+                "description": request.description[:127],
+                "out_trade_no": request.out_trade_no,
+                "notify_url": self.notify_url,
+                "amount": {"total": request.amount_fen, "currency": request.currency},
+                "payer": {"openid": request.openid},
+            },
+        )
         return jsapi_params(self.keys, self.app_id, str(out["prepay_id"]))
 
     async def refund(self, request: RefundRequest) -> str:
-        out = await self._post("/v3/refund/domestic/refunds", {
-            "out_trade_no": request.out_trade_no, "out_refund_no": request.out_refund_no,
-            "amount": {"refund": request.refund_fen, "total": request.total_fen,
-                       "currency": request.currency}})
+        out = await self._post(
+            "/v3/refund/domestic/refunds",
+            {
+                "out_trade_no": request.out_trade_no,
+                "out_refund_no": request.out_refund_no,
+                "amount": {
+                    "refund": request.refund_fen,
+                    "total": request.total_fen,
+                    "currency": request.currency,
+                },
+            },
+        )
         if out.get("status") not in ("SUCCESS", "PROCESSING"):
             raise ProviderError(f"refund refused: {out}")
         return str(out["refund_id"])
@@ -228,14 +273,20 @@ class WeChatPay:
         await self._client.aclose()
 
 
-def load_wechat_keys(private_key_file: Path, serial: str, platform_cert_file: Path,
-                     platform_serial: str, api_v3_key: str) -> Keys:
+def load_wechat_keys(
+    private_key_file: Path,
+    serial: str,
+    platform_cert_file: Path,
+    platform_serial: str,
+    api_v3_key: str,
+) -> Keys:
     private = serialization.load_pem_private_key(private_key_file.read_bytes(), password=None)
     pem = platform_cert_file.read_bytes()
-    if b"CERTIFICATE" in pem:
-        public = x509.load_pem_x509_certificate(pem).public_key()
-    else:
-        public = serialization.load_pem_public_key(pem)
+    public = (
+        x509.load_pem_x509_certificate(pem).public_key()
+        if b"CERTIFICATE" in pem
+        else serialization.load_pem_public_key(pem)
+    )
     assert isinstance(private, rsa.RSAPrivateKey) and isinstance(public, rsa.RSAPublicKey)
     return Keys(private, serial, {platform_serial: public}, api_v3_key.encode())
 
@@ -255,12 +306,17 @@ def sandbox_keys(data_dir: Path) -> tuple[Keys, rsa.RSAPrivateKey]:
         path.parent.mkdir(parents=True, exist_ok=True)
 
         def pem(key: rsa.RSAPrivateKey) -> str:
-            return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                     serialization.NoEncryption()).decode()
+            return key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            ).decode()
 
-        raw = {"merchant": pem(rsa.generate_private_key(65537, 2048)),
-               "platform": pem(rsa.generate_private_key(65537, 2048)),
-               "api_v3_key": secrets.token_hex(16)}
+        raw = {
+            "merchant": pem(rsa.generate_private_key(65537, 2048)),
+            "platform": pem(rsa.generate_private_key(65537, 2048)),
+            "api_v3_key": secrets.token_hex(16),
+        }
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(raw))
         tmp.chmod(0o600)
@@ -269,27 +325,44 @@ def sandbox_keys(data_dir: Path) -> tuple[Keys, rsa.RSAPrivateKey]:
     merchant = serialization.load_pem_private_key(raw["merchant"].encode(), password=None)
     platform = serialization.load_pem_private_key(raw["platform"].encode(), password=None)
     assert isinstance(merchant, rsa.RSAPrivateKey) and isinstance(platform, rsa.RSAPrivateKey)
-    keys = Keys(merchant, "SANDBOX-MERCHANT", {"SANDBOX-PLATFORM": platform.public_key()},
-                raw["api_v3_key"].encode())
+    keys = Keys(
+        merchant,
+        "SANDBOX-MERCHANT",
+        {"SANDBOX-PLATFORM": platform.public_key()},
+        raw["api_v3_key"].encode(),
+    )
     return keys, platform
 
 
-def sign_notification(keys: Keys, platform_private: rsa.RSAPrivateKey, serial: str,
-                      notice: dict[str, Any]) -> tuple[dict[str, str], bytes]:
+def sign_notification(
+    keys: Keys, platform_private: rsa.RSAPrivateKey, serial: str, notice: dict[str, Any]
+) -> tuple[dict[str, str], bytes]:
     """Build a WeChat Pay v3 payment notification (used by the sandbox and by tests)."""
     nonce = secrets.token_hex(6)
-    body = json.dumps({
-        "id": secrets.token_hex(8), "event_type": "TRANSACTION.SUCCESS",
-        "resource_type": "encrypt-resource",
-        "resource": {"algorithm": "AEAD_AES_256_GCM", "associated_data": "transaction",
-                     "nonce": nonce,
-                     "ciphertext": aes_gcm_encrypt(keys.api_v3_key, nonce, "transaction",
-                                                   json.dumps(notice).encode())},
-    }, separators=(",", ":")).encode()
+    body = json.dumps(
+        {
+            "id": secrets.token_hex(8),
+            "event_type": "TRANSACTION.SUCCESS",
+            "resource_type": "encrypt-resource",
+            "resource": {
+                "algorithm": "AEAD_AES_256_GCM",
+                "associated_data": "transaction",
+                "nonce": nonce,
+                "ciphertext": aes_gcm_encrypt(
+                    keys.api_v3_key, nonce, "transaction", json.dumps(notice).encode()
+                ),
+            },
+        },
+        separators=(",", ":"),
+    ).encode()
     ts, header_nonce = str(int(time.time())), secrets.token_hex(16)
     headers = {
-        "Wechatpay-Timestamp": ts, "Wechatpay-Nonce": header_nonce, "Wechatpay-Serial": serial,
-        "Wechatpay-Signature": rsa_sign(platform_private, f"{ts}\n{header_nonce}\n{body.decode()}\n"),
+        "Wechatpay-Timestamp": ts,
+        "Wechatpay-Nonce": header_nonce,
+        "Wechatpay-Serial": serial,
+        "Wechatpay-Signature": rsa_sign(
+            platform_private, f"{ts}\n{header_nonce}\n{body.decode()}\n"
+        ),
         "Content-Type": "application/json",
     }
     return headers, body
@@ -299,8 +372,13 @@ class SandboxPay:
     name = "sandbox"
     app_id = "sandbox-app"
 
-    def __init__(self, data_dir: Path, notify_path: str, poster: Poster | None = None,
-                 delay_seconds: float = 0.2) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        notify_path: str,
+        poster: Poster | None = None,
+        delay_seconds: float = 0.2,
+    ) -> None:
         self.keys, self._platform = sandbox_keys(data_dir)
         self.notify_path = notify_path
         self.poster = poster
@@ -317,12 +395,21 @@ class SandboxPay:
     async def _pay(self, request: PrepayRequest) -> None:
         """The member 'pays': our webhook receives a signed notification, like from WeChat."""
         await asyncio.sleep(self.delay)
-        headers, body = sign_notification(self.keys, self._platform, "SANDBOX-PLATFORM", {
-            "out_trade_no": request.out_trade_no,
-            "transaction_id": f"SBX{secrets.token_hex(10)}",
-            "trade_state": "SUCCESS",
-            "amount": {"total": request.amount_fen, "payer_total": request.amount_fen,
-                       "currency": request.currency}})
+        headers, body = sign_notification(
+            self.keys,
+            self._platform,
+            "SANDBOX-PLATFORM",
+            {
+                "out_trade_no": request.out_trade_no,
+                "transaction_id": f"SBX{secrets.token_hex(10)}",
+                "trade_state": "SUCCESS",
+                "amount": {
+                    "total": request.amount_fen,
+                    "payer_total": request.amount_fen,
+                    "currency": request.currency,
+                },
+            },
+        )
         if self.poster is None:
             log.warning("sandbox payment for %s not delivered: no poster", request.out_trade_no)
             return
@@ -333,7 +420,7 @@ class SandboxPay:
                     return
             except Exception:  # noqa: BLE001 - retried like WeChat would
                 log.exception("sandbox notification failed")
-            await asyncio.sleep(0.5 * 2 ** attempt)
+            await asyncio.sleep(0.5 * 2**attempt)
 
     async def refund(self, request: RefundRequest) -> str:
         return f"SBXR-{request.out_refund_no}"

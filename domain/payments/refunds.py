@@ -40,24 +40,41 @@ async def refund_order(session: AsyncSession, provider: PaymentProvider, order_i
     for payment in reversed([e for e in entries if e.kind is EntryKind.PAYMENT]):
         if excess <= 0:
             break
-        left = payment.amount_fen - sum(r.amount_fen for r in refunds
-                                        if r.refund_of_id == payment.id)
+        left = payment.amount_fen - sum(
+            r.amount_fen for r in refunds if r.refund_of_id == payment.id
+        )
         take = min(left, excess)
         if take <= 0:
             continue
         refund_no = f"R{order_id}-{n}"
         assert payment.step is not None
-        provider_id = await provider.refund(RefundRequest(
-            out_trade_no=out_trade_no(order_id, payment.step), out_refund_no=refund_no,
-            refund_fen=take, total_fen=payment.amount_fen, currency=payment.currency))
-        await repo.add(session, LedgerEntry(
-            order_id=order_id, kind=EntryKind.REFUND, amount_fen=take,
-            currency=payment.currency, provider=provider.name, refund_no=refund_no,
-            provider_refund_id=provider_id, refund_of_id=payment.id))
+        provider_id = await provider.refund(
+            RefundRequest(
+                out_trade_no=out_trade_no(order_id, payment.step),
+                out_refund_no=refund_no,
+                refund_fen=take,
+                total_fen=payment.amount_fen,
+                currency=payment.currency,
+            )
+        )
+        await repo.add(
+            session,
+            LedgerEntry(
+                order_id=order_id,
+                kind=EntryKind.REFUND,
+                amount_fen=take,
+                currency=payment.currency,
+                provider=provider.name,
+                refund_no=refund_no,
+                provider_refund_id=provider_id,
+                refund_of_id=payment.id,
+            ),
+        )
         n += 1
         excess -= take
         refunded += take
     if order.status is OrderStatus.CANCELLED and paid > 0 and owed == 0:
-        await drop_repo.set_order_status(session, order_id, [OrderStatus.CANCELLED],
-                                         OrderStatus.REFUNDED)
+        await drop_repo.set_order_status(
+            session, order_id, [OrderStatus.CANCELLED], OrderStatus.REFUNDED
+        )
     return refunded

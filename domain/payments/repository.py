@@ -18,12 +18,30 @@ RECORD_PAYMENT = text(
 )
 
 
-async def record_payment(session: AsyncSession, *, order_id: int, step: PaymentStep,
-                         amount_fen: int, currency: str, provider: str, txn: str) -> int | None:
+async def record_payment(
+    session: AsyncSession,
+    *,
+    order_id: int,
+    step: PaymentStep,
+    amount_fen: int,
+    currency: str,
+    provider: str,
+    txn: str,
+) -> int | None:
     """The new ledger row's id, or None when this provider transaction was recorded before."""
-    return (await session.execute(RECORD_PAYMENT, {
-        "order_id": order_id, "step": step.value, "amount": amount_fen, "currency": currency,
-        "provider": provider, "txn": txn})).scalar_one_or_none()
+    return (
+        await session.execute(
+            RECORD_PAYMENT,
+            {
+                "order_id": order_id,
+                "step": step.value,
+                "amount": amount_fen,
+                "currency": currency,
+                "provider": provider,
+                "txn": txn,
+            },
+        )
+    ).scalar_one_or_none()
 
 
 async def entries(session: AsyncSession, order_id: int) -> list[LedgerEntry]:
@@ -32,9 +50,13 @@ async def entries(session: AsyncSession, order_id: int) -> list[LedgerEntry]:
 
 
 async def sums(session: AsyncSession, order_id: int) -> dict[EntryKind, int]:
-    rows = (await session.execute(
-        select(LedgerEntry.kind, func.coalesce(func.sum(LedgerEntry.amount_fen), 0))
-        .where(LedgerEntry.order_id == order_id).group_by(LedgerEntry.kind))).all()
+    rows = (
+        await session.execute(
+            select(LedgerEntry.kind, func.coalesce(func.sum(LedgerEntry.amount_fen), 0))
+            .where(LedgerEntry.order_id == order_id)
+            .group_by(LedgerEntry.kind)
+        )
+    ).all()
     return {k: int(v) for k, v in rows}
 
 

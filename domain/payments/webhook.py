@@ -28,8 +28,9 @@ class NotificationRejected(DomainError):
     default_message = "The payment notification was rejected."
 
 
-async def handle_notification(session: AsyncSession, provider: PaymentProvider,
-                              headers: Mapping[str, str], body: bytes) -> str:
+async def handle_notification(
+    session: AsyncSession, provider: PaymentProvider, headers: Mapping[str, str], body: bytes
+) -> str:
     """Verify, then record a payment exactly once. Returns what happened (for the log)."""
     try:
         notice: PaymentNotice = provider.parse_notification(headers, body)
@@ -45,26 +46,48 @@ async def handle_notification(session: AsyncSession, provider: PaymentProvider,
     if order is None:
         raise NotificationRejected("Unknown order.")
     if notice.amount_fen != order.amount_due_fen or notice.currency != order.currency:
-        log.error("amount mismatch on order %s: notified %s %s, expected %s %s", order_id,
-                  notice.amount_fen, notice.currency, order.amount_due_fen, order.currency)
-        raise NotificationRejected("The amount does not match the order.",
-                                   code=ErrorCode.AMOUNT_MISMATCH)
+        log.error(
+            "amount mismatch on order %s: notified %s %s, expected %s %s",
+            order_id,
+            notice.amount_fen,
+            notice.currency,
+            order.amount_due_fen,
+            order.currency,
+        )
+        raise NotificationRejected(
+            "The amount does not match the order.", code=ErrorCode.AMOUNT_MISMATCH
+        )
     inserted = await repo.record_payment(
-        session, order_id=order_id, step=step, amount_fen=notice.amount_fen,
-        currency=notice.currency, provider=provider.name, txn=notice.transaction_id)
+        session,
+        order_id=order_id,
+        step=step,
+        amount_fen=notice.amount_fen,
+        currency=notice.currency,
+        provider=provider.name,
+        txn=notice.transaction_id,
+    )
     if inserted is None:
         return "replay: already recorded"
-    if step is PaymentStep.BALANCE and order.status is OrderStatus.DEPOSIT_PAID \
-            and order.balance_due_at is not None:
-        await drop_repo.set_order_status(session, order_id, [OrderStatus.DEPOSIT_PAID],
-                                         OrderStatus.CONFIRMED, paid_at=utcnow(),
-                                         balance_due_at=None)
+    if (
+        step is PaymentStep.BALANCE
+        and order.status is OrderStatus.DEPOSIT_PAID
+        and order.balance_due_at is not None
+    ):
+        await drop_repo.set_order_status(
+            session,
+            order_id,
+            [OrderStatus.DEPOSIT_PAID],
+            OrderStatus.CONFIRMED,
+            paid_at=utcnow(),
+            balance_due_at=None,
+        )
         jobs.enqueue("production.plan", drop_id=order.drop_id)
         return f"order {order_id} balance paid: CONFIRMED"
     if order.status is OrderStatus.PENDING_PAYMENT and step is not PaymentStep.BALANCE:
         new = OrderStatus.DEPOSIT_PAID if step is PaymentStep.DEPOSIT else OrderStatus.PAID
-        await drop_repo.set_order_status(session, order_id, [OrderStatus.PENDING_PAYMENT], new,
-                                         paid_at=utcnow(), expires_at=None)
+        await drop_repo.set_order_status(
+            session, order_id, [OrderStatus.PENDING_PAYMENT], new, paid_at=utcnow(), expires_at=None
+        )
         return f"order {order_id} {new.value}"
     # Paid after it expired or was cancelled: the money goes back.
     jobs.enqueue("order.refund", order_id=order_id)

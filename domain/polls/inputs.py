@@ -40,11 +40,19 @@ class PollInput:
 
 def payload_of(data: PollInput) -> Any:
     """The canonical form of a poll request, for its idempotency key."""
-    return [data.title, data.description, sorted(data.community_ids),
-            [[o.title, list(o.image_urls), o.designer_notes, o.reference_price_fen]
-             for o in data.options],
-            data.opens_at.isoformat(), data.closes_at.isoformat(), data.max_choices,
-            data.advance_count]
+    return [
+        data.title,
+        data.description,
+        sorted(data.community_ids),
+        [
+            [o.title, list(o.image_urls), o.designer_notes, o.reference_price_fen]
+            for o in data.options
+        ],
+        data.opens_at.isoformat(),
+        data.closes_at.isoformat(),
+        data.max_choices,
+        data.advance_count,
+    ]
 
 
 @dataclass
@@ -60,8 +68,9 @@ def _aware(value: datetime, name: str) -> datetime:
     return value
 
 
-async def check_input(session: AsyncSession, koc_id: int, is_operator: bool,
-                       data: PollInput) -> Checked:
+async def check_input(
+    session: AsyncSession, koc_id: int, is_operator: bool, data: PollInput
+) -> Checked:
     title = v.text(data.title, "title", min_len=1, max_len=100)
     description = v.text(data.description, "description", max_len=5000)
     opens_at = _aware(data.opens_at, "opensAt")
@@ -71,8 +80,9 @@ async def check_input(session: AsyncSession, koc_id: int, is_operator: bool,
     if closes_at - opens_at > MAX_POLL_DURATION:
         raise ValidationFailed("A poll runs at most 90 days.", field="closesAt")
     if not MIN_OPTIONS <= len(data.options) <= MAX_OPTIONS:
-        raise ValidationFailed(f"A poll has {MIN_OPTIONS} to {MAX_OPTIONS} options.",
-                               field="options")
+        raise ValidationFailed(
+            f"A poll has {MIN_OPTIONS} to {MAX_OPTIONS} options.", field="options"
+        )
     for i, opt in enumerate(data.options):
         prefix = f"options[{i}]"
         v.text(opt.title, f"{prefix}.title", min_len=1, max_len=100)
@@ -80,31 +90,53 @@ async def check_input(session: AsyncSession, koc_id: int, is_operator: bool,
         v.text(opt.designer_notes, f"{prefix}.designerNotes", max_len=2000)
         price = opt.reference_price_fen
         if price is not None and not 0 <= price <= MAX_PRICE_FEN:
-            raise ValidationFailed(f"referencePriceFen must be 0 to {MAX_PRICE_FEN}.",
-                                   field=f"{prefix}.referencePriceFen")
+            raise ValidationFailed(
+                f"referencePriceFen must be 0 to {MAX_PRICE_FEN}.",
+                field=f"{prefix}.referencePriceFen",
+            )
     if not 1 <= data.max_choices <= len(data.options):
-        raise ValidationFailed("maxChoices must be between 1 and the number of options.",
-                               field="maxChoices")
+        raise ValidationFailed(
+            "maxChoices must be between 1 and the number of options.", field="maxChoices"
+        )
     if not 1 <= data.advance_count <= len(data.options):
-        raise ValidationFailed("advanceCount must be between 1 and the number of options.",
-                               field="advanceCount")
-    ids = await communities.require_own_communities(session, koc_id, is_operator,
-                                                          data.community_ids, "poll")
+        raise ValidationFailed(
+            "advanceCount must be between 1 and the number of options.", field="advanceCount"
+        )
+    ids = await communities.require_own_communities(
+        session, koc_id, is_operator, data.community_ids, "poll"
+    )
     return Checked(
-        values={"title": title, "description": description, "opens_at": opens_at,
-                "closes_at": closes_at, "max_choices": data.max_choices,
-                "advance_count": data.advance_count},
-        options=[OptionInput(o.title.strip(), [u.strip() for u in o.image_urls],
-                             o.designer_notes.strip(), o.reference_price_fen)
-                 for o in data.options],
+        values={
+            "title": title,
+            "description": description,
+            "opens_at": opens_at,
+            "closes_at": closes_at,
+            "max_choices": data.max_choices,
+            "advance_count": data.advance_count,
+        },
+        options=[
+            OptionInput(
+                o.title.strip(),
+                [u.strip() for u in o.image_urls],
+                o.designer_notes.strip(),
+                o.reference_price_fen,
+            )
+            for o in data.options
+        ],
         community_ids=ids,
     )
 
 
 def option_rows(poll_id: int, options: list[OptionInput]) -> list[PollOption]:
     return [
-        PollOption(poll_id=poll_id, position=i, title=o.title, image_urls=o.image_urls,
-                   designer_notes=o.designer_notes,
-                   reference_price_fen=o.reference_price_fen, currency="CNY")
+        PollOption(
+            poll_id=poll_id,
+            position=i,
+            title=o.title,
+            image_urls=o.image_urls,
+            designer_notes=o.designer_notes,
+            reference_price_fen=o.reference_price_fen,
+            currency="CNY",
+        )
         for i, o in enumerate(options)
     ]

@@ -28,8 +28,9 @@ from domain.polls.ranking import rank
 RESULTS_TTL_AFTER_CLOSE = 7 * 24 * 3600
 
 
-async def create_poll(session: AsyncSession, actor: Actor, data: PollInput,
-                      idempotency_key: str | None = None) -> Poll:
+async def create_poll(
+    session: AsyncSession, actor: Actor, data: PollInput, idempotency_key: str | None = None
+) -> Poll:
     koc = await roles.require_koc(session, actor)
     key = v.idempotency_key(idempotency_key)
     digest = v.payload_hash(payload_of(data))
@@ -39,9 +40,16 @@ async def create_poll(session: AsyncSession, actor: Actor, data: PollInput,
             v.same_request(existing.request_hash, digest)
             return existing
     checked = await check_input(session, koc.id, koc.is_operator, data)
-    poll = await repo.add(session, Poll(owner_id=koc.id, status=PollStatus.DRAFT,
-                                        idempotency_key=key, request_hash=digest,
-                                        **checked.values))
+    poll = await repo.add(
+        session,
+        Poll(
+            owner_id=koc.id,
+            status=PollStatus.DRAFT,
+            idempotency_key=key,
+            request_hash=digest,
+            **checked.values,
+        ),
+    )
     await repo.replace_options(session, poll.id, option_rows(poll.id, checked.options))
     await repo.replace_communities(session, poll.id, checked.community_ids)
     return poll
@@ -51,8 +59,10 @@ async def _owned_for_update(session: AsyncSession, actor: Actor, poll_id: int) -
     user = await roles.require_user(session, actor)
     poll = await repo.get_for_update(session, poll_id)
     if poll is None or not roles.manages(user, poll.owner_id):
-        if poll is not None and poll.status is not PollStatus.DRAFT and await repo.is_eligible(
-            session, poll_id, user.id
+        if (
+            poll is not None
+            and poll.status is not PollStatus.DRAFT
+            and await repo.is_eligible(session, poll_id, user.id)
         ):
             raise PermissionDenied("Only the poll's KOC can do that.")
         raise NotFound("No such poll.", field="pollId")
@@ -62,8 +72,10 @@ async def _owned_for_update(session: AsyncSession, actor: Actor, poll_id: int) -
 async def update_poll(session: AsyncSession, actor: Actor, poll_id: int, data: PollInput) -> Poll:
     poll = await _owned_for_update(session, actor, poll_id)
     if poll.status is not PollStatus.DRAFT:
-        raise InvalidTransition("Only a draft poll can be edited; its options are frozen once "
-                                "it opens.", code=ErrorCode.POLL_NOT_EDITABLE)
+        raise InvalidTransition(
+            "Only a draft poll can be edited; its options are frozen once it opens.",
+            code=ErrorCode.POLL_NOT_EDITABLE,
+        )
     owner = await roles.require_user(session, actor)
     checked = await check_input(session, poll.owner_id, owner.is_operator, data)
     for key, value in checked.values.items():
@@ -80,8 +92,7 @@ async def publish_poll(session: AsyncSession, actor: Actor, poll_id: int) -> Pol
     if poll.status is not PollStatus.DRAFT:
         raise InvalidTransition(f"A {poll.status.value.lower()} poll cannot be published.")
     if poll.closes_at <= utcnow():
-        raise ValidationFailed("closesAt has passed; move it before publishing.",
-                               field="closesAt")
+        raise ValidationFailed("closesAt has passed; move it before publishing.", field="closesAt")
     poll.status = PollStatus.OPEN
     poll.published_at = utcnow()
     await session.flush()
@@ -101,8 +112,13 @@ async def cancel_poll(session: AsyncSession, actor: Actor, poll_id: int) -> Poll
     return poll
 
 
-async def close_poll(session: AsyncSession, poll_id: int, *, actor: Actor | None = None,
-                     live: LivePolls | None = None) -> tuple[Poll, bool]:
+async def close_poll(
+    session: AsyncSession,
+    poll_id: int,
+    *,
+    actor: Actor | None = None,
+    live: LivePolls | None = None,
+) -> tuple[Poll, bool]:
     """Close a poll exactly once; returns the poll and whether this call closed it.
 
     ``actor`` is the KOC closing early; None is the worker, which only closes polls whose time has

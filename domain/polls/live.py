@@ -21,8 +21,9 @@ class LivePolls:
         self.store = TallyStore(redis)
         self.redis = redis
 
-    async def apply_vote(self, poll_id: int, user_id: int, version: int,
-                         option_ids: Sequence[int]) -> None:
+    async def apply_vote(
+        self, poll_id: int, user_id: int, version: int, option_ids: Sequence[int]
+    ) -> None:
         """Called after the ballot committed. If the keys are missing, rebuild from PostgreSQL
         and apply again: the rebuild may have snapshotted before our commit (then the script adds
         the ballot) or after it (then the script sees the same version and does nothing)."""

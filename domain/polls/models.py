@@ -10,8 +10,8 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Index,
-    LargeBinary,
     Integer,
+    LargeBinary,
     SmallInteger,
     String,
     Text,
@@ -65,18 +65,19 @@ class PollCommunity(Base):
     __tablename__ = "poll_communities"
     __table_args__ = (Index("ix_poll_communities_community", "community_id", "poll_id"),)
 
-    poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id", ondelete="CASCADE"),
-                                         primary_key=True)
-    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"),
-                                              primary_key=True)
+    poll_id: Mapped[int] = mapped_column(
+        ForeignKey("polls.id", ondelete="CASCADE"), primary_key=True
+    )
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True
+    )
 
 
 class PollOption(Base):
     __tablename__ = "poll_options"
     __table_args__ = (
         UniqueConstraint("poll_id", "position"),
-        CheckConstraint("reference_price_fen IS NULL OR reference_price_fen >= 0",
-                        name="price"),
+        CheckConstraint("reference_price_fen IS NULL OR reference_price_fen >= 0", name="price"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -98,14 +99,14 @@ class Ballot(Base):
     the order Redis uses to apply concurrent re-votes the same way PostgreSQL did."""
 
     __tablename__ = "ballots"
-    __table_args__ = (
-        Index("ix_ballots_option_ids", "option_ids", postgresql_using="gin"),
-    )
+    __table_args__ = (Index("ix_ballots_option_ids", "option_ids", postgresql_using="gin"),)
 
-    poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id", ondelete="CASCADE"),
-                                         primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
-                                         primary_key=True)
+    poll_id: Mapped[int] = mapped_column(
+        ForeignKey("polls.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
     option_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger))
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -17,7 +17,9 @@ class RankedOption:
     advanced: bool
 
 
-def rank(options: list[PollOption], votes: dict[int, int], advance_count: int) -> list[RankedOption]:
+def rank(
+    options: list[PollOption], votes: dict[int, int], advance_count: int
+) -> list[RankedOption]:
     ordered = sorted(options, key=lambda o: (-votes.get(o.id, 0), o.position, o.id))
     return [
         RankedOption(option=o, votes=votes.get(o.id, 0), rank=i + 1, advanced=i < advance_count)

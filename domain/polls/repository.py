@@ -58,11 +58,13 @@ async def lock_exclusive(session: AsyncSession, poll_id: int) -> None:
     await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key(poll_id)})
 
 
-async def cast_vote(session: AsyncSession, poll_id: int, user_id: int,
-                    option_ids: list[int]) -> int | None:
+async def cast_vote(
+    session: AsyncSession, poll_id: int, user_id: int, option_ids: list[int]
+) -> int | None:
     conn = await session.connection()
-    row = await conn.execute(CAST_VOTE, {"poll_id": poll_id, "user_id": user_id,
-                                         "option_ids": option_ids})
+    row = await conn.execute(
+        CAST_VOTE, {"poll_id": poll_id, "user_id": user_id, "option_ids": option_ids}
+    )
     return row.scalar_one_or_none()
 
 
@@ -73,8 +75,12 @@ async def get(session: AsyncSession, poll_id: int) -> Poll | None:
 async def get_for_update(session: AsyncSession, poll_id: int) -> Poll | None:
     # NO KEY UPDATE: does not conflict with the KEY SHARE locks that ballot inserts take through
     # their foreign key, so votes are never blocked by a transition of the poll row.
-    stmt = select(Poll).where(Poll.id == poll_id).with_for_update(key_share=True)  # FOR NO KEY UPDATE
-    return (await session.execute(stmt.execution_options(populate_existing=True))).scalar_one_or_none()
+    stmt = (
+        select(Poll).where(Poll.id == poll_id).with_for_update(key_share=True)
+    )  # FOR NO KEY UPDATE
+    return (
+        await session.execute(stmt.execution_options(populate_existing=True))
+    ).scalar_one_or_none()
 
 
 async def find_by_idempotency_key(session: AsyncSession, owner_id: int, key: str) -> Poll | None:
@@ -94,8 +100,11 @@ async def options(session: AsyncSession, poll_id: int) -> list[PollOption]:
 
 
 async def options_of_polls(session: AsyncSession, poll_ids: Sequence[int]) -> list[PollOption]:
-    stmt = (select(PollOption).where(PollOption.poll_id.in_(poll_ids))
-            .order_by(PollOption.poll_id, PollOption.position))
+    stmt = (
+        select(PollOption)
+        .where(PollOption.poll_id.in_(poll_ids))
+        .order_by(PollOption.poll_id, PollOption.position)
+    )
     return list((await session.execute(stmt)).scalars())
 
 
@@ -121,12 +130,15 @@ async def replace_communities(session: AsyncSession, poll_id: int, ids: Sequence
 
 
 async def is_eligible(session: AsyncSession, poll_id: int, user_id: int) -> bool:
-    stmt = select(func.count()).select_from(PollCommunity).join(
-        CommunityMember, CommunityMember.community_id == PollCommunity.community_id
-    ).where(
-        PollCommunity.poll_id == poll_id,
-        CommunityMember.user_id == user_id,
-        CommunityMember.status == MembershipStatus.ACTIVE,
+    stmt = (
+        select(func.count())
+        .select_from(PollCommunity)
+        .join(CommunityMember, CommunityMember.community_id == PollCommunity.community_id)
+        .where(
+            PollCommunity.poll_id == poll_id,
+            CommunityMember.user_id == user_id,
+            CommunityMember.status == MembershipStatus.ACTIVE,
+        )
     )
     return int((await session.execute(stmt)).scalar_one()) > 0
 
@@ -136,7 +148,9 @@ async def ballot(session: AsyncSession, poll_id: int, user_id: int) -> Ballot | 
 
 
 async def ballots_snapshot(session: AsyncSession, poll_id: int) -> list[tuple[int, int, list[int]]]:
-    stmt = select(Ballot.user_id, Ballot.version, Ballot.option_ids).where(Ballot.poll_id == poll_id)
+    stmt = select(Ballot.user_id, Ballot.version, Ballot.option_ids).where(
+        Ballot.poll_id == poll_id
+    )
     return [(u, v, list(o)) for u, v, o in (await session.execute(stmt)).all()]
 
 
@@ -146,26 +160,44 @@ async def counts(session: AsyncSession, poll_id: int) -> tuple[dict[int, int], i
     per_option = select(option).where(Ballot.poll_id == poll_id).subquery()
     stmt = select(per_option.c.option_id, func.count()).group_by(per_option.c.option_id)
     votes = {int(o): int(c) for o, c in (await session.execute(stmt)).all()}
-    voters = int((await session.execute(
-        select(func.count()).select_from(Ballot).where(Ballot.poll_id == poll_id)
-    )).scalar_one())
+    voters = int(
+        (
+            await session.execute(
+                select(func.count()).select_from(Ballot).where(Ballot.poll_id == poll_id)
+            )
+        ).scalar_one()
+    )
     return votes, voters
 
 
-async def voters_of_option(session: AsyncSession, poll_id: int, option_id: int,
-                           after_user_id: int = 0, limit: int | None = None) -> list[int]:
-    stmt = (select(Ballot.user_id)
-            .where(Ballot.poll_id == poll_id, Ballot.option_ids.contains([option_id]),
-                   Ballot.user_id > after_user_id)
-            .order_by(Ballot.user_id))
+async def voters_of_option(
+    session: AsyncSession,
+    poll_id: int,
+    option_id: int,
+    after_user_id: int = 0,
+    limit: int | None = None,
+) -> list[int]:
+    stmt = (
+        select(Ballot.user_id)
+        .where(
+            Ballot.poll_id == poll_id,
+            Ballot.option_ids.contains([option_id]),
+            Ballot.user_id > after_user_id,
+        )
+        .order_by(Ballot.user_id)
+    )
     if limit is not None:
         stmt = stmt.limit(limit)
     return list((await session.execute(stmt)).scalars())
 
 
 async def due_for_closing(session: AsyncSession, now: datetime, limit: int = 100) -> list[int]:
-    stmt = (select(Poll.id).where(Poll.status == PollStatus.OPEN, Poll.closes_at <= now)
-            .order_by(Poll.closes_at).limit(limit))
+    stmt = (
+        select(Poll.id)
+        .where(Poll.status == PollStatus.OPEN, Poll.closes_at <= now)
+        .order_by(Poll.closes_at)
+        .limit(limit)
+    )
     return list((await session.execute(stmt)).scalars())
 
 
@@ -175,7 +207,11 @@ async def open_poll_ids(session: AsyncSession) -> list[int]:
 
 
 async def polls_for_member(
-    session: AsyncSession, user_id: int, statuses: Sequence[PollStatus], after_id: int, limit: int,
+    session: AsyncSession,
+    user_id: int,
+    statuses: Sequence[PollStatus],
+    after_id: int,
+    limit: int,
     community_id: int | None = None,
 ) -> list[Poll]:
     """Polls of the communities the member is active in (or owns)."""
@@ -189,8 +225,15 @@ async def polls_for_member(
         if community_id is None
         else PollCommunity.community_id == community_id
     )
-    stmt = (select(Poll).where(Poll.id.in_(eligible), Poll.status.in_(statuses),
-                               or_(Poll.status != PollStatus.DRAFT, Poll.owner_id == user_id),
-                               Poll.id > after_id)
-            .order_by(Poll.id).limit(limit))
+    stmt = (
+        select(Poll)
+        .where(
+            Poll.id.in_(eligible),
+            Poll.status.in_(statuses),
+            or_(Poll.status != PollStatus.DRAFT, Poll.owner_id == user_id),
+            Poll.id > after_id,
+        )
+        .order_by(Poll.id)
+        .limit(limit)
+    )
     return list((await session.execute(stmt)).scalars())

@@ -13,10 +13,10 @@ from domain.identity import roles
 from domain.identity.actor import Actor
 from domain.identity.models import User
 from domain.polls import repository as repo
-from domain.polls.visibility import get_visible
 from domain.polls.live import LivePolls
 from domain.polls.models import Poll, PollStatus
 from domain.polls.ranking import RankedOption, rank
+from domain.polls.visibility import get_visible
 
 
 @dataclass(frozen=True)
@@ -41,13 +41,15 @@ async def results(session: AsyncSession, live: LivePolls, actor: Actor, poll_id:
         )
     if poll.status is PollStatus.OPEN:
         tally = await live.read(poll_id)
-        return Results(poll, rank(options, tally.counts, poll.advance_count), tally.voters,
-                       final=False)
+        return Results(
+            poll, rank(options, tally.counts, poll.advance_count), tally.voters, final=False
+        )
     return Results(poll, rank(options, {}, poll.advance_count), 0, final=False)
 
 
-async def voters_of_option(session: AsyncSession, actor: Actor, option_id: int,
-                           after_user_id: int, limit: int) -> list[User]:
+async def voters_of_option(
+    session: AsyncSession, actor: Actor, option_id: int, after_user_id: int, limit: int
+) -> list[User]:
     """Who voted for an option: the poll's KOC (and operators) only."""
     option = await repo.get_option(session, option_id)
     if option is None:

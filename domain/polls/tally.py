@@ -106,12 +106,14 @@ class TallyStore:
         self._merge = redis.register_script(MERGE)
         self._recompute = redis.register_script(RECOMPUTE)
 
-    async def apply_vote(self, poll_id: int, user_id: int, version: int,
-                         option_ids: Sequence[int]) -> bool:
+    async def apply_vote(
+        self, poll_id: int, user_id: int, version: int, option_ids: Sequence[int]
+    ) -> bool:
         """True if applied, False if a newer ballot was already applied; NotReady if unbuilt."""
         picks = ",".join(str(o) for o in option_ids)
-        result = await self._vote(keys=list(keys(poll_id)),
-                                  args=[user_id, version, picks, channel(poll_id)])
+        result = await self._vote(
+            keys=list(keys(poll_id)), args=[user_id, version, picks, channel(poll_id)]
+        )
         if int(result) == -1:
             raise NotReady(poll_id)
         return int(result) == 1
@@ -130,7 +132,7 @@ class TallyStore:
     async def rebuild(self, poll_id: int, ballots: Iterable[tuple[int, int, Sequence[int]]]) -> int:
         """Merge a PostgreSQL snapshot (user, version, picks) and recompute; returns voters."""
         ready, ballots_key, tally = keys(poll_id)
-        chunk: list[object] = []
+        chunk: list[str | int] = []
         for user_id, version, option_ids in ballots:
             chunk += [user_id, version, ",".join(str(o) for o in option_ids)]
             if len(chunk) >= MERGE_CHUNK * 3:
@@ -138,8 +140,7 @@ class TallyStore:
                 chunk = []
         if chunk:
             await self._merge(keys=[ballots_key], args=chunk)
-        return int(await self._recompute(keys=[ready, ballots_key, tally],
-                                         args=[channel(poll_id)]))
+        return int(await self._recompute(keys=[ready, ballots_key, tally], args=[channel(poll_id)]))
 
     async def is_ready(self, poll_id: int) -> bool:
         return bool(await self.redis.exists(keys(poll_id)[0]))

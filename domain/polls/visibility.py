@@ -20,26 +20,37 @@ async def get_visible(session: AsyncSession, actor: Actor, poll_id: int) -> Poll
     user = await roles.require_user(session, actor)
     poll = await repo.get(session, poll_id)
     if poll is None or not await communities.audience_can_see(
-        user, poll.owner_id, poll.status is PollStatus.DRAFT,
+        user,
+        poll.owner_id,
+        poll.status is PollStatus.DRAFT,
         lambda: repo.is_eligible(session, poll_id, user.id),
     ):
         raise NotFound("No such poll.", field="pollId")
     return poll
 
 
-async def polls_for_member(session: AsyncSession, actor: Actor, statuses: list[PollStatus],
-                           after_id: int, limit: int, community_id: int | None) -> list[Poll]:
+async def polls_for_member(
+    session: AsyncSession,
+    actor: Actor,
+    statuses: list[PollStatus],
+    after_id: int,
+    limit: int,
+    community_id: int | None,
+) -> list[Poll]:
     user = await roles.require_user(session, actor)
     if community_id is not None:
         community = await community_repo.get(session, community_id)
-        if community is None or (community.owner_id != user.id and not await
-                                 community_repo.is_active_member(session, community_id, user.id)):
+        if community is None or (
+            community.owner_id != user.id
+            and not await community_repo.is_active_member(session, community_id, user.id)
+        ):
             raise NotFound("No such community.", field="communityId")
     return await repo.polls_for_member(session, user.id, statuses, after_id, limit, community_id)
 
 
-async def visible_polls(session: AsyncSession, actor: Actor,
-                        poll_ids: Sequence[int]) -> dict[int, Poll]:
+async def visible_polls(
+    session: AsyncSession, actor: Actor, poll_ids: Sequence[int]
+) -> dict[int, Poll]:
     out: dict[int, Poll] = {}
     for poll_id in poll_ids:
         try:

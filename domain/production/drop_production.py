@@ -20,8 +20,9 @@ from domain.production.models import Batch
 MAX_FACTORIES = 10
 
 
-async def assign_factories(session: AsyncSession, actor: Actor, drop_id: int,
-                           factory_ids: Sequence[int]) -> Drop:
+async def assign_factories(
+    session: AsyncSession, actor: Actor, drop_id: int, factory_ids: Sequence[int]
+) -> Drop:
     drop = await _managed_drop(session, actor, drop_id)
     ids = list(dict.fromkeys(factory_ids))
     if not 1 <= len(ids) <= MAX_FACTORIES:
@@ -41,14 +42,23 @@ class SkuProgress:
     shipped: int
 
 
-async def production_view(session: AsyncSession, actor: Actor, drop_id: int) -> tuple[list[Batch], list[SkuProgress]]:
+async def production_view(
+    session: AsyncSession, actor: Actor, drop_id: int
+) -> tuple[list[Batch], list[SkuProgress]]:
     """A drop's batches and, per SKU, what is confirmed, planned and shipped (KOC and operator)."""
     await _managed_drop(session, actor, drop_id)
     batches = await repo.batches_of_drop(session, drop_id)
     variants = await drop_repo.variants(session, drop_id)
     sums = await repo.per_variant(session, drop_id)
-    return batches, [SkuProgress(v, sums["ordered"].get(v.id, 0), sums["planned"].get(v.id, 0),
-                                 sums["shipped"].get(v.id, 0)) for v in variants]
+    return batches, [
+        SkuProgress(
+            v,
+            sums["ordered"].get(v.id, 0),
+            sums["planned"].get(v.id, 0),
+            sums["shipped"].get(v.id, 0),
+        )
+        for v in variants
+    ]
 
 
 async def _managed_drop(session: AsyncSession, actor: Actor, drop_id: int) -> Drop:

@@ -54,8 +54,9 @@ def _factory(actor: Actor) -> int:
     return actor.factory_id
 
 
-async def _own_batch(session: AsyncSession, actor: Actor, batch_id: int, *,
-                     lock: bool = False) -> Batch:
+async def _own_batch(
+    session: AsyncSession, actor: Actor, batch_id: int, *, lock: bool = False
+) -> Batch:
     factory_id = _factory(actor)
     batch = await repo.get_batch(session, batch_id, lock=lock)
     if batch is None or batch.factory_id != factory_id:
@@ -63,9 +64,14 @@ async def _own_batch(session: AsyncSession, actor: Actor, batch_id: int, *,
     return batch
 
 
-async def feed(session: AsyncSession, actor: Actor, status: BatchStatus | None,
-               updated_since: datetime | None, after: tuple[datetime, int] | None,
-               limit: int) -> list[Batch]:
+async def feed(
+    session: AsyncSession,
+    actor: Actor,
+    status: BatchStatus | None,
+    updated_since: datetime | None,
+    after: tuple[datetime, int] | None,
+    limit: int,
+) -> list[Batch]:
     """A stable feed ordered by (updated_at, id): a factory polls it with updatedSince and the
     last cursor and never misses a change."""
     return await repo.feed(session, _factory(actor), status, updated_since, after, limit)
@@ -82,8 +88,9 @@ async def get_batch(session: AsyncSession, actor: Actor, batch_id: int) -> Batch
     return batch
 
 
-async def visible_batches(session: AsyncSession, actor: Actor,
-                          batch_ids: Sequence[int]) -> dict[int, Batch]:
+async def visible_batches(
+    session: AsyncSession, actor: Actor, batch_ids: Sequence[int]
+) -> dict[int, Batch]:
     out: dict[int, Batch] = {}
     for batch_id in batch_ids:
         try:
@@ -113,15 +120,19 @@ async def accept(session: AsyncSession, actor: Actor, batch_id: int) -> Batch:
     return batch
 
 
-async def report_progress(session: AsyncSession, actor: Actor, batch_id: int, stage: Stage,
-                          note: str) -> Batch:
+async def report_progress(
+    session: AsyncSession, actor: Actor, batch_id: int, stage: Stage, note: str
+) -> Batch:
     batch = await _own_batch(session, actor, batch_id, lock=True)
     if batch.status is BatchStatus.CREATED:
         raise InvalidTransition("Accept the batch first.", code=ErrorCode.BATCH_NOT_ACCEPTED)
     note = v.text(note, "note", max_len=1000)
     if batch.stage is not None and STAGE_ORDER.index(stage) < STAGE_ORDER.index(batch.stage):
-        raise InvalidTransition(f"The batch is already at {batch.stage.value}.",
-                                code=ErrorCode.STATUS_REGRESSION, field="stage")
+        raise InvalidTransition(
+            f"The batch is already at {batch.stage.value}.",
+            code=ErrorCode.STATUS_REGRESSION,
+            field="stage",
+        )
     if batch.stage is stage:
         return batch
     session.add(BatchEvent(batch_id=batch_id, stage=stage, note=note))
@@ -139,8 +150,14 @@ class ShipLine:
     quantity: int
 
 
-async def ship(session: AsyncSession, actor: Actor, batch_id: int, carrier: str,
-               tracking_number: str, quantities: Sequence[ShipLine]) -> tuple[Shipment, Batch]:
+async def ship(
+    session: AsyncSession,
+    actor: Actor,
+    batch_id: int,
+    carrier: str,
+    tracking_number: str,
+    quantities: Sequence[ShipLine],
+) -> tuple[Shipment, Batch]:
     batch = await _own_batch(session, actor, batch_id, lock=True)
     carrier = v.text(carrier, "carrier", min_len=1, max_len=64)
     tracking_number = v.text(tracking_number, "trackingNumber", min_len=1, max_len=64)
@@ -149,8 +166,9 @@ async def ship(session: AsyncSession, actor: Actor, batch_id: int, carrier: str,
     wanted: dict[int, int] = {}
     for q in quantities:
         if q.quantity <= 0 or q.variant_id in wanted:
-            raise ValidationFailed("Each variant once, with a positive quantity.",
-                                   field="quantities")
+            raise ValidationFailed(
+                "Each variant once, with a positive quantity.", field="quantities"
+            )
         wanted[q.variant_id] = q.quantity
     if not wanted:
         raise ValidationFailed("Ship at least one unit.", field="quantities")
@@ -158,13 +176,17 @@ async def ship(session: AsyncSession, actor: Actor, batch_id: int, carrier: str,
     existing = await repo.shipment_by_tracking(session, batch_id, tracking_number)
     if existing is not None:
         if existing.request_hash != digest:
-            raise Conflict("That tracking number was used for a different shipment.",
-                           field="trackingNumber")
+            raise Conflict(
+                "That tracking number was used for a different shipment.", field="trackingNumber"
+            )
         return existing, batch
     if batch.status is BatchStatus.CREATED:
-        raise InvalidTransition("Accept the batch before shipping it.",
-                                code=ErrorCode.BATCH_NOT_ACCEPTED)
-    by_variant = {line.variant_id: line for line in (await repo.lines(session, [batch_id]))[batch_id]}
+        raise InvalidTransition(
+            "Accept the batch before shipping it.", code=ErrorCode.BATCH_NOT_ACCEPTED
+        )
+    by_variant = {
+        line.variant_id: line for line in (await repo.lines(session, [batch_id]))[batch_id]
+    }
     for variant_id, qty in wanted.items():
         line = by_variant.get(variant_id)
         if line is None:
@@ -172,9 +194,12 @@ async def ship(session: AsyncSession, actor: Actor, batch_id: int, carrier: str,
         if line.shipped + qty > line.quantity:
             raise ValidationFailed(
                 f"Only {line.quantity - line.shipped} left to ship of that variant.",
-                field="quantities", code=ErrorCode.QUANTITY_EXCEEDS_ORDER)
-    shipment = Shipment(batch_id=batch_id, carrier=carrier, tracking_number=tracking_number,
-                        request_hash=digest)
+                field="quantities",
+                code=ErrorCode.QUANTITY_EXCEEDS_ORDER,
+            )
+    shipment = Shipment(
+        batch_id=batch_id, carrier=carrier, tracking_number=tracking_number, request_hash=digest
+    )
     session.add(shipment)
     await session.flush()
     items = await repo.items(session, batch_id)
@@ -190,8 +215,14 @@ async def ship(session: AsyncSession, actor: Actor, batch_id: int, carrier: str,
             item.shipped += take
             qty -= take
             touched.add(item.order_id)
-            session.add(ShipmentItem(shipment_id=shipment.id, order_id=item.order_id,
-                                     variant_id=variant_id, quantity=take))
+            session.add(
+                ShipmentItem(
+                    shipment_id=shipment.id,
+                    order_id=item.order_id,
+                    variant_id=variant_id,
+                    quantity=take,
+                )
+            )
     if all(line.shipped == line.quantity for line in by_variant.values()):
         batch.status = BatchStatus.SHIPPED
     elif BATCH_ORDER.index(batch.status) < BATCH_ORDER.index(BatchStatus.IN_PRODUCTION):
@@ -207,6 +238,6 @@ async def _maybe_shipped(session: AsyncSession, order_id: int) -> None:
     """An order is SHIPPED when every unit it ordered has shipped (across batches)."""
     ordered, shipped = await repo.ordered_and_shipped(session, order_id)
     if shipped >= ordered and await drop_repo.set_order_status(
-            session, order_id, [OrderStatus.CONFIRMED, OrderStatus.IN_PRODUCTION],
-            OrderStatus.SHIPPED):
+        session, order_id, [OrderStatus.CONFIRMED, OrderStatus.IN_PRODUCTION], OrderStatus.SHIPPED
+    ):
         await outbox.record_event(session, NotificationKind.ORDER_SHIPPED, order_id)

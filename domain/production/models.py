@@ -29,8 +29,12 @@ class BatchStatus(enum.Enum):
     SHIPPED = "SHIPPED"
 
 
-BATCH_ORDER = [BatchStatus.CREATED, BatchStatus.ACCEPTED, BatchStatus.IN_PRODUCTION,
-               BatchStatus.SHIPPED]
+BATCH_ORDER = [
+    BatchStatus.CREATED,
+    BatchStatus.ACCEPTED,
+    BatchStatus.IN_PRODUCTION,
+    BatchStatus.SHIPPED,
+]
 
 
 class Stage(enum.Enum):
@@ -46,8 +50,9 @@ STAGE_ORDER = [Stage.CUTTING, Stage.SEWING, Stage.QC, Stage.PACKED]
 class DropFactory(Base):
     __tablename__ = "drop_factories"
 
-    drop_id: Mapped[int] = mapped_column(ForeignKey("drops.id", ondelete="CASCADE"),
-                                         primary_key=True)
+    drop_id: Mapped[int] = mapped_column(
+        ForeignKey("drops.id", ondelete="CASCADE"), primary_key=True
+    )
     factory_id: Mapped[int] = mapped_column(ForeignKey("factories.id"), primary_key=True)
     priority: Mapped[int] = mapped_column(SmallInteger)
 
@@ -67,9 +72,11 @@ class Batch(Timestamped, Base):
     sequence: Mapped[int] = mapped_column(Integer)
     status: Mapped[BatchStatus] = mapped_column(
         Enum(BatchStatus, name="batch_status", native_enum=False, length=16),
-        default=BatchStatus.CREATED)
+        default=BatchStatus.CREATED,
+    )
     stage: Mapped[Stage | None] = mapped_column(
-        Enum(Stage, name="batch_stage", native_enum=False, length=16))
+        Enum(Stage, name="batch_stage", native_enum=False, length=16)
+    )
     below_minimum: Mapped[bool] = mapped_column(default=False)
     note: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
@@ -79,8 +86,9 @@ class BatchLine(Base):
     __tablename__ = "batch_lines"
     __table_args__ = (CheckConstraint("shipped >= 0 AND shipped <= quantity", name="shipped"),)
 
-    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"),
-                                          primary_key=True)
+    batch_id: Mapped[int] = mapped_column(
+        ForeignKey("batches.id", ondelete="CASCADE"), primary_key=True
+    )
     variant_id: Mapped[int] = mapped_column(ForeignKey("drop_variants.id"), primary_key=True)
     quantity: Mapped[int] = mapped_column(Integer)
     shipped: Mapped[int] = mapped_column(Integer, default=0)
@@ -90,11 +98,14 @@ class BatchItem(Base):
     """Which member order (and how many of which variant) a batch fulfils."""
 
     __tablename__ = "batch_items"
-    __table_args__ = (Index("ix_batch_items_order", "order_id"),
-                      CheckConstraint("shipped >= 0 AND shipped <= quantity", name="shipped"))
+    __table_args__ = (
+        Index("ix_batch_items_order", "order_id"),
+        CheckConstraint("shipped >= 0 AND shipped <= quantity", name="shipped"),
+    )
 
-    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"),
-                                          primary_key=True)
+    batch_id: Mapped[int] = mapped_column(
+        ForeignKey("batches.id", ondelete="CASCADE"), primary_key=True
+    )
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), primary_key=True)
     variant_id: Mapped[int] = mapped_column(ForeignKey("drop_variants.id"), primary_key=True)
     quantity: Mapped[int] = mapped_column(Integer)
@@ -108,7 +119,8 @@ class BatchEvent(Timestamped, Base):
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"))
     stage: Mapped[Stage] = mapped_column(
-        Enum(Stage, name="batch_stage", native_enum=False, length=16))
+        Enum(Stage, name="batch_stage", native_enum=False, length=16)
+    )
     note: Mapped[str] = mapped_column(Text, default="")
 
 
@@ -127,8 +139,9 @@ class ShipmentItem(Base):
     __tablename__ = "shipment_items"
     __table_args__ = (Index("ix_shipment_items_order", "order_id"),)
 
-    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id", ondelete="CASCADE"),
-                                             primary_key=True)
+    shipment_id: Mapped[int] = mapped_column(
+        ForeignKey("shipments.id", ondelete="CASCADE"), primary_key=True
+    )
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), primary_key=True)
     variant_id: Mapped[int] = mapped_column(ForeignKey("drop_variants.id"), primary_key=True)
     quantity: Mapped[int] = mapped_column(Integer)

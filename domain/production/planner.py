@@ -68,15 +68,22 @@ async def plan(session: AsyncSession, drop_id: int) -> list[Batch]:
         while need > 0:
             item = queue[head]
             take = min(item.left, need)
-            rows.append({"order_id": item.order_id, "variant_id": item.variant_id,
-                         "quantity": take, "shipped": 0})
+            rows.append(
+                {
+                    "order_id": item.order_id,
+                    "variant_id": item.variant_id,
+                    "quantity": take,
+                    "shipped": 0,
+                }
+            )
             lines[item.variant_id] = lines.get(item.variant_id, 0) + take
             item.left -= take
             need -= take
             if item.left == 0:
                 head += 1
-        batch = Batch(drop_id=drop_id, factory_id=factory.id, sequence=sequence,
-                      below_minimum=below)
+        batch = Batch(
+            drop_id=drop_id, factory_id=factory.id, sequence=sequence, below_minimum=below
+        )
         await repo.add_batch(session, batch, rows, lines)
         total -= size
         made.append(batch)

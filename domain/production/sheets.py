@@ -21,8 +21,10 @@ async def production_sheet(session: AsyncSession, actor: Actor, batch_id: int) -
     if drop is None:
         raise NotFound("No such batch.", field="batchId")
     variants = {v.id: v for v in await drop_repo.variants(session, batch.drop_id)}
-    qty = {(variants[line.variant_id].size, variants[line.variant_id].color): line.quantity
-           for line in (await repo.lines(session, [batch_id]))[batch_id]}
+    qty = {
+        (variants[line.variant_id].size, variants[line.variant_id].color): line.quantity
+        for line in (await repo.lines(session, [batch_id]))[batch_id]
+    }
     sizes = list(dict.fromkeys(v.size for v in variants.values()))
     colors = list(dict.fromkeys(v.color for v in variants.values()))
     out = io.StringIO()
@@ -36,6 +38,10 @@ async def production_sheet(session: AsyncSession, actor: Actor, batch_id: int) -
     w.writerow(["total", *col_totals, sum(col_totals)])
     w.writerow([])
     w.writerow(["size chart", drop.size_chart])
-    w.writerow(["note", batch.note + (" (below the factory's minimum batch)"
-                                      if batch.below_minimum else "")])
+    w.writerow(
+        [
+            "note",
+            batch.note + (" (below the factory's minimum batch)" if batch.below_minimum else ""),
+        ]
+    )
     return out.getvalue()

@@ -46,30 +46,38 @@ def _community_id(gid: relay.GlobalID) -> int:
 
 @strawberry.type
 class CommunityMutation:
-    @strawberry.mutation(description="KOCs: create a community. A retry with the same "
-                         "idempotencyKey and input returns the same community; other input "
-                         "under that key is IDEMPOTENCY_KEY_REUSED.")
-    async def create_community(self, info: Info[Context, Any], input: CommunityInput,
-                               idempotency_key: str | None = None) -> CommunityPayload:
+    @strawberry.mutation(
+        description="KOCs: create a community. A retry with the same "
+        "idempotencyKey and input returns the same community; other input "
+        "under that key is IDEMPOTENCY_KEY_REUSED."
+    )
+    async def create_community(
+        self, info: Info[Context, Any], input: CommunityInput, idempotency_key: str | None = None
+    ) -> CommunityPayload:
         async def work(session: AsyncSession, actor: Actor) -> CommunityPayload:
-            c = await communities.create_community(session, actor, input.to_domain(),
-                                                   idempotency_key)
+            c = await communities.create_community(
+                session, actor, input.to_domain(), idempotency_key
+            )
             return CommunityPayload(community=Community.from_model(c))
 
         return await mutate(info, CommunityPayload, work)
 
     @strawberry.mutation(description="KOCs: edit a community.")
-    async def update_community(self, info: Info[Context, Any], community_id: relay.GlobalID,
-                               input: CommunityInput) -> CommunityPayload:
+    async def update_community(
+        self, info: Info[Context, Any], community_id: relay.GlobalID, input: CommunityInput
+    ) -> CommunityPayload:
         async def work(session: AsyncSession, actor: Actor) -> CommunityPayload:
-            c = await communities.update_community(session, actor, _community_id(community_id),
-                                                   input.to_domain())
+            c = await communities.update_community(
+                session, actor, _community_id(community_id), input.to_domain()
+            )
             return CommunityPayload(community=Community.from_model(c))
 
         return await mutate(info, CommunityPayload, work)
 
-    @strawberry.mutation(description="Join with an invite code (records who invited you). "
-                         "Joining again changes nothing.")
+    @strawberry.mutation(
+        description="Join with an invite code (records who invited you). "
+        "Joining again changes nothing."
+    )
     async def join_community(self, info: Info[Context, Any], invite_code: str) -> CommunityPayload:
         async def work(session: AsyncSession, actor: Actor) -> CommunityPayload:
             c = await membership.join(session, actor, invite_code)
@@ -78,8 +86,9 @@ class CommunityMutation:
         return await mutate(info, CommunityPayload, work)
 
     @strawberry.mutation(description="Leave a community (idempotent).")
-    async def leave_community(self, info: Info[Context, Any],
-                              community_id: relay.GlobalID) -> OkPayload:
+    async def leave_community(
+        self, info: Info[Context, Any], community_id: relay.GlobalID
+    ) -> OkPayload:
         async def work(session: AsyncSession, actor: Actor) -> OkPayload:
             await membership.leave(session, actor, _community_id(community_id))
             return OkPayload(ok=True)
@@ -87,23 +96,33 @@ class CommunityMutation:
         return await mutate(info, OkPayload, work)
 
     @strawberry.mutation(description="KOCs: remove a member; they cannot rejoin (idempotent).")
-    async def remove_community_member(self, info: Info[Context, Any],
-                                      community_id: relay.GlobalID,
-                                      user_id: relay.GlobalID) -> OkPayload:
+    async def remove_community_member(
+        self, info: Info[Context, Any], community_id: relay.GlobalID, user_id: relay.GlobalID
+    ) -> OkPayload:
         async def work(session: AsyncSession, actor: Actor) -> OkPayload:
-            await membership.remove_member(session, actor, _community_id(community_id),
-                                           decode_id(user_id, "User", "userId"))
+            await membership.remove_member(
+                session, actor, _community_id(community_id), decode_id(user_id, "User", "userId")
+            )
             return OkPayload(ok=True)
 
         return await mutate(info, OkPayload, work)
 
     @strawberry.mutation(description="Set the viewer's profile (every field replaced).")
-    async def update_member_profile(self, info: Info[Context, Any],
-                                    input: MemberProfileInput) -> MemberProfilePayload:
+    async def update_member_profile(
+        self, info: Info[Context, Any], input: MemberProfileInput
+    ) -> MemberProfilePayload:
         async def work(session: AsyncSession, actor: Actor) -> MemberProfilePayload:
-            p = await profiles.update_profile(session, actor, profiles.ProfileInput(
-                input.height_cm, input.weight_kg, input.usual_sizes, input.body_notes,
-                input.style_tags))
+            p = await profiles.update_profile(
+                session,
+                actor,
+                profiles.ProfileInput(
+                    input.height_cm,
+                    input.weight_kg,
+                    input.usual_sizes,
+                    input.body_notes,
+                    input.style_tags,
+                ),
+            )
             return MemberProfilePayload(profile=MemberProfile.from_model(p))
 
         return await mutate(info, MemberProfilePayload, work)

@@ -23,13 +23,17 @@ class CommunityQuery:
         limit = page_size(first)
         after_id = decode_int_cursor("community", after)
         async with ctx.read_session() as session:
-            rows = await communities.my_communities(session, ctx.authenticated_actor(), after_id,
-                                                    limit + 1)
-        return build_connection(rows, limit, "community", lambda r: r[0].id,
-                                lambda r: Community.from_model(r[0]))
+            rows = await communities.my_communities(
+                session, ctx.authenticated_actor(), after_id, limit + 1
+            )
+        return build_connection(
+            rows, limit, "community", lambda r: r[0].id, lambda r: Community.from_model(r[0])
+        )
 
-    @strawberry.field(description="A community's members (its KOC only), searchable by style "
-                      "tag, usual size and name.")
+    @strawberry.field(
+        description="A community's members (its KOC only), searchable by style "
+        "tag, usual size and name."
+    )
     async def community_members(
         self,
         info: Info[Context, Any],
@@ -45,13 +49,27 @@ class CommunityQuery:
         after_id = decode_int_cursor("member", after)
         cid = decode_id(community_id, "Community", "communityId")
         async with ctx.read_session() as session:
-            rows = await membership.members(session, ctx.authenticated_actor(), cid, after_id,
-                                            limit + 1, tag=tag, size=size, search=search)
+            rows = await membership.members(
+                session,
+                ctx.authenticated_actor(),
+                cid,
+                after_id,
+                limit + 1,
+                tag=tag,
+                size=size,
+                search=search,
+            )
         return build_connection(
-            rows, limit, "member", lambda r: r[0].user_id,
+            rows,
+            limit,
+            "member",
+            lambda r: r[0].user_id,
             lambda r: CommunityMember(
-                user_id=r[1].id, display_name=r[1].display_name, avatar_url=r[1].avatar_url,
-                joined_at=r[0].joined_at, invited_by_id=r[0].invited_by_id,
+                user_id=r[1].id,
+                display_name=r[1].display_name,
+                avatar_url=r[1].avatar_url,
+                joined_at=r[0].joined_at,
+                invited_by_id=r[0].invited_by_id,
                 profile=MemberProfile.from_model(r[2]),
             ),
         )
@@ -61,4 +79,5 @@ class CommunityQuery:
         ctx = info.context
         async with ctx.read_session() as session:
             return MemberProfile.from_model(
-                await profiles.my_profile(session, ctx.authenticated_actor()))
+                await profiles.my_profile(session, ctx.authenticated_actor())
+            )

@@ -21,7 +21,9 @@ class CommunityRole(enum.Enum):
     MEMBER = "MEMBER"
 
 
-@strawberry.type(description="Long-tail needs; visible only to the member and the KOCs of their communities.")
+@strawberry.type(
+    description="Long-tail needs; visible only to the member and the KOCs of their communities."
+)
 class MemberProfile:
     height_cm: int | None
     weight_kg: int | None
@@ -32,10 +34,14 @@ class MemberProfile:
     @classmethod
     def from_model(cls, p: models.MemberProfile | None) -> MemberProfile:
         if p is None:
-            return cls(height_cm=None, weight_kg=None, usual_sizes=[], body_notes="",
-                       style_tags=[])
-        return cls(height_cm=p.height_cm, weight_kg=p.weight_kg, usual_sizes=list(p.usual_sizes),
-                   body_notes=p.body_notes, style_tags=list(p.style_tags))
+            return cls(height_cm=None, weight_kg=None, usual_sizes=[], body_notes="", style_tags=[])
+        return cls(
+            height_cm=p.height_cm,
+            weight_kg=p.weight_kg,
+            usual_sizes=list(p.usual_sizes),
+            body_notes=p.body_notes,
+            style_tags=list(p.style_tags),
+        )
 
 
 @strawberry.type
@@ -49,21 +55,32 @@ class Community(relay.Node):
 
     @classmethod
     def from_model(cls, c: models.Community) -> Community:
-        return cls(id=c.id, name=c.name, description=c.description,
-                   cover_image_url=c.cover_image_url, created_at=c.created_at, owner_id=c.owner_id)
+        return cls(
+            id=c.id,
+            name=c.name,
+            description=c.description,
+            cover_image_url=c.cover_image_url,
+            created_at=c.created_at,
+            owner_id=c.owner_id,
+        )
 
     @strawberry.field(description="OWNER for the community's KOC, MEMBER otherwise.")
     def viewer_role(self, info: Info[Context, Any]) -> CommunityRole:
-        return (CommunityRole.OWNER if info.context.actor.user_id == self.owner_id
-                else CommunityRole.MEMBER)
+        return (
+            CommunityRole.OWNER
+            if info.context.actor.user_id == self.owner_id
+            else CommunityRole.MEMBER
+        )
 
     @strawberry.field(description="Members (active), for everyone in the community.")
     async def member_count(self, info: Info[Context, Any]) -> int:
         async with info.context.read_session() as session:
             return await communities.member_count(session, self.id)
 
-    @strawberry.field(description="The viewer's own invite code: people who join with it are "
-                      "recorded as invited by the viewer.")
+    @strawberry.field(
+        description="The viewer's own invite code: people who join with it are "
+        "recorded as invited by the viewer."
+    )
     async def invite_code(self, info: Info[Context, Any]) -> str:
         ctx = info.context
         async with ctx.unit_of_work() as session:
@@ -76,8 +93,7 @@ class Community(relay.Node):
         ctx = info.context
         pks = node_pks(node_ids)
         async with ctx.read_session() as session:
-            found = await communities.visible_communities(session, ctx.actor,
-                                                          [p for p in pks if p])
+            found = await communities.visible_communities(session, ctx.actor, [p for p in pks if p])
         return [cls.from_model(found[p]) if p in found else None for p in pks]
 
 

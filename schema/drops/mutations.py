@@ -36,7 +36,7 @@ class DropInput:
     community_ids: list[relay.GlobalID]
     variants: list[DropVariantInput]
     price_fen: int
-    payment_mode: PaymentMode  # type: ignore[valid-type]
+    payment_mode: PaymentMode
     moq: int
     cap: int
     per_member_limit: int
@@ -58,14 +58,23 @@ class DropInput:
             title=self.title,
             community_ids=decode_ids(self.community_ids, "Community", "communityIds"),
             variants=[inputs.VariantInput(v.size, v.color, v.cap) for v in self.variants],
-            price_fen=self.price_fen, payment_mode=self.payment_mode, moq=self.moq, cap=self.cap,
-            per_member_limit=self.per_member_limit, opens_at=self.opens_at,
-            closes_at=self.closes_at, description=self.description,
-            image_urls=list(self.image_urls), size_chart=self.size_chart,
+            price_fen=self.price_fen,
+            payment_mode=self.payment_mode,
+            moq=self.moq,
+            cap=self.cap,
+            per_member_limit=self.per_member_limit,
+            opens_at=self.opens_at,
+            closes_at=self.closes_at,
+            description=self.description,
+            image_urls=list(self.image_urls),
+            size_chart=self.size_chart,
             tiers=[inputs.TierInput(t.min_quantity, t.price_fen) for t in self.tiers],
-            deposit_fen=self.deposit_fen, ship_from=self.ship_from, ship_until=self.ship_until,
+            deposit_fen=self.deposit_fen,
+            ship_from=self.ship_from,
+            ship_until=self.ship_until,
             poll_option_id=decode_id(self.poll_option_id, "PollOption", "pollOptionId")
-            if self.poll_option_id else None,
+            if self.poll_option_id
+            else None,
             unpaid_expiry_minutes=self.unpaid_expiry_minutes,
             keep_deposit_on_default=self.keep_deposit_on_default,
         )
@@ -85,8 +94,9 @@ class ShippingAddressInput:
     detail: str
 
 
-UNKNOWN_VARIANT = ValidationFailed("A variant does not belong to this drop.", field="lines",
-                                   code=ErrorCode.UNKNOWN_VARIANT)
+UNKNOWN_VARIANT = ValidationFailed(
+    "A variant does not belong to this drop.", field="lines", code=ErrorCode.UNKNOWN_VARIANT
+)
 
 
 def _drop_id(gid: relay.GlobalID) -> int:
@@ -99,11 +109,14 @@ def _order_id(gid: relay.GlobalID) -> int:
 
 @strawberry.type
 class DropMutation:
-    @strawberry.mutation(description="KOCs: create a draft pre-sale drop. A retry with the same "
-                         "idempotencyKey and input returns the same drop; other input under "
-                         "that key is IDEMPOTENCY_KEY_REUSED.")
-    async def create_drop(self, info: Info[Context, Any], input: DropInput,
-                          idempotency_key: str | None = None) -> DropPayload:
+    @strawberry.mutation(
+        description="KOCs: create a draft pre-sale drop. A retry with the same "
+        "idempotencyKey and input returns the same drop; other input under "
+        "that key is IDEMPOTENCY_KEY_REUSED."
+    )
+    async def create_drop(
+        self, info: Info[Context, Any], input: DropInput, idempotency_key: str | None = None
+    ) -> DropPayload:
         async def work(session: AsyncSession, actor: Actor) -> DropPayload:
             d = await lifecycle.create_drop(session, actor, input.to_domain(), idempotency_key)
             return DropPayload(drop=Drop.from_model(d))
@@ -111,16 +124,19 @@ class DropMutation:
         return await mutate(info, DropPayload, work)
 
     @strawberry.mutation(description="KOCs: replace a draft drop's fields and variants.")
-    async def update_drop(self, info: Info[Context, Any], drop_id: relay.GlobalID,
-                          input: DropInput) -> DropPayload:
+    async def update_drop(
+        self, info: Info[Context, Any], drop_id: relay.GlobalID, input: DropInput
+    ) -> DropPayload:
         async def work(session: AsyncSession, actor: Actor) -> DropPayload:
             d = await lifecycle.update_drop(session, actor, _drop_id(drop_id), input.to_domain())
             return DropPayload(drop=Drop.from_model(d))
 
         return await mutate(info, DropPayload, work)
 
-    @strawberry.mutation(description="KOCs: publish a draft (SCHEDULED, or OPEN if opensAt "
-                         "has come). Voters of its poll option are notified when it opens.")
+    @strawberry.mutation(
+        description="KOCs: publish a draft (SCHEDULED, or OPEN if opensAt "
+        "has come). Voters of its poll option are notified when it opens."
+    )
     async def publish_drop(self, info: Info[Context, Any], drop_id: relay.GlobalID) -> DropPayload:
         async def work(session: AsyncSession, actor: Actor) -> DropPayload:
             d = await lifecycle.publish_drop(session, actor, _drop_id(drop_id))
@@ -136,8 +152,10 @@ class DropMutation:
 
         return await mutate(info, DropPayload, work)
 
-    @strawberry.mutation(description="KOCs/operators: settle a closed drop now (the worker does "
-                         "it anyway). Settling twice changes nothing; an open drop is an error.")
+    @strawberry.mutation(
+        description="KOCs/operators: settle a closed drop now (the worker does "
+        "it anyway). Settling twice changes nothing; an open drop is an error."
+    )
     async def settle_drop(self, info: Info[Context, Any], drop_id: relay.GlobalID) -> DropPayload:
         async def work(session: AsyncSession, actor: Actor) -> DropPayload:
             done = await settlement.settle_drop_as(session, actor, _drop_id(drop_id))
@@ -145,8 +163,10 @@ class DropMutation:
 
         return await mutate(info, DropPayload, work)
 
-    @strawberry.mutation(description="KOCs: cancel a drop before settlement; every order is "
-                         "cancelled and every payment refunded.")
+    @strawberry.mutation(
+        description="KOCs: cancel a drop before settlement; every order is "
+        "cancelled and every payment refunded."
+    )
     async def cancel_drop(self, info: Info[Context, Any], drop_id: relay.GlobalID) -> DropPayload:
         async def work(session: AsyncSession, actor: Actor) -> DropPayload:
             d = await lifecycle.cancel_drop(session, actor, _drop_id(drop_id))
@@ -154,44 +174,67 @@ class DropMutation:
 
         return await mutate(info, DropPayload, work)
 
-    @strawberry.mutation(description="Pre-order. Retrying with the same idempotencyKey and the "
-                         "same lines returns the same order; other lines with that key are "
-                         "IDEMPOTENCY_KEY_REUSED. Capacity is reserved at once; pay before "
-                         "expiresAt.")
+    @strawberry.mutation(
+        description="Pre-order. Retrying with the same idempotencyKey and the "
+        "same lines returns the same order; other lines with that key are "
+        "IDEMPOTENCY_KEY_REUSED. Capacity is reserved at once; pay before "
+        "expiresAt."
+    )
     async def place_preorder(
-        self, info: Info[Context, Any], drop_id: relay.GlobalID, lines: list[OrderLineInput],
-        idempotency_key: str, shipping_address: ShippingAddressInput,
+        self,
+        info: Info[Context, Any],
+        drop_id: relay.GlobalID,
+        lines: list[OrderLineInput],
+        idempotency_key: str,
+        shipping_address: ShippingAddressInput,
     ) -> OrderPayload:
         # Not through ``mutate``: placing an order runs its own transactions (a reservation in
         # Redis between the insert and the commit, and retries after a rebuild).
         ctx = info.context
         try:
-            parsed = [(decode_id(x.variant_id, "DropVariant", "lines", unknown=UNKNOWN_VARIANT),
-                       x.quantity) for x in lines]
+            parsed = [
+                (
+                    decode_id(x.variant_id, "DropVariant", "lines", unknown=UNKNOWN_VARIANT),
+                    x.quantity,
+                )
+                for x in lines
+            ]
             a = shipping_address
             order = await preorders.place_preorder(
-                ctx.unit_of_work, ctx.sessionmaker, ctx.services.reservations,
-                ctx.authenticated_actor(), _drop_id(drop_id), parsed, idempotency_key,
-                inputs.Address(a.name, a.phone, a.region, a.detail))
+                ctx.unit_of_work,
+                ctx.sessionmaker,
+                ctx.services.reservations,
+                ctx.authenticated_actor(),
+                _drop_id(drop_id),
+                parsed,
+                idempotency_key,
+                inputs.Address(a.name, a.phone, a.region, a.detail),
+            )
         except DomainError as error:
             return OrderPayload(errors=[UserError.from_domain(error)])
         return OrderPayload(order=Order.from_model(order))
 
     @strawberry.mutation(description="Mark your shipped order delivered.")
-    async def confirm_delivery(self, info: Info[Context, Any],
-                               order_id: relay.GlobalID) -> OrderPayload:
+    async def confirm_delivery(
+        self, info: Info[Context, Any], order_id: relay.GlobalID
+    ) -> OrderPayload:
         async def work(session: AsyncSession, actor: Actor) -> OrderPayload:
             o = await orders.confirm_delivery(session, actor, _order_id(order_id))
             return OrderPayload(order=Order.from_model(o))
 
         return await mutate(info, OrderPayload, work)
 
-    @strawberry.mutation(description="Cancel your order while the drop sells: capacity goes "
-                         "back, a payment is refunded.")
-    async def cancel_order(self, info: Info[Context, Any], order_id: relay.GlobalID) -> OrderPayload:
+    @strawberry.mutation(
+        description="Cancel your order while the drop sells: capacity goes "
+        "back, a payment is refunded."
+    )
+    async def cancel_order(
+        self, info: Info[Context, Any], order_id: relay.GlobalID
+    ) -> OrderPayload:
         async def work(session: AsyncSession, actor: Actor) -> OrderPayload:
-            o = await orders.cancel_order(session, info.context.services.reservations, actor,
-                                          _order_id(order_id))
+            o = await orders.cancel_order(
+                session, info.context.services.reservations, actor, _order_id(order_id)
+            )
             return OrderPayload(order=Order.from_model(o))
 
         return await mutate(info, OrderPayload, work)

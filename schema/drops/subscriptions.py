@@ -18,8 +18,10 @@ from schema.live import throttled
 
 @strawberry.type
 class DropSubscription:
-    @strawberry.subscription(description="Live progress of a drop, pushed when it changes (at "
-                             "most every 500 ms) while it sells.")
+    @strawberry.subscription(
+        description="Live progress of a drop, pushed when it changes (at "
+        "most every 500 ms) while it sells."
+    )
     async def drop_progress(
         self, info: Info[Context, Any], drop_id: relay.GlobalID
     ) -> AsyncGenerator[DropProgress, None]:
@@ -29,11 +31,14 @@ class DropSubscription:
 
         async def read() -> progress.DropProgress:
             async with ctx.sessionmaker() as session:
-                return await progress.progress(session, ctx.sessionmaker,
-                                               ctx.services.reservations, actor, did)
+                return await progress.progress(
+                    session, ctx.sessionmaker, ctx.services.reservations, actor, did
+                )
 
         async for current in throttled(
-            ctx.services.hub, channel(did), read,
+            ctx.services.hub,
+            channel(did),
+            read,
             lambda p: (p.reserved, p.buyers, p.drop.status),
             lambda p: p.drop.status in SELLING,
         ):

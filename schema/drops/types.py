@@ -19,9 +19,12 @@ from schema.ids import node_pks
 from schema.loaders import loader
 from schema.payments.types import LedgerEntry, order_ledger
 
-DropStatus = strawberry.enum(models.DropStatus, name="DropStatus")
-PaymentMode = strawberry.enum(models.PaymentMode, name="PaymentMode")
-OrderStatus = strawberry.enum(models.OrderStatus, name="OrderStatus")
+DropStatus = models.DropStatus
+strawberry.enum(models.DropStatus, name="DropStatus")  # registers the domain enum with GraphQL
+PaymentMode = models.PaymentMode
+strawberry.enum(models.PaymentMode, name="PaymentMode")  # registers the domain enum with GraphQL
+OrderStatus = models.OrderStatus
+strawberry.enum(models.OrderStatus, name="OrderStatus")  # registers the domain enum with GraphQL
 
 
 @strawberry.type
@@ -90,8 +93,13 @@ class DropProgress:
             q = p.per_variant.get(var.id, 0)
             by_size[var.size] = by_size.get(var.size, 0) + q
             by_color[var.color] = by_color.get(var.color, 0) + q
-            demand.append(VariantDemand(variant=DropVariant.from_model(var), quantity=q,
-                                        remaining=None if var.cap is None else max(0, var.cap - q)))
+            demand.append(
+                VariantDemand(
+                    variant=DropVariant.from_model(var),
+                    quantity=q,
+                    remaining=None if var.cap is None else max(0, var.cap - q),
+                )
+            )
         nt = p.next_tier
         return cls(
             total_quantity=p.reserved,
@@ -99,9 +107,12 @@ class DropProgress:
             remaining=max(0, d.cap - p.reserved),
             moq_percent=round(100.0 * p.reserved / d.moq, 1),
             current_price=Money(amount_fen=p.current_price, currency=d.currency),
-            next_tier=PriceTier(min_quantity=nt["min_quantity"],
-                                price=Money(amount_fen=nt["price_fen"], currency=d.currency))
-            if nt else None,
+            next_tier=PriceTier(
+                min_quantity=nt["min_quantity"],
+                price=Money(amount_fen=nt["price_fen"], currency=d.currency),
+            )
+            if nt
+            else None,
             seconds_left=max(0, int((d.closes_at - utcnow()).total_seconds())),
             per_variant=demand,
             per_size=[GroupDemand(value=k, quantity=q) for k, q in by_size.items()],
@@ -116,10 +127,10 @@ class Drop(relay.Node):
     description: str
     image_urls: list[str]
     size_chart: str
-    status: DropStatus  # type: ignore[valid-type]
+    status: DropStatus
     price: Money
     tiers: list[PriceTier]
-    payment_mode: PaymentMode  # type: ignore[valid-type]
+    payment_mode: PaymentMode
     deposit: Money | None
     moq: int
     cap: int
@@ -129,24 +140,40 @@ class Drop(relay.Node):
     ship_from: date | None
     ship_until: date | None
     poll_option_id: relay.GlobalID | None
-    final_price: Money | None = strawberry.field(description="Set at settlement: the tier "
-                                                 "price everyone pays.")
+    final_price: Money | None = strawberry.field(
+        description="Set at settlement: the tier price everyone pays."
+    )
     paid_quantity: int | None = None
 
     @classmethod
     def from_model(cls, d: models.Drop) -> Drop:
-        money = lambda fen: Money(amount_fen=fen, currency=d.currency)  # noqa: E731
+        def money(fen: int) -> Money:
+            return Money(amount_fen=fen, currency=d.currency)
+
         return cls(
-            id=d.id, title=d.title, description=d.description, image_urls=list(d.image_urls),
-            size_chart=d.size_chart, status=d.status, price=money(d.price_fen),
-            tiers=[PriceTier(min_quantity=t["min_quantity"], price=money(t["price_fen"]))
-                   for t in d.tiers],
+            id=d.id,
+            title=d.title,
+            description=d.description,
+            image_urls=list(d.image_urls),
+            size_chart=d.size_chart,
+            status=d.status,
+            price=money(d.price_fen),
+            tiers=[
+                PriceTier(min_quantity=t["min_quantity"], price=money(t["price_fen"]))
+                for t in d.tiers
+            ],
             payment_mode=d.payment_mode,
             deposit=money(d.deposit_fen) if d.deposit_fen is not None else None,
-            moq=d.moq, cap=d.cap, per_member_limit=d.per_member_limit, opens_at=d.opens_at,
-            closes_at=d.closes_at, ship_from=d.ship_from, ship_until=d.ship_until,
+            moq=d.moq,
+            cap=d.cap,
+            per_member_limit=d.per_member_limit,
+            opens_at=d.opens_at,
+            closes_at=d.closes_at,
+            ship_from=d.ship_from,
+            ship_until=d.ship_until,
             poll_option_id=relay.GlobalID("PollOption", str(d.poll_option_id))
-            if d.poll_option_id else None,
+            if d.poll_option_id
+            else None,
             final_price=money(d.final_price_fen) if d.final_price_fen is not None else None,
             paid_quantity=d.paid_quantity,
         )
@@ -156,14 +183,20 @@ class Drop(relay.Node):
         rows = await loader(info.context, "drop_variants").load(self.id)
         return [DropVariant.from_model(v) for v in rows]
 
-    @strawberry.field(description="Live totals: quantity, buyers, demand per size and colour, "
-                      "tier price, MOQ progress, remaining cap, time left.")
+    @strawberry.field(
+        description="Live totals: quantity, buyers, demand per size and colour, "
+        "tier price, MOQ progress, remaining cap, time left."
+    )
     async def progress(self, info: Info[Context, Any]) -> DropProgress:
         ctx = info.context
         async with ctx.read_session() as session:
-            p = await drop_progress.progress(session, ctx.sessionmaker,
-                                             ctx.services.reservations,
-                                             ctx.authenticated_actor(), self.id)
+            p = await drop_progress.progress(
+                session,
+                ctx.sessionmaker,
+                ctx.services.reservations,
+                ctx.authenticated_actor(),
+                self.id,
+            )
         return DropProgress.from_domain(p)
 
     @classmethod
@@ -195,11 +228,13 @@ class ShippingAddress:
 class Order(relay.Node):
     id: relay.NodeID[int]
     drop_id: relay.GlobalID
-    status: OrderStatus  # type: ignore[valid-type]
+    status: OrderStatus
     quantity: int
     unit_price: Money
-    amount_due: Money = strawberry.field(description="What this payment step asks for: the "
-                                         "deposit or the full price, times the quantity.")
+    amount_due: Money = strawberry.field(
+        description="What this payment step asks for: the "
+        "deposit or the full price, times the quantity."
+    )
     expires_at: datetime | None
     paid_at: datetime | None
     cancelled_at: datetime | None
@@ -208,32 +243,46 @@ class Order(relay.Node):
 
     @classmethod
     def from_model(cls, o: models.Order) -> Order:
-        return cls(id=o.id, drop_id=relay.GlobalID("Drop", str(o.drop_id)), status=o.status,
-                   quantity=o.quantity,
-                   unit_price=Money(amount_fen=o.unit_price_fen, currency=o.currency),
-                   amount_due=Money(amount_fen=o.amount_due_fen, currency=o.currency),
-                   expires_at=o.expires_at, paid_at=o.paid_at, cancelled_at=o.cancelled_at,
-                   created_at=o.created_at, row=o)
+        return cls(
+            id=o.id,
+            drop_id=relay.GlobalID("Drop", str(o.drop_id)),
+            status=o.status,
+            quantity=o.quantity,
+            unit_price=Money(amount_fen=o.unit_price_fen, currency=o.currency),
+            amount_due=Money(amount_fen=o.amount_due_fen, currency=o.currency),
+            expires_at=o.expires_at,
+            paid_at=o.paid_at,
+            cancelled_at=o.cancelled_at,
+            created_at=o.created_at,
+            row=o,
+        )
 
     @strawberry.field
     async def lines(self, info: Info[Context, Any]) -> list[OrderLine]:
         rows = await loader(info.context, "order_lines").load(self.id)
-        return [OrderLine(variant_id=relay.GlobalID("DropVariant", str(r.variant_id)),
-                          quantity=r.quantity) for r in sorted(rows, key=lambda r: r.variant_id)]
+        return [
+            OrderLine(
+                variant_id=relay.GlobalID("DropVariant", str(r.variant_id)), quantity=r.quantity
+            )
+            for r in sorted(rows, key=lambda r: r.variant_id)
+        ]
 
     @strawberry.field(description="Payments and refunds of this order (its member only).")
     async def ledger(self, info: Info[Context, Any]) -> list[LedgerEntry]:
         return await order_ledger(info, self.id)
 
-    @strawberry.field(description="Carrier and tracking number of each shipment of this order "
-                      "(its member only).")
+    @strawberry.field(
+        description="Carrier and tracking number of each shipment of this order (its member only)."
+    )
     async def tracking(self, info: Info[Context, Any]) -> list[str]:
         async with info.context.read_session() as session:
             found = await drop_production.tracking_of(session, info.context.actor, self.row)
         return [f"{c} {t}" for c, t in found]
 
-    @strawberry.field(description="Balance (尾款) deadline of a deposit order after the drop "
-                      "succeeded; pay it with payOrder.")
+    @strawberry.field(
+        description="Balance (尾款) deadline of a deposit order after the drop "
+        "succeeded; pay it with payOrder."
+    )
     def balance_due_at(self) -> datetime | None:
         return self.row.balance_due_at
 

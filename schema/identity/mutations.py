@@ -57,19 +57,23 @@ class IdentityMutation:
 
         async def work(session: AsyncSession, actor: Actor) -> AuthPayload:
             result = await sessions.login_with_wechat(
-                session, s.wechat_login, code, s.tokens, s.settings.refresh_token_ttl_seconds)
+                session, s.wechat_login, code, s.tokens, s.settings.refresh_token_ttl_seconds
+            )
             return AuthPayload(session=AuthSession.from_domain(result))
 
         return await mutate(info, AuthPayload, work, signed_in=False)
 
-    @strawberry.mutation(description="Trade a refresh token for new tokens; the old one stops working.")
+    @strawberry.mutation(
+        description="Trade a refresh token for new tokens; the old one stops working."
+    )
     async def refresh_session(self, info: Info[Context, Any], refresh_token: str) -> AuthPayload:
         s = info.context.services
 
         async def work(session: AsyncSession, actor: Actor) -> AuthPayload:
             try:
                 result = await sessions.refresh_session(
-                    session, refresh_token, s.tokens, s.settings.refresh_token_ttl_seconds)
+                    session, refresh_token, s.tokens, s.settings.refresh_token_ttl_seconds
+                )
             except DomainError as error:
                 # Committed all the same: a reused token revokes its family for good.
                 return AuthPayload(errors=[UserError.from_domain(error)])
@@ -96,11 +100,15 @@ class IdentityMutation:
         return await mutate(info, UserPayload, work)
 
     @strawberry.mutation(description="Operators: make a member a KOC.")
-    async def grant_koc_role(self, info: Info[Context, Any], user_id: relay.GlobalID) -> UserPayload:
+    async def grant_koc_role(
+        self, info: Info[Context, Any], user_id: relay.GlobalID
+    ) -> UserPayload:
         return await _set_koc(info, user_id, True)
 
     @strawberry.mutation(description="Operators: take the KOC role away.")
-    async def revoke_koc_role(self, info: Info[Context, Any], user_id: relay.GlobalID) -> UserPayload:
+    async def revoke_koc_role(
+        self, info: Info[Context, Any], user_id: relay.GlobalID
+    ) -> UserPayload:
         return await _set_koc(info, user_id, False)
 
     @strawberry.mutation(description="Operators: register a factory.")
@@ -113,26 +121,38 @@ class IdentityMutation:
 
         return await mutate(info, FactoryPayload, work)
 
-    @strawberry.mutation(description="Operators: a factory's categories, minimum batch, "
-                         "capacity per day, lead time and contact.")
-    async def update_factory(self, info: Info[Context, Any], factory_id: relay.GlobalID,
-                             input: FactoryProfileInput) -> FactoryPayload:
+    @strawberry.mutation(
+        description="Operators: a factory's categories, minimum batch, "
+        "capacity per day, lead time and contact."
+    )
+    async def update_factory(
+        self, info: Info[Context, Any], factory_id: relay.GlobalID, input: FactoryProfileInput
+    ) -> FactoryPayload:
         async def work(session: AsyncSession, actor: Actor) -> FactoryPayload:
             f = await factories.update_factory(
-                session, actor, _factory_id(factory_id), contact=input.contact,
-                categories=input.categories, min_batch=input.min_batch,
-                capacity_per_day=input.capacity_per_day, lead_time_days=input.lead_time_days)
+                session,
+                actor,
+                _factory_id(factory_id),
+                contact=input.contact,
+                categories=input.categories,
+                min_batch=input.min_batch,
+                capacity_per_day=input.capacity_per_day,
+                lead_time_days=input.lead_time_days,
+            )
             return FactoryPayload(factory=Factory.from_model(f))
 
         return await mutate(info, FactoryPayload, work)
 
-    @strawberry.mutation(description="Operators: create an API key for a factory. The secret is shown once.")
+    @strawberry.mutation(
+        description="Operators: create an API key for a factory. The secret is shown once."
+    )
     async def create_factory_api_key(
         self, info: Info[Context, Any], factory_id: relay.GlobalID, name: str = ""
     ) -> FactoryApiKeyPayload:
         async def work(session: AsyncSession, actor: Actor) -> FactoryApiKeyPayload:
             key, secret = await factories.create_factory_api_key(
-                session, actor, _factory_id(factory_id), name)
+                session, actor, _factory_id(factory_id), name
+            )
             return FactoryApiKeyPayload(api_key=FactoryApiKey.from_model(key), secret=secret)
 
         return await mutate(info, FactoryApiKeyPayload, work)
@@ -143,7 +163,8 @@ class IdentityMutation:
     ) -> FactoryApiKeyPayload:
         async def work(session: AsyncSession, actor: Actor) -> FactoryApiKeyPayload:
             key = await factories.revoke_factory_api_key(
-                session, actor, decode_id(key_id, "FactoryApiKey", "keyId"))
+                session, actor, decode_id(key_id, "FactoryApiKey", "keyId")
+            )
             return FactoryApiKeyPayload(api_key=FactoryApiKey.from_model(key))
 
         return await mutate(info, FactoryApiKeyPayload, work)

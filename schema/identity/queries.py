@@ -13,7 +13,9 @@ from schema.pagination import Connection, build_connection, decode_int_cursor, p
 
 @strawberry.type
 class IdentityQuery:
-    @strawberry.field(description="The signed-in member, or null when the request carries no token.")
+    @strawberry.field(
+        description="The signed-in member, or null when the request carries no token."
+    )
     async def viewer(self, info: Info[Context, Any]) -> User | None:
         ctx = info.context
         actor = ctx.authenticated_actor()
@@ -41,6 +43,7 @@ class IdentityQuery:
         limit = page_size(first)
         after_id = decode_int_cursor("factory", after)
         async with ctx.read_session() as session:
-            rows = await factories.list_factories(session, ctx.authenticated_actor(), after_id,
-                                                  limit + 1)
+            rows = await factories.list_factories(
+                session, ctx.authenticated_actor(), after_id, limit + 1
+            )
         return build_connection(rows, limit, "factory", lambda f: f.id, Factory.from_model)

@@ -47,8 +47,7 @@ class User(relay.Node):
     ) -> list[User | None]:
         pks = node_pks(node_ids)
         async with info.context.read_session() as session:
-            users = await roles.visible_users(session, info.context.actor,
-                                              [p for p in pks if p])
+            users = await roles.visible_users(session, info.context.actor, [p for p in pks if p])
         return [cls.from_model(users[p]) if p in users else None for p in pks]
 
 
@@ -62,8 +61,13 @@ class FactoryApiKey(relay.Node):
 
     @classmethod
     def from_model(cls, key: models.FactoryApiKey) -> FactoryApiKey:
-        return cls(id=key.id, name=key.name, prefix=key.prefix, created_at=key.created_at,
-                   revoked_at=key.revoked_at)
+        return cls(
+            id=key.id,
+            name=key.name,
+            prefix=key.prefix,
+            created_at=key.created_at,
+            revoked_at=key.revoked_at,
+        )
 
     @classmethod
     async def resolve_nodes(  # type: ignore[override]
@@ -89,10 +93,16 @@ class Factory(relay.Node):
 
     @classmethod
     def from_model(cls, factory: models.Factory) -> Factory:
-        return cls(id=factory.id, name=factory.name, contact=factory.contact,
-                   categories=list(factory.categories or []), min_batch=factory.min_batch,
-                   capacity_per_day=factory.capacity_per_day,
-                   lead_time_days=factory.lead_time_days, created_at=factory.created_at)
+        return cls(
+            id=factory.id,
+            name=factory.name,
+            contact=factory.contact,
+            categories=list(factory.categories or []),
+            min_batch=factory.min_batch,
+            capacity_per_day=factory.capacity_per_day,
+            lead_time_days=factory.lead_time_days,
+            created_at=factory.created_at,
+        )
 
     @strawberry.field(description="API keys of this factory (operators only).")
     async def api_keys(self, info: Info[Context, Any]) -> list[FactoryApiKey]:
@@ -117,7 +127,10 @@ class Factory(relay.Node):
         return out
 
 
-@strawberry.type(description="Tokens for a signed-in member. Send the access token as `Authorization: Bearer <token>`.")
+@strawberry.type(
+    description="Tokens for a signed-in member. Send the access token as "
+    "`Authorization: Bearer <token>`."
+)
 class AuthSession:
     access_token: str
     access_token_expires_at: datetime

@@ -29,7 +29,9 @@ class NotificationMutation:
 
     @strawberry.mutation(description="Opt out of (or back into) a kind of notification.")
     async def set_notification_opt_out(
-        self, info: Info[Context, Any], kind: NotificationKind,  # type: ignore[valid-type]
+        self,
+        info: Info[Context, Any],
+        kind: NotificationKind,
         opted_out: bool,
     ) -> OptOutPayload:
         async def work(session: AsyncSession, actor: Actor) -> OptOutPayload:

@@ -15,17 +15,22 @@ from schema.pagination import Connection, build_connection, decode_int_cursor, p
 class NotificationQuery:
     @strawberry.field(description="The viewer's in-app inbox, newest first.")
     async def my_notifications(
-        self, info: Info[Context, Any], first: int | None = None, after: str | None = None,
+        self,
+        info: Info[Context, Any],
+        first: int | None = None,
+        after: str | None = None,
         unread_only: bool = False,
     ) -> Connection[Notification]:
         ctx = info.context
         limit = page_size(first)
         before_id = decode_int_cursor("notification", after)
         async with ctx.read_session() as session:
-            rows = await inbox.inbox(session, ctx.authenticated_actor(), before_id, limit + 1,
-                                     unread_only)
-        return build_connection(rows, limit, "notification", lambda n: n.id,
-                                Notification.from_model)
+            rows = await inbox.inbox(
+                session, ctx.authenticated_actor(), before_id, limit + 1, unread_only
+            )
+        return build_connection(
+            rows, limit, "notification", lambda n: n.id, Notification.from_model
+        )
 
     @strawberry.field
     async def unread_notification_count(self, info: Info[Context, Any]) -> int:

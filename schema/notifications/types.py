@@ -13,7 +13,10 @@ from schema.context import Context
 from schema.errors import UserError
 from schema.ids import node_pks
 
-NotificationKind = strawberry.enum(models.NotificationKind, name="NotificationKind")
+NotificationKind = models.NotificationKind
+strawberry.enum(
+    models.NotificationKind, name="NotificationKind"
+)  # registers the domain enum with GraphQL
 
 
 @strawberry.type
@@ -28,8 +31,15 @@ class Notification(relay.Node):
 
     @classmethod
     def from_model(cls, n: models.Notification) -> Notification:
-        return cls(id=n.id, title=n.title, body=n.body, link=n.link, voted_for_it=n.priority == 0,
-                   created_at=n.created_at, read_at=n.read_at)
+        return cls(
+            id=n.id,
+            title=n.title,
+            body=n.body,
+            link=n.link,
+            voted_for_it=n.priority == 0,
+            created_at=n.created_at,
+            read_at=n.read_at,
+        )
 
     @classmethod
     async def resolve_nodes(  # type: ignore[override]
@@ -50,6 +60,6 @@ class MarkReadPayload:
 
 @strawberry.type
 class OptOutPayload:
-    kind: NotificationKind | None = None  # type: ignore[valid-type]
+    kind: NotificationKind | None = None
     opted_out: bool = False
     errors: list[UserError] = strawberry.field(default_factory=list)

@@ -11,7 +11,8 @@ from schema.common import Money
 from schema.context import Context
 from schema.errors import UserError
 
-LedgerKind = strawberry.enum(models.EntryKind, name="LedgerKind")
+LedgerKind = models.EntryKind
+strawberry.enum(models.EntryKind, name="LedgerKind")  # registers the domain enum with GraphQL
 
 
 @strawberry.type(description="Arguments for wx.requestPayment in the mini-program.")
@@ -26,7 +27,7 @@ class JsapiPayParams:
 
 @strawberry.type(description="One line of an order's append-only money ledger.")
 class LedgerEntry:
-    kind: LedgerKind  # type: ignore[valid-type]
+    kind: LedgerKind
     amount: Money
     created_at: datetime
 
@@ -41,5 +42,11 @@ async def order_ledger(info: Info[Context, Any], order_id: int) -> list[LedgerEn
     ctx = info.context
     async with ctx.read_session() as session:
         rows = await ledger.ledger(session, ctx.authenticated_actor(), order_id)
-    return [LedgerEntry(kind=r.kind, amount=Money(amount_fen=r.amount_fen, currency=r.currency),
-                        created_at=r.created_at) for r in rows]
+    return [
+        LedgerEntry(
+            kind=r.kind,
+            amount=Money(amount_fen=r.amount_fen, currency=r.currency),
+            created_at=r.created_at,
+        )
+        for r in rows
+    ]

@@ -43,8 +43,12 @@ class PollInput:
             title=self.title,
             description=self.description,
             community_ids=decode_ids(self.community_ids, "Community", "communityIds"),
-            options=[inputs.OptionInput(o.title, list(o.image_urls), o.designer_notes,
-                                        o.reference_price_fen) for o in self.options],
+            options=[
+                inputs.OptionInput(
+                    o.title, list(o.image_urls), o.designer_notes, o.reference_price_fen
+                )
+                for o in self.options
+            ],
             opens_at=self.opens_at,
             closes_at=self.closes_at,
             max_choices=self.max_choices,
@@ -52,14 +56,16 @@ class PollInput:
         )
 
 
-OPTION_NOT_IN_POLL = ValidationFailed("An option does not belong to this poll.",
-                                      field="optionIds", code=ErrorCode.OPTION_NOT_IN_POLL)
+OPTION_NOT_IN_POLL = ValidationFailed(
+    "An option does not belong to this poll.", field="optionIds", code=ErrorCode.OPTION_NOT_IN_POLL
+)
 
 Transition = Callable[[AsyncSession, Actor, int], Awaitable[PollRow]]
 
 
-async def _transition(info: Info[Context, Any], poll_id: relay.GlobalID,
-                      action: Transition) -> PollPayload:
+async def _transition(
+    info: Info[Context, Any], poll_id: relay.GlobalID, action: Transition
+) -> PollPayload:
     async def work(session: AsyncSession, actor: Actor) -> PollPayload:
         p = await action(session, actor, decode_id(poll_id, "Poll", "pollId"))
         return PollPayload(poll=Poll.from_model(p))
@@ -69,11 +75,14 @@ async def _transition(info: Info[Context, Any], poll_id: relay.GlobalID,
 
 @strawberry.type
 class PollMutation:
-    @strawberry.mutation(description="KOCs: create a draft poll for your communities. A retry "
-                         "with the same idempotencyKey and input returns the same poll; other "
-                         "input under that key is IDEMPOTENCY_KEY_REUSED.")
-    async def create_poll(self, info: Info[Context, Any], input: PollInput,
-                          idempotency_key: str | None = None) -> PollPayload:
+    @strawberry.mutation(
+        description="KOCs: create a draft poll for your communities. A retry "
+        "with the same idempotencyKey and input returns the same poll; other "
+        "input under that key is IDEMPOTENCY_KEY_REUSED."
+    )
+    async def create_poll(
+        self, info: Info[Context, Any], input: PollInput, idempotency_key: str | None = None
+    ) -> PollPayload:
         async def work(session: AsyncSession, actor: Actor) -> PollPayload:
             p = await lifecycle.create_poll(session, actor, input.to_domain(), idempotency_key)
             return PollPayload(poll=Poll.from_model(p))
@@ -81,8 +90,9 @@ class PollMutation:
         return await mutate(info, PollPayload, work)
 
     @strawberry.mutation(description="KOCs: replace a draft poll's fields and options.")
-    async def update_poll(self, info: Info[Context, Any], poll_id: relay.GlobalID,
-                          input: PollInput) -> PollPayload:
+    async def update_poll(
+        self, info: Info[Context, Any], poll_id: relay.GlobalID, input: PollInput
+    ) -> PollPayload:
         async def update(session: AsyncSession, actor: Actor, pid: int) -> PollRow:
             return await lifecycle.update_poll(session, actor, pid, input.to_domain())
 
@@ -96,8 +106,9 @@ class PollMutation:
     async def cancel_poll(self, info: Info[Context, Any], poll_id: relay.GlobalID) -> PollPayload:
         return await _transition(info, poll_id, lifecycle.cancel_poll)
 
-    @strawberry.mutation(description="KOCs: close an open poll now; the final ranking is counted "
-                         "from the ballots.")
+    @strawberry.mutation(
+        description="KOCs: close an open poll now; the final ranking is counted from the ballots."
+    )
     async def close_poll(self, info: Info[Context, Any], poll_id: relay.GlobalID) -> PollPayload:
         live = info.context.services.live_polls
 
@@ -107,18 +118,25 @@ class PollMutation:
 
         return await _transition(info, poll_id, close)
 
-    @strawberry.mutation(description="Vote (or re-vote) in a poll: your ballot is replaced by "
-                         "these picks. Casting the same ballot again changes nothing.")
-    async def cast_vote(self, info: Info[Context, Any], poll_id: relay.GlobalID,
-                        option_ids: list[relay.GlobalID]) -> VotePayload:
+    @strawberry.mutation(
+        description="Vote (or re-vote) in a poll: your ballot is replaced by "
+        "these picks. Casting the same ballot again changes nothing."
+    )
+    async def cast_vote(
+        self, info: Info[Context, Any], poll_id: relay.GlobalID, option_ids: list[relay.GlobalID]
+    ) -> VotePayload:
         async def work(session: AsyncSession, actor: Actor) -> VotePayload:
             out = await voting.cast_vote(
-                session, info.context.services.live_polls, actor,
+                session,
+                info.context.services.live_polls,
+                actor,
                 decode_id(poll_id, "Poll", "pollId"),
-                decode_ids(option_ids, "PollOption", "optionIds", unknown=OPTION_NOT_IN_POLL))
+                decode_ids(option_ids, "PollOption", "optionIds", unknown=OPTION_NOT_IN_POLL),
+            )
             return VotePayload(
                 poll_id=relay.GlobalID("Poll", str(out.poll_id)),
                 option_ids=[relay.GlobalID("PollOption", str(o)) for o in out.option_ids],
-                changed=out.changed)
+                changed=out.changed,
+            )
 
         return await mutate(info, VotePayload, work)

@@ -17,13 +17,15 @@ from schema.polls.types import Poll, PollStatus
 
 @strawberry.type
 class PollQuery:
-    @strawberry.field(description="Polls of the viewer's communities (or of one of them), "
-                      "oldest first. Default: open polls.")
+    @strawberry.field(
+        description="Polls of the viewer's communities (or of one of them), "
+        "oldest first. Default: open polls."
+    )
     async def polls(
         self,
         info: Info[Context, Any],
         community_id: relay.GlobalID | None = None,
-        status: list[PollStatus] | None = None,  # type: ignore[valid-type]
+        status: list[PollStatus] | None = None,
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[Poll]:
@@ -33,14 +35,20 @@ class PollQuery:
         cid = decode_id(community_id, "Community", "communityId") if community_id else None
         statuses = list(status) if status else [DomainPollStatus.OPEN]
         async with ctx.read_session() as session:
-            rows = await visibility.polls_for_member(session, ctx.authenticated_actor(),
-                                                     statuses, after_id, limit + 1, cid)
+            rows = await visibility.polls_for_member(
+                session, ctx.authenticated_actor(), statuses, after_id, limit + 1, cid
+            )
         return build_connection(rows, limit, "poll", lambda p: p.id, Poll.from_model)
 
-    @strawberry.field(description="Members who voted for an option (the poll's KOC only): the "
-                      "people to notify first when the style opens for pre-sale.")
+    @strawberry.field(
+        description="Members who voted for an option (the poll's KOC only): the "
+        "people to notify first when the style opens for pre-sale."
+    )
     async def poll_option_voters(
-        self, info: Info[Context, Any], option_id: relay.GlobalID, first: int | None = None,
+        self,
+        info: Info[Context, Any],
+        option_id: relay.GlobalID,
+        first: int | None = None,
         after: str | None = None,
     ) -> Connection[User]:
         ctx = info.context
@@ -48,6 +56,7 @@ class PollQuery:
         after_id = decode_int_cursor("voter", after)
         oid = decode_id(option_id, "PollOption", "optionId")
         async with ctx.read_session() as session:
-            users = await results.voters_of_option(session, ctx.authenticated_actor(), oid,
-                                                   after_id, limit + 1)
+            users = await results.voters_of_option(
+                session, ctx.authenticated_actor(), oid, after_id, limit + 1
+            )
         return build_connection(users, limit, "voter", lambda u: u.id, User.from_model)

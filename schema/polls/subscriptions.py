@@ -17,14 +17,20 @@ from schema.polls.types import PollResults
 
 
 def _signature(r: results.Results) -> tuple[object, ...]:
-    return (r.poll.status, r.final, r.total_voters,
-            tuple((o.option.id, o.votes, o.rank) for o in r.options))
+    return (
+        r.poll.status,
+        r.final,
+        r.total_voters,
+        tuple((o.option.id, o.votes, o.rank) for o in r.options),
+    )
 
 
 @strawberry.type
 class PollSubscription:
-    @strawberry.subscription(description="Ranked results of a poll, pushed when they change "
-                             "(at most every 500 ms); ends after the final results.")
+    @strawberry.subscription(
+        description="Ranked results of a poll, pushed when they change "
+        "(at most every 500 ms); ends after the final results."
+    )
     async def poll_results(
         self, info: Info[Context, Any], poll_id: relay.GlobalID
     ) -> AsyncGenerator[PollResults, None]:
@@ -36,6 +42,11 @@ class PollSubscription:
             async with ctx.sessionmaker() as session:
                 return await results.results(session, ctx.services.live_polls, actor, pid)
 
-        async for current in throttled(ctx.services.hub, channel(pid), read, _signature,
-                                       lambda r: r.poll.status is PollStatus.OPEN):
+        async for current in throttled(
+            ctx.services.hub,
+            channel(pid),
+            read,
+            _signature,
+            lambda r: r.poll.status is PollStatus.OPEN,
+        ):
             yield PollResults.from_domain(current)

@@ -16,7 +16,8 @@ from schema.errors import UserError
 from schema.ids import node_pks
 from schema.loaders import loader
 
-PollStatus = strawberry.enum(DomainPollStatus, name="PollStatus")
+PollStatus = DomainPollStatus
+strawberry.enum(DomainPollStatus, name="PollStatus")  # registers the domain enum with GraphQL
 
 
 @strawberry.type
@@ -31,10 +32,20 @@ class PollOption(relay.Node):
 
     @classmethod
     def from_model(cls, o: models.PollOption) -> PollOption:
-        price = (Money(amount_fen=o.reference_price_fen, currency=o.currency)
-                 if o.reference_price_fen is not None else None)
-        return cls(id=o.id, position=o.position, title=o.title, image_urls=list(o.image_urls),
-                   designer_notes=o.designer_notes, reference_price=price, advanced=o.advanced)
+        price = (
+            Money(amount_fen=o.reference_price_fen, currency=o.currency)
+            if o.reference_price_fen is not None
+            else None
+        )
+        return cls(
+            id=o.id,
+            position=o.position,
+            title=o.title,
+            image_urls=list(o.image_urls),
+            designer_notes=o.designer_notes,
+            reference_price=price,
+            advanced=o.advanced,
+        )
 
     @classmethod
     async def resolve_nodes(  # type: ignore[override]
@@ -54,16 +65,19 @@ class RankedPollOption:
     option: PollOption
     votes: int
     rank: int
-    advanced: bool = strawberry.field(description="Would advance if the poll closed now "
-                                      "(final once closed).")
+    advanced: bool = strawberry.field(
+        description="Would advance if the poll closed now (final once closed)."
+    )
 
 
 @strawberry.type
 class PollResults:
     poll_id: relay.GlobalID
-    status: PollStatus  # type: ignore[valid-type]
-    final: bool = strawberry.field(description="True once the poll closed: counted from the "
-                                   "ballots in PostgreSQL. Live results come from Redis.")
+    status: PollStatus
+    final: bool = strawberry.field(
+        description="True once the poll closed: counted from the "
+        "ballots in PostgreSQL. Live results come from Redis."
+    )
     total_voters: int
     options: list[RankedPollOption]
 
@@ -74,8 +88,15 @@ class PollResults:
             status=r.poll.status,
             final=r.final,
             total_voters=r.total_voters,
-            options=[RankedPollOption(option=PollOption.from_model(o.option), votes=o.votes,
-                                      rank=o.rank, advanced=o.advanced) for o in r.options],
+            options=[
+                RankedPollOption(
+                    option=PollOption.from_model(o.option),
+                    votes=o.votes,
+                    rank=o.rank,
+                    advanced=o.advanced,
+                )
+                for o in r.options
+            ],
         )
 
 
@@ -84,7 +105,7 @@ class Poll(relay.Node):
     id: relay.NodeID[int]
     title: str
     description: str
-    status: PollStatus  # type: ignore[valid-type]
+    status: PollStatus
     opens_at: datetime
     closes_at: datetime
     closed_at: datetime | None
@@ -94,10 +115,18 @@ class Poll(relay.Node):
 
     @classmethod
     def from_model(cls, p: models.Poll) -> Poll:
-        return cls(id=p.id, title=p.title, description=p.description, status=p.status,
-                   opens_at=p.opens_at, closes_at=p.closes_at, closed_at=p.closed_at,
-                   max_choices=p.max_choices, advance_count=p.advance_count,
-                   created_at=p.created_at)
+        return cls(
+            id=p.id,
+            title=p.title,
+            description=p.description,
+            status=p.status,
+            opens_at=p.opens_at,
+            closes_at=p.closes_at,
+            closed_at=p.closed_at,
+            max_choices=p.max_choices,
+            advance_count=p.advance_count,
+            created_at=p.created_at,
+        )
 
     @strawberry.field
     async def options(self, info: Info[Context, Any]) -> list[PollOption]:
@@ -120,8 +149,9 @@ class Poll(relay.Node):
     async def results(self, info: Info[Context, Any]) -> PollResults:
         ctx = info.context
         async with ctx.read_session() as session:
-            r = await results.results(session, ctx.services.live_polls,
-                                      ctx.authenticated_actor(), self.id)
+            r = await results.results(
+                session, ctx.services.live_polls, ctx.authenticated_actor(), self.id
+            )
         return PollResults.from_domain(r)
 
     @classmethod
@@ -145,6 +175,7 @@ class PollPayload:
 class VotePayload:
     poll_id: relay.GlobalID | None = None
     option_ids: list[relay.GlobalID] | None = None
-    changed: bool = strawberry.field(default=False, description="False when the same ballot "
-                                     "was cast again (nothing changed).")
+    changed: bool = strawberry.field(
+        default=False, description="False when the same ballot was cast again (nothing changed)."
+    )
     errors: list[UserError] = strawberry.field(default_factory=list)

@@ -28,50 +28,75 @@ def _batch_id(gid: relay.GlobalID) -> int:
 
 @strawberry.type
 class ProductionMutation:
-    @strawberry.mutation(description="KOCs/operators: the factories that make a drop, in "
-                         "priority order.")
-    async def assign_factories(self, info: Info[Context, Any], drop_id: relay.GlobalID,
-                               factory_ids: list[relay.GlobalID]) -> DropPayload:
+    @strawberry.mutation(
+        description="KOCs/operators: the factories that make a drop, in priority order."
+    )
+    async def assign_factories(
+        self, info: Info[Context, Any], drop_id: relay.GlobalID, factory_ids: list[relay.GlobalID]
+    ) -> DropPayload:
         async def work(session: AsyncSession, actor: Actor) -> DropPayload:
             d = await drop_production.assign_factories(
-                session, actor, decode_id(drop_id, "Drop", "dropId"),
-                decode_ids(factory_ids, "Factory", "factoryIds"))
+                session,
+                actor,
+                decode_id(drop_id, "Drop", "dropId"),
+                decode_ids(factory_ids, "Factory", "factoryIds"),
+            )
             return DropPayload(drop=Drop.from_model(d))
 
         return await mutate(info, DropPayload, work)
 
     @strawberry.mutation(description="Factories: accept a batch (idempotent).")
-    async def accept_batch(self, info: Info[Context, Any], batch_id: relay.GlobalID) -> BatchPayload:
+    async def accept_batch(
+        self, info: Info[Context, Any], batch_id: relay.GlobalID
+    ) -> BatchPayload:
         async def work(session: AsyncSession, actor: Actor) -> BatchPayload:
             b = await factory_api.accept(session, actor, _batch_id(batch_id))
             return BatchPayload(batch=Batch.from_model(b))
 
         return await mutate(info, BatchPayload, work)
 
-    @strawberry.mutation(description="Factories: report the stage a batch reached "
-                         "(CUTTING, SEWING, QC, PACKED); stages never go back.")
-    async def report_progress(self, info: Info[Context, Any], batch_id: relay.GlobalID,
-                              stage: ProductionStage,  # type: ignore[valid-type]
-                              note: str = "") -> BatchPayload:
+    @strawberry.mutation(
+        description="Factories: report the stage a batch reached "
+        "(CUTTING, SEWING, QC, PACKED); stages never go back."
+    )
+    async def report_progress(
+        self,
+        info: Info[Context, Any],
+        batch_id: relay.GlobalID,
+        stage: ProductionStage,
+        note: str = "",
+    ) -> BatchPayload:
         async def work(session: AsyncSession, actor: Actor) -> BatchPayload:
-            b = await factory_api.report_progress(session, actor, _batch_id(batch_id), stage,
-                                                  note)
+            b = await factory_api.report_progress(session, actor, _batch_id(batch_id), stage, note)
             return BatchPayload(batch=Batch.from_model(b))
 
         return await mutate(info, BatchPayload, work)
 
-    @strawberry.mutation(description="Factories: ship some or all of a batch under one tracking "
-                         "number (repeat it and nothing changes). Never more than ordered.")
-    async def ship_batch(self, info: Info[Context, Any], batch_id: relay.GlobalID, carrier: str,
-                         tracking_number: str,
-                         quantities: list[ShipQuantityInput]) -> ShipmentPayload:
+    @strawberry.mutation(
+        description="Factories: ship some or all of a batch under one tracking "
+        "number (repeat it and nothing changes). Never more than ordered."
+    )
+    async def ship_batch(
+        self,
+        info: Info[Context, Any],
+        batch_id: relay.GlobalID,
+        carrier: str,
+        tracking_number: str,
+        quantities: list[ShipQuantityInput],
+    ) -> ShipmentPayload:
         async def work(session: AsyncSession, actor: Actor) -> ShipmentPayload:
             bid = _batch_id(batch_id)
-            lines = [factory_api.ShipLine(decode_id(q.variant_id, "DropVariant", "quantities"),
-                                          q.quantity) for q in quantities]
-            shipment, batch = await factory_api.ship(session, actor, bid, carrier,
-                                                     tracking_number, lines)
-            return ShipmentPayload(batch=Batch.from_model(batch),
-                                   tracking_number=shipment.tracking_number)
+            lines = [
+                factory_api.ShipLine(
+                    decode_id(q.variant_id, "DropVariant", "quantities"), q.quantity
+                )
+                for q in quantities
+            ]
+            shipment, batch = await factory_api.ship(
+                session, actor, bid, carrier, tracking_number, lines
+            )
+            return ShipmentPayload(
+                batch=Batch.from_model(batch), tracking_number=shipment.tracking_number
+            )
 
         return await mutate(info, ShipmentPayload, work)

@@ -23,32 +23,52 @@ from schema.production.types import (
 
 @strawberry.type
 class ProductionQuery:
-    @strawberry.field(description="Factories (API key): your batches, ordered by last change "
-                      "then id. Poll with updatedSince and the endCursor; nothing is missed.")
+    @strawberry.field(
+        description="Factories (API key): your batches, ordered by last change "
+        "then id. Poll with updatedSince and the endCursor; nothing is missed."
+    )
     async def batch_orders(
-        self, info: Info[Context, Any],
-        status: BatchStatus | None = None,  # type: ignore[valid-type]
-        updated_since: datetime | None = None, first: int | None = None,
+        self,
+        info: Info[Context, Any],
+        status: BatchStatus | None = None,
+        updated_since: datetime | None = None,
+        first: int | None = None,
         after: str | None = None,
     ) -> Connection[Batch]:
         ctx = info.context
         limit = page_size(first)
         async with ctx.read_session() as session:
-            rows = await factory_api.feed(session, ctx.authenticated_actor(), status,
-                                          updated_since, decode_feed_cursor(after), limit + 1)
+            rows = await factory_api.feed(
+                session,
+                ctx.authenticated_actor(),
+                status,
+                updated_since,
+                decode_feed_cursor(after),
+                limit + 1,
+            )
         page = rows[:limit]
         edges = [Edge(cursor=feed_cursor(b), node=Batch.from_model(b)) for b in page]
-        return Connection(edges=edges, page_info=PageInfo(
-            has_next_page=len(rows) > limit, end_cursor=edges[-1].cursor if edges else after))
+        return Connection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=len(rows) > limit, end_cursor=edges[-1].cursor if edges else after
+            ),
+        )
 
-    @strawberry.field(description="A drop's production: batches and, per SKU, what is "
-                      "confirmed, planned, shipped and still to ship (its KOC, operators).")
-    async def drop_production(self, info: Info[Context, Any],
-                              drop_id: relay.GlobalID) -> DropProduction:
+    @strawberry.field(
+        description="A drop's production: batches and, per SKU, what is "
+        "confirmed, planned, shipped and still to ship (its KOC, operators)."
+    )
+    async def drop_production(
+        self, info: Info[Context, Any], drop_id: relay.GlobalID
+    ) -> DropProduction:
         ctx = info.context
         did = decode_id(drop_id, "Drop", "dropId")
         async with ctx.read_session() as session:
             batches, skus = await drop_production.production_view(
-                session, ctx.authenticated_actor(), did)
-        return DropProduction(batches=[Batch.from_model(b) for b in batches],
-                              skus=[SkuProduction.from_domain(s) for s in skus])
+                session, ctx.authenticated_actor(), did
+            )
+        return DropProduction(
+            batches=[Batch.from_model(b) for b in batches],
+            skus=[SkuProduction.from_domain(s) for s in skus],
+        )

@@ -19,8 +19,10 @@ from schema.errors import UserError
 from schema.ids import node_pks
 from schema.loaders import loader
 
-BatchStatus = strawberry.enum(models.BatchStatus, name="BatchStatus")
-ProductionStage = strawberry.enum(models.Stage, name="ProductionStage")
+BatchStatus = models.BatchStatus
+strawberry.enum(models.BatchStatus, name="BatchStatus")  # registers the domain enum with GraphQL
+ProductionStage = models.Stage
+strawberry.enum(models.Stage, name="ProductionStage")  # registers the domain enum with GraphQL
 
 
 @strawberry.type
@@ -38,8 +40,8 @@ class Batch(relay.Node):
     drop_id: relay.GlobalID
     factory_id: relay.GlobalID
     sequence: int
-    status: BatchStatus  # type: ignore[valid-type]
-    stage: ProductionStage | None  # type: ignore[valid-type]
+    status: BatchStatus
+    stage: ProductionStage | None
     below_minimum: bool
     created_at: datetime
     updated_at: datetime
@@ -47,18 +49,33 @@ class Batch(relay.Node):
 
     @classmethod
     def from_model(cls, b: models.Batch) -> Batch:
-        return cls(id=b.id, drop_id=relay.GlobalID("Drop", str(b.drop_id)),
-                   factory_id=relay.GlobalID("Factory", str(b.factory_id)), sequence=b.sequence,
-                   status=b.status, stage=b.stage, below_minimum=b.below_minimum,
-                   created_at=b.created_at, updated_at=b.updated_at, drop_pk=b.drop_id)
+        return cls(
+            id=b.id,
+            drop_id=relay.GlobalID("Drop", str(b.drop_id)),
+            factory_id=relay.GlobalID("Factory", str(b.factory_id)),
+            sequence=b.sequence,
+            status=b.status,
+            stage=b.stage,
+            below_minimum=b.below_minimum,
+            created_at=b.created_at,
+            updated_at=b.updated_at,
+            drop_pk=b.drop_id,
+        )
 
     @strawberry.field
     async def lines(self, info: Info[Context, Any]) -> list[BatchLine]:
         rows = await loader(info.context, "batch_lines").load(self.id)
         variants = {v.id: v for v in await loader(info.context, "drop_variants").load(self.drop_pk)}
-        return [BatchLine(variant=DropVariant.from_model(variants[r.variant_id]),
-                          size=variants[r.variant_id].size, color=variants[r.variant_id].color,
-                          quantity=r.quantity, shipped=r.shipped) for r in rows]
+        return [
+            BatchLine(
+                variant=DropVariant.from_model(variants[r.variant_id]),
+                size=variants[r.variant_id].size,
+                color=variants[r.variant_id].color,
+                quantity=r.quantity,
+                shipped=r.shipped,
+            )
+            for r in rows
+        ]
 
     @strawberry.field(description="Authenticated URL of the CSV production sheet.")
     def sheet_url(self) -> str:
@@ -85,8 +102,13 @@ class SkuProduction:
 
     @classmethod
     def from_domain(cls, s: SkuProgress) -> SkuProduction:
-        return cls(variant=DropVariant.from_model(s.variant), confirmed=s.ordered,
-                   planned=s.planned, shipped=s.shipped, to_ship=max(0, s.ordered - s.shipped))
+        return cls(
+            variant=DropVariant.from_model(s.variant),
+            confirmed=s.ordered,
+            planned=s.planned,
+            shipped=s.shipped,
+            to_ship=max(0, s.ordered - s.shipped),
+        )
 
 
 @strawberry.type

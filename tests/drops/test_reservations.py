@@ -6,8 +6,8 @@ import asyncio
 import textwrap
 from typing import Any
 
-from domain.drops import repository as repo
 from domain.drops import counters
+from domain.drops import repository as repo
 from infra.config import Settings
 from tests.conftest import GraphQLClient
 from tests.helpers import (
@@ -21,13 +21,19 @@ from tests.helpers import (
 )
 
 
-async def _drop(client: GraphQLClient, operator_token: str, buyers: int, **kw: Any) -> dict[str, Any]:
+async def _drop(
+    client: GraphQLClient, operator_token: str, buyers: int, **kw: Any
+) -> dict[str, Any]:
     koc = await make_koc(client, operator_token)
     community = await make_community(client, koc["accessToken"])
     tokens = await members(client, community["inviteCode"], buyers, prefix="b")
     drop = await make_open_drop(client, koc["accessToken"], [community["id"]], **kw)
-    return {"tokens": tokens, "drop": drop, "v": [x["id"] for x in drop["variants"]],
-            "id": pk(drop["id"])}
+    return {
+        "tokens": tokens,
+        "drop": drop,
+        "v": [x["id"] for x in drop["variants"]],
+        "id": pk(drop["id"]),
+    }
 
 
 async def _assert_consistent(services: Any, drop_id: int, cap: int) -> int:
@@ -40,22 +46,26 @@ async def _assert_consistent(services: Any, drop_id: int, cap: int) -> int:
     return total
 
 
-async def test_redis_wiped_mid_sale_never_oversells(client: GraphQLClient, operator_token: str,
-                                                    services: Any) -> None:
+async def test_redis_wiped_mid_sale_never_oversells(
+    client: GraphQLClient, operator_token: str, services: Any
+) -> None:
     s = await _drop(client, operator_token, 40, cap=20, limit=2)
-    first = await asyncio.gather(*[preorder(client, t, s["drop"]["id"], [(s["v"][0], 1)], "a")
-                                   for t in s["tokens"][:12]])
+    first = await asyncio.gather(
+        *[preorder(client, t, s["drop"]["id"], [(s["v"][0], 1)], "a") for t in s["tokens"][:12]]
+    )
     assert all(not o["errors"] for o in first)
     await services.redis.flushdb()  # Redis restarts empty: counters read 0, marker gone
-    rest = await asyncio.gather(*[preorder(client, t, s["drop"]["id"], [(s["v"][1], 2)], "b")
-                                  for t in s["tokens"][12:]])
+    rest = await asyncio.gather(
+        *[preorder(client, t, s["drop"]["id"], [(s["v"][1], 2)], "b") for t in s["tokens"][12:]]
+    )
     sold = sum(o["order"]["quantity"] for o in first + rest if o["order"])
     assert sold == 20  # 12 before, then exactly the 8 that were left
     assert await _assert_consistent(services, s["id"], 20) == 20
 
 
-async def test_rebuilds_racing_orders_stay_exact(client: GraphQLClient, operator_token: str,
-                                                 services: Any) -> None:
+async def test_rebuilds_racing_orders_stay_exact(
+    client: GraphQLClient, operator_token: str, services: Any
+) -> None:
     s = await _drop(client, operator_token, 30, cap=25, limit=1)
 
     async def rebuild_loop() -> None:
@@ -64,9 +74,14 @@ async def test_rebuilds_racing_orders_stay_exact(client: GraphQLClient, operator
             await asyncio.sleep(0.01)
 
     outs, _ = await asyncio.gather(
-        asyncio.gather(*[preorder(client, t, s["drop"]["id"], [(s["v"][i % 4], 1)], "r")
-                         for i, t in enumerate(s["tokens"])]),
-        rebuild_loop())
+        asyncio.gather(
+            *[
+                preorder(client, t, s["drop"]["id"], [(s["v"][i % 4], 1)], "r")
+                for i, t in enumerate(s["tokens"])
+            ]
+        ),
+        rebuild_loop(),
+    )
     sold = sum(o["order"]["quantity"] for o in outs if o["order"])
     assert sold == 25
     assert await _assert_consistent(services, s["id"], 25) == 25
@@ -126,7 +141,17 @@ async def test_process_killed_between_reservation_and_commit(
     s = await _drop(client, operator_token, 2, cap=2, moq=1, limit=2)
     viewer = await client.query("{ viewer { id } }", token=s["tokens"][0])
     uid = pk(viewer["viewer"]["id"])
-    await kill_when_printed(PLACER, [settings.database_url or "", settings.redis_url or "", str(uid), str(s["id"]), str(pk(s["v"][0]))], "reserved")
+    await kill_when_printed(
+        PLACER,
+        [
+            settings.database_url or "",
+            settings.redis_url or "",
+            str(uid),
+            str(s["id"]),
+            str(pk(s["v"][0])),
+        ],
+        "reserved",
+    )
     live = await services.reservations.progress(s["id"])
     assert live.reserved == 2  # the phantom holds the whole cap ...
     async with services.sessionmaker() as session:

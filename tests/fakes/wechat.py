@@ -27,8 +27,9 @@ class FakeWeChat:
 def code2session_handler(valid: dict[str, str], app_id: str, secret: str) -> Handler:
     """Behaves like /sns/jscode2session: known codes map to openids, others are 40029."""
 
-    def handle(method: str, query: dict[str, str], body: bytes,
-               headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    def handle(
+        method: str, query: dict[str, str], body: bytes, headers: dict[str, str]
+    ) -> tuple[int, dict[str, Any]]:
         if query.get("appid") != app_id or query.get("secret") != secret:
             return 200, {"errcode": 40125, "errmsg": "invalid appsecret"}
         if query.get("grant_type") != "authorization_code":

@@ -20,8 +20,11 @@ APP_ID, SECRET = "wx-app-1", "s3cret"
 @pytest.fixture
 def wechat() -> Iterator[FakeWeChat]:
     with fake_wechat() as fake:
-        fake.route("GET", "/sns/jscode2session",
-                   code2session_handler({"good-code": "openid-123"}, APP_ID, SECRET))
+        fake.route(
+            "GET",
+            "/sns/jscode2session",
+            code2session_handler({"good-code": "openid-123"}, APP_ID, SECRET),
+        )
         yield fake
 
 
@@ -34,8 +37,12 @@ async def test_good_code_gives_openid(wechat: FakeWeChat) -> None:
     assert session.openid == "openid-123" and session.unionid == "u-openid-123"
     method, path, query, _ = wechat.requests[-1]
     assert (method, path) == ("GET", "/sns/jscode2session")
-    assert query == {"appid": APP_ID, "secret": SECRET, "js_code": "good-code",
-                     "grant_type": "authorization_code"}
+    assert query == {
+        "appid": APP_ID,
+        "secret": SECRET,
+        "js_code": "good-code",
+        "grant_type": "authorization_code",
+    }
 
 
 async def test_bad_code_is_invalid_login_code(wechat: FakeWeChat) -> None:
@@ -72,13 +79,20 @@ async def test_unreachable_wechat_is_upstream_error() -> None:
 async def prod_like_client(settings: Settings, wechat: FakeWeChat) -> AsyncIterator[GraphQLClient]:
     from server.app import create_app
 
-    app = create_app(settings.model_copy(update={
-        "env": "test", "wechat_app_id": APP_ID, "wechat_app_secret": SECRET,
-        "wechat_api_base": wechat.base_url,
-    }))
+    app = create_app(
+        settings.model_copy(
+            update={
+                "env": "test",
+                "wechat_app_id": APP_ID,
+                "wechat_app_secret": SECRET,
+                "wechat_api_base": wechat.base_url,
+            }
+        )
+    )
     async with LifespanManager(app) as m:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=m.app),
-                                     base_url="http://t") as http:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=m.app), base_url="http://t"
+        ) as http:
             yield GraphQLClient(http)
 
 
@@ -88,7 +102,8 @@ async def test_login_through_the_api_uses_code2session(prod_like_client: GraphQL
     assert session["user"]["id"] == again["user"]["id"]
     # With WeChat configured a code is never taken as an openid: an unknown code is refused.
     out = await prod_like_client.query(
-        'mutation { loginWithWechat(code: "openid-123") { session { accessToken } errors { code } } }'
+        'mutation { loginWithWechat(code: "openid-123") { '
+        "session { accessToken } errors { code } } }"
     )
     assert out["loginWithWechat"] == {"session": None, "errors": [{"code": "INVALID_LOGIN_CODE"}]}
 

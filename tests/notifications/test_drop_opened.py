@@ -44,8 +44,9 @@ async def _opened_drop(client: GraphQLClient, operator_token: str) -> dict[str, 
     assert (await client.query(opt, token=tokens[4]))["setNotificationOptOut"]["optedOut"]
     data = drop_input([community["id"]])
     data["pollOptionId"] = winner
-    drop = (await client.query(CREATE_DROP, {"i": data}, token=koc["accessToken"]))[
-        "createDrop"]["drop"]
+    drop = (await client.query(CREATE_DROP, {"i": data}, token=koc["accessToken"]))["createDrop"][
+        "drop"
+    ]
     pub = await client.query(PUBLISH_DROP, {"d": drop["id"]}, token=koc["accessToken"])
     assert pub["publishDrop"]["drop"]["status"] == "OPEN"
     return {"koc": koc, "tokens": tokens, "drop": drop}
@@ -57,21 +58,25 @@ async def test_voters_first_then_the_community_once_each(
     s = await _opened_drop(client, operator_token)
     drop_id = pk(s["drop"]["id"])
     # The job runs at least once: run it twice, and twice at the same time.
-    made = await asyncio.gather(*[outbox.expand(services.sessionmaker,
-                                                 NotificationKind.DROP_OPENED, drop_id)
-                                  for _ in range(3)])
+    made = await asyncio.gather(
+        *[
+            outbox.expand(services.sessionmaker, NotificationKind.DROP_OPENED, drop_id)
+            for _ in range(3)
+        ]
+    )
     assert sum(made) == 4  # members 0..3 (member 4 opted out)
-    voter = (await client.query(INBOX, token=s["tokens"][0]))
+    voter = await client.query(INBOX, token=s["tokens"][0])
     assert voter["unreadNotificationCount"] == 1
     assert voter["myNotifications"]["nodes"][0]["votedForIt"] is True
-    other = (await client.query(INBOX, token=s["tokens"][2]))
+    other = await client.query(INBOX, token=s["tokens"][2])
     assert other["myNotifications"]["nodes"][0]["votedForIt"] is False
-    opted = (await client.query(INBOX, token=s["tokens"][4]))
+    opted = await client.query(INBOX, token=s["tokens"][4])
     assert opted["myNotifications"]["nodes"] == []
 
     sender = SandboxSubscribeMessages()
-    sent = await asyncio.gather(*[delivery.deliver_pending(services.sessionmaker, sender, "tpl")
-                                  for _ in range(3)])
+    sent = await asyncio.gather(
+        *[delivery.deliver_pending(services.sessionmaker, sender, "tpl") for _ in range(3)]
+    )
     assert sum(sent) == 4 and len(sender.sent) == 4
     # Voters' messages went out first.
     first_two = {m.openid for m in sender.sent[:2]}
@@ -108,10 +113,14 @@ async def test_failed_sends_are_retried_with_backoff_and_sent_once(
     async with services.sessionmaker() as session:
         rows = (await session.execute(select(Delivery))).scalars().all()
     assert all(r.status is DeliveryStatus.PENDING and r.attempts == 1 for r in rows)
-    assert all(r.next_attempt_at > r.next_attempt_at.__class__.now(r.next_attempt_at.tzinfo)
-               for r in rows)
+    assert all(
+        r.next_attempt_at > r.next_attempt_at.__class__.now(r.next_attempt_at.tzinfo) for r in rows
+    )
     async with services.sessionmaker() as session, session.begin():
-        await session.execute(Delivery.__table__.update().values(
-            next_attempt_at=Delivery.next_attempt_at - __import__("datetime").timedelta(hours=1)))
+        await session.execute(
+            Delivery.__table__.update().values(
+                next_attempt_at=Delivery.next_attempt_at - __import__("datetime").timedelta(hours=1)
+            )
+        )
     assert await delivery.deliver_pending(services.sessionmaker, flaky, "tpl") == 4
     assert len(flaky.sent) == 4

@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from domain.payments import ledger, refunds
 from domain.payments.models import PaymentStep
-from domain.payments.trade import out_trade_no
 from domain.payments.provider import sign_notification
+from domain.payments.trade import out_trade_no
 from tests.conftest import GraphQLClient
 from tests.helpers import make_community, make_koc, make_open_drop, members, pk, preorder
 
@@ -23,7 +23,6 @@ ORDER = """query($o: ID!) { node(id: $o) { ... on Order { status amountDue { amo
 CANCEL = "mutation($o: ID!) { cancelOrder(orderId: $o) { order { status } errors { code } } }"
 
 
-
 @pytest.fixture
 async def order(client: GraphQLClient, operator_token: str) -> dict[str, Any]:
     koc = await make_koc(client, operator_token)
@@ -31,11 +30,17 @@ async def order(client: GraphQLClient, operator_token: str) -> dict[str, Any]:
     buyers = await members(client, community["inviteCode"], 2, prefix="payer")
     drop = await make_open_drop(client, koc["accessToken"], [community["id"]])
     out = await preorder(client, buyers[0], drop["id"], [(drop["variants"][0]["id"], 2)], "p1")
-    return {"token": buyers[0], "other": buyers[1], "order": out["order"],
-            "id": pk(out["order"]["id"])}
+    return {
+        "token": buyers[0],
+        "other": buyers[1],
+        "order": out["order"],
+        "id": pk(out["order"]["id"]),
+    }
 
 
-async def _wait_status(client: GraphQLClient, token: str, order_gid: str, status: str) -> dict[str, Any]:
+async def _wait_status(
+    client: GraphQLClient, token: str, order_gid: str, status: str
+) -> dict[str, Any]:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         node = (await client.query(ORDER, {"o": order_gid}, token=token))["node"]
@@ -45,19 +50,34 @@ async def _wait_status(client: GraphQLClient, token: str, order_gid: str, status
     raise AssertionError(f"order never became {status}: {node}")
 
 
-def _notice(services: Any, order_id: int, amount: int, txn: str = "TXN1",
-            key: rsa.RSAPrivateKey | None = None, ts_offset: int = 0) -> tuple[dict[str, str], bytes]:
+def _notice(
+    services: Any,
+    order_id: int,
+    amount: int,
+    txn: str = "TXN1",
+    key: rsa.RSAPrivateKey | None = None,
+    ts_offset: int = 0,
+) -> tuple[dict[str, str], bytes]:
     p = services.payments
-    headers, body = sign_notification(p.keys, key or p._platform, "SANDBOX-PLATFORM", {
-        "out_trade_no": out_trade_no(order_id, PaymentStep.DEPOSIT),
-        "transaction_id": txn, "trade_state": "SUCCESS",
-        "amount": {"total": amount, "currency": "CNY"}})
+    headers, body = sign_notification(
+        p.keys,
+        key or p._platform,
+        "SANDBOX-PLATFORM",
+        {
+            "out_trade_no": out_trade_no(order_id, PaymentStep.DEPOSIT),
+            "transaction_id": txn,
+            "trade_state": "SUCCESS",
+            "amount": {"total": amount, "currency": "CNY"},
+        },
+    )
     if ts_offset:
         headers["Wechatpay-Timestamp"] = str(int(headers["Wechatpay-Timestamp"]) + ts_offset)
     return headers, body
 
 
-async def test_sandbox_pays_through_the_signed_webhook(client: GraphQLClient, order: dict[str, Any]) -> None:
+async def test_sandbox_pays_through_the_signed_webhook(
+    client: GraphQLClient, order: dict[str, Any]
+) -> None:
     out = (await client.query(PAY, {"o": order["order"]["id"]}, token=order["token"]))["payOrder"]
     assert out["errors"] == [] and out["params"]["package"].startswith("prepay_id=")
     assert out["params"]["signType"] == "RSA" and out["params"]["paySign"]
@@ -67,8 +87,9 @@ async def test_sandbox_pays_through_the_signed_webhook(client: GraphQLClient, or
     assert again["errors"] == [{"code": "INVALID_TRANSITION"}]
 
 
-async def test_replayed_notification_changes_nothing(client: GraphQLClient, order: dict[str, Any],
-                                                     services: Any) -> None:
+async def test_replayed_notification_changes_nothing(
+    client: GraphQLClient, order: dict[str, Any], services: Any
+) -> None:
     headers, body = _notice(services, order["id"], 10000)
     for _ in range(3):
         resp = await client.http.post("/payments/wechat/notify", content=body, headers=headers)
@@ -95,11 +116,13 @@ async def test_forged_tampered_stale_and_wrong_amount_are_rejected(
     assert node["status"] == "PENDING_PAYMENT" and node["ledger"] == []
 
 
-async def test_cancel_after_paying_refunds_once(client: GraphQLClient, order: dict[str, Any],
-                                                services: Any) -> None:
+async def test_cancel_after_paying_refunds_once(
+    client: GraphQLClient, order: dict[str, Any], services: Any
+) -> None:
     headers, body = _notice(services, order["id"], 10000)
-    assert (await client.http.post("/payments/wechat/notify", content=body,
-                                   headers=headers)).status_code == 204
+    assert (
+        await client.http.post("/payments/wechat/notify", content=body, headers=headers)
+    ).status_code == 204
     out = await client.query(CANCEL, {"o": order["order"]["id"]}, token=order["token"])
     assert out["cancelOrder"]["order"]["status"] == "CANCELLED"
     # The refund job runs at least once: twice here, once of them racing.
@@ -115,19 +138,23 @@ async def test_cancel_after_paying_refunds_once(client: GraphQLClient, order: di
         assert (await ledger.balance(session, order["id"])).net == 0
 
 
-async def test_payment_after_expiry_is_refunded(client: GraphQLClient, order: dict[str, Any],
-                                                services: Any) -> None:
+async def test_payment_after_expiry_is_refunded(
+    client: GraphQLClient, order: dict[str, Any], services: Any
+) -> None:
     await client.query(CANCEL, {"o": order["order"]["id"]}, token=order["token"])
     headers, body = _notice(services, order["id"], 10000, txn="LATE")
-    assert (await client.http.post("/payments/wechat/notify", content=body,
-                                   headers=headers)).status_code == 204
+    assert (
+        await client.http.post("/payments/wechat/notify", content=body, headers=headers)
+    ).status_code == 204
     async with services.sessionmaker() as session, session.begin():
         assert await refunds.refund_order(session, services.payments, order["id"]) == 10000
     async with services.sessionmaker() as session:
         assert (await ledger.balance(session, order["id"])).net == 0
 
 
-async def test_only_the_owner_pays_or_reads_the_ledger(client: GraphQLClient, order: dict[str, Any]) -> None:
+async def test_only_the_owner_pays_or_reads_the_ledger(
+    client: GraphQLClient, order: dict[str, Any]
+) -> None:
     out = (await client.query(PAY, {"o": order["order"]["id"]}, token=order["other"]))["payOrder"]
     assert out["errors"] == [{"code": "NOT_FOUND"}]
     node = (await client.query(ORDER, {"o": order["order"]["id"]}, token=order["other"]))["node"]

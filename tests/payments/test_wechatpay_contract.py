@@ -23,7 +23,9 @@ from tests.fakes.wechat import fake_wechat
 
 MERCHANT = rsa.generate_private_key(65537, 2048)
 PLATFORM = rsa.generate_private_key(65537, 2048)
-KEYS = Keys(MERCHANT, "M-SERIAL", {"P-SERIAL": PLATFORM.public_key()}, b"0123456789abcdef0123456789abcdef")
+KEYS = Keys(
+    MERCHANT, "M-SERIAL", {"P-SERIAL": PLATFORM.public_key()}, b"0123456789abcdef0123456789abcdef"
+)
 
 
 def _check_auth(method: str, path: str, body: bytes, headers: dict[str, str]) -> None:
@@ -36,12 +38,18 @@ def _check_auth(method: str, path: str, body: bytes, headers: dict[str, str]) ->
 
 
 def _adapter(base: str) -> WeChatPay:
-    return WeChatPay(mchid="1900000001", app_id="wx-app", keys=KEYS,
-                     notify_url="https://c2m.example/payments/wechat/notify", base_url=base)
+    return WeChatPay(
+        mchid="1900000001",
+        app_id="wx-app",
+        keys=KEYS,
+        notify_url="https://c2m.example/payments/wechat/notify",
+        base_url=base,
+    )
 
 
 async def test_prepay_is_signed_and_returns_jsapi_params() -> None:
     with fake_wechat() as fake:
+
         def handle(m: str, q: dict[str, str], body: bytes, h: dict[str, str]) -> tuple[int, Any]:
             _check_auth("POST", "/v3/pay/transactions/jsapi", body, h)
             data = json.loads(body)
@@ -62,6 +70,7 @@ async def test_prepay_is_signed_and_returns_jsapi_params() -> None:
 
 async def test_refund_carries_our_refund_number() -> None:
     with fake_wechat() as fake:
+
         def handle(m: str, q: dict[str, str], body: bytes, h: dict[str, str]) -> tuple[int, Any]:
             _check_auth("POST", "/v3/refund/domestic/refunds", body, h)
             data = json.loads(body)
@@ -78,8 +87,9 @@ async def test_refund_carries_our_refund_number() -> None:
 
 async def test_provider_errors_are_reported() -> None:
     with fake_wechat() as fake:
-        fake.route("POST", "/v3/pay/transactions/jsapi",
-                   lambda m, q, b, h: (400, {"code": "PARAM_ERROR"}))
+        fake.route(
+            "POST", "/v3/pay/transactions/jsapi", lambda m, q, b, h: (400, {"code": "PARAM_ERROR"})
+        )
         adapter = _adapter(fake.base_url)
         try:
             with pytest.raises(ProviderError):
@@ -89,10 +99,20 @@ async def test_provider_errors_are_reported() -> None:
 
 
 def test_notifications_verify_and_decrypt() -> None:
-    adapter = WeChatPay(mchid="m", app_id="a", keys=KEYS, notify_url="x", base_url="http://127.0.0.1:9")
-    headers, body = sign_notification(KEYS, PLATFORM, "P-SERIAL", {
-        "out_trade_no": "C2M7F", "transaction_id": "42", "trade_state": "SUCCESS",
-        "amount": {"total": 500, "currency": "CNY"}})
+    adapter = WeChatPay(
+        mchid="m", app_id="a", keys=KEYS, notify_url="x", base_url="http://127.0.0.1:9"
+    )
+    headers, body = sign_notification(
+        KEYS,
+        PLATFORM,
+        "P-SERIAL",
+        {
+            "out_trade_no": "C2M7F",
+            "transaction_id": "42",
+            "trade_state": "SUCCESS",
+            "amount": {"total": 500, "currency": "CNY"},
+        },
+    )
     notice = adapter.parse_notification(headers, body)
     assert (notice.out_trade_no, notice.transaction_id, notice.amount_fen) == ("C2M7F", "42", 500)
     with pytest.raises(BadNotification):

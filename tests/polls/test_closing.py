@@ -24,20 +24,32 @@ from tests.helpers import (
 from workers import polls as poll_jobs
 
 
-async def _scene(client: GraphQLClient, operator_token: str, voters: int = 6,
-                 closes_in: timedelta = timedelta(hours=1)) -> dict[str, Any]:
+async def _scene(
+    client: GraphQLClient,
+    operator_token: str,
+    voters: int = 6,
+    closes_in: timedelta = timedelta(hours=1),
+) -> dict[str, Any]:
     koc = await make_koc(client, operator_token)
     community = await make_community(client, koc["accessToken"])
     tokens = await members(client, community["inviteCode"], voters)
     poll = await make_open_poll(client, koc["accessToken"], [community["id"]], closes_in=closes_in)
-    return {"koc": koc, "tokens": tokens, "poll": poll, "options": [o["id"] for o in poll["options"]]}
+    return {
+        "koc": koc,
+        "tokens": tokens,
+        "poll": poll,
+        "options": [o["id"] for o in poll["options"]],
+    }
 
 
 async def _force_due(settings: Settings, poll_id: int) -> None:
     conn = await asyncpg.connect((settings.database_url or "").replace("+asyncpg", ""))
     try:
-        await conn.execute("UPDATE polls SET opens_at = now() - interval '2 hours', "
-                           "closes_at = now() - interval '1 second' WHERE id = $1", poll_id)
+        await conn.execute(
+            "UPDATE polls SET opens_at = now() - interval '2 hours', "
+            "closes_at = now() - interval '1 second' WHERE id = $1",
+            poll_id,
+        )
     finally:
         await conn.close()
 
@@ -49,8 +61,9 @@ async def test_worker_job_closes_due_polls_once_even_when_racing(
     for i, token in enumerate(s["tokens"]):
         await client.query(VOTE, {"p": s["poll"]["id"], "o": [s["options"][i % 3]]}, token=token)
     await _force_due(settings, pk(s["poll"]["id"]))
-    closed = await asyncio.gather(*[poll_jobs.close_one(services, pk(s["poll"]["id"]))
-                                    for _ in range(4)])
+    closed = await asyncio.gather(
+        *[poll_jobs.close_one(services, pk(s["poll"]["id"])) for _ in range(4)]
+    )
     assert sorted(closed) == [0, 0, 0, 1]
     r = (await client.query(RESULTS, {"p": s["poll"]["id"]}, token=s["tokens"][0]))["node"]
     assert r["status"] == "CLOSED" and r["results"]["totalVoters"] == 6

@@ -40,9 +40,10 @@ async def test_votes_survive_a_redis_restart_that_loses_everything(
 
     server, port = own_valkey
     app = create_app(settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{port}/0"}))
-    async with LifespanManager(app) as m, httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=m.app), base_url="http://t"
-    ) as http:
+    async with (
+        LifespanManager(app) as m,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=m.app), base_url="http://t") as http,
+    ):
         client = GraphQLClient(http)
         from server.cli import _create_operator
 
@@ -59,8 +60,9 @@ async def test_votes_survive_a_redis_restart_that_loses_everything(
         out = await client.query(VOTE, {"p": poll["id"], "o": [o[1]]}, token=tokens[1])
         assert out["castVote"]["errors"] == [] and out["castVote"]["changed"] is True
         # ... reading live results says "retry", not a stack trace; readiness says why.
-        resp = await client.post({"query": RESULTS, "variables": {"p": poll["id"]}},
-                                 token=tokens[0])
+        resp = await client.post(
+            {"query": RESULTS, "variables": {"p": poll["id"]}}, token=tokens[0]
+        )
         assert resp.json()["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
         ready = await http.get("/readyz")
         assert ready.status_code == 503 and ready.json()["checks"]["postgres"] == "ok"

@@ -14,12 +14,14 @@ from tests.conftest import GraphQLClient
 from tests.production.scenario import close, paid_drop, pay, pk, sql
 
 CREATE_FACTORY = """mutation($n: String!) { createFactory(input: {name: $n}) { factory { id } } }"""
-UPDATE_FACTORY = """mutation($f: ID!, $i: FactoryProfileInput!) { updateFactory(factoryId: $f, input: $i) {
+UPDATE_FACTORY = """mutation($f: ID!, $i: FactoryProfileInput!) {
+  updateFactory(factoryId: $f, input: $i) {
   factory { minBatch capacityPerDay } errors { code field } } }"""
 KEY = """mutation($f: ID!) { createFactoryApiKey(factoryId: $f) { secret } }"""
 ASSIGN = """mutation($d: ID!, $f: [ID!]!) { assignFactories(dropId: $d, factoryIds: $f) {
   errors { code } } }"""
-FEED = """query($s: BatchStatus, $after: String) { batchOrders(status: $s, first: 2, after: $after) {
+FEED = """query($s: BatchStatus, $after: String) {
+  batchOrders(status: $s, first: 2, after: $after) {
   nodes { id sequence status stage belowMinimum lines { size color quantity shipped } }
   pageInfo { hasNextPage endCursor } } }"""
 ACCEPT = "mutation($b: ID!) { acceptBatch(batchId: $b) { batch { status } errors { code } } }"
@@ -30,11 +32,15 @@ SHIP = """mutation($b: ID!, $t: String!, $q: [ShipQuantityInput!]!) {
   batch { status } trackingNumber errors { code message } } }"""
 
 
-async def _factory(client: GraphQLClient, op: str, name: str, min_batch: int,
-                   capacity: int) -> tuple[str, str]:
-    f = (await client.query(CREATE_FACTORY, {"n": name}, token=op))["createFactory"]["factory"]["id"]
-    out = await client.query(UPDATE_FACTORY, {"f": f, "i": {"minBatch": min_batch,
-                                                            "capacityPerDay": capacity}}, token=op)
+async def _factory(
+    client: GraphQLClient, op: str, name: str, min_batch: int, capacity: int
+) -> tuple[str, str]:
+    f = (await client.query(CREATE_FACTORY, {"n": name}, token=op))["createFactory"]["factory"][
+        "id"
+    ]
+    out = await client.query(
+        UPDATE_FACTORY, {"f": f, "i": {"minBatch": min_batch, "capacityPerDay": capacity}}, token=op
+    )
     assert out["updateFactory"]["errors"] == []
     secret = (await client.query(KEY, {"f": f}, token=op))["createFactoryApiKey"]["secret"]
     return f, secret
@@ -78,25 +84,46 @@ async def test_below_minimum_waits_for_balances_then_ships_anyway(
     await close(client, s)
     assert await _settle_and_plan(services, s["drop_pk"]) == 0  # nothing confirmed yet
     first = s["orders"][0]
-    node = (await client.query("query($o: ID!) { node(id: $o) { ... on Order { amountDue { amountFen } } } }",
-                               {"o": first["id"]}, token=first["token"]))["node"]
-    assert await pay(client, services, first["pk"], node["amountDue"]["amountFen"],
-                     PaymentStep.BALANCE, "BAL") == 204
+    node = (
+        await client.query(
+            "query($o: ID!) { node(id: $o) { ... on Order { amountDue { amountFen } } } }",
+            {"o": first["id"]},
+            token=first["token"],
+        )
+    )["node"]
+    assert (
+        await pay(
+            client,
+            services,
+            first["pk"],
+            node["amountDue"]["amountFen"],
+            PaymentStep.BALANCE,
+            "BAL",
+        )
+        == 204
+    )
     assert await _plan(services, s["drop_pk"]) == 0  # 2 confirmed < minimum 5, balances pending
-    await sql(settings, "UPDATE orders SET balance_due_at = now() - interval '1 second' "
-                        "WHERE drop_id = $1 AND status = 'DEPOSIT_PAID'", s["drop_pk"])
+    await sql(
+        settings,
+        "UPDATE orders SET balance_due_at = now() - interval '1 second' "
+        "WHERE drop_id = $1 AND status = 'DEPOSIT_PAID'",
+        s["drop_pk"],
+    )
     async with services.unit_of_work() as session:
         from domain.drops import repository as drop_repo
 
-        await settlement.default_overdue_balances(session, await drop_repo.get(session, s["drop_pk"]))
+        await settlement.default_overdue_balances(
+            session, await drop_repo.get(session, s["drop_pk"])
+        )
     assert await _plan(services, s["drop_pk"]) == 1  # nothing more can come: made anyway
     batch = (await client.query(FEED, {}, token=key))["batchOrders"]["nodes"][0]
     assert batch["belowMinimum"] is True
     assert batch["lines"] == [{"size": "S", "color": "black", "quantity": 2, "shipped": 0}]
 
 
-async def test_factory_flow_and_every_bad_call(client: GraphQLClient, services: Any,
-                                               operator_token: str) -> None:
+async def test_factory_flow_and_every_bad_call(
+    client: GraphQLClient, services: Any, operator_token: str
+) -> None:
     s = await paid_drop(client, services, operator_token, buyers=2, units=1, moq=1)  # 1 per SKU
     f, key = await _factory(client, operator_token, "Flow", 1, 100)
     _, other = await _factory(client, operator_token, "Other", 1, 100)
@@ -109,52 +136,69 @@ async def test_factory_flow_and_every_bad_call(client: GraphQLClient, services: 
     assert (await client.query(FEED, {}, token=other))["batchOrders"]["nodes"] == []
     denied = await client.query(ACCEPT, {"b": batch["id"]}, token=other)
     assert denied["acceptBatch"]["errors"] == [{"code": "NOT_FOUND"}]
-    early = await client.query(SHIP, {"b": batch["id"], "t": "SF1", "q": [{"variantId": v0, "quantity": 1}]},
-                               token=key)
+    early = await client.query(
+        SHIP, {"b": batch["id"], "t": "SF1", "q": [{"variantId": v0, "quantity": 1}]}, token=key
+    )
     assert early["shipBatch"]["errors"][0]["code"] == "BATCH_NOT_ACCEPTED"
     for _ in range(2):
-        assert (await client.query(ACCEPT, {"b": batch["id"]}, token=key))["acceptBatch"][
-            "batch"]["status"] == "ACCEPTED"
+        assert (await client.query(ACCEPT, {"b": batch["id"]}, token=key))["acceptBatch"]["batch"][
+            "status"
+        ] == "ACCEPTED"
     order = s["orders"][0]
     q = "query($o: ID!) { node(id: $o) { ... on Order { status tracking } } }"
-    assert (await client.query(q, {"o": order["id"]}, token=order["token"]))["node"]["status"] == "IN_PRODUCTION"
+    assert (await client.query(q, {"o": order["id"]}, token=order["token"]))["node"][
+        "status"
+    ] == "IN_PRODUCTION"
     assert (await client.query(PROGRESS, {"b": batch["id"], "s": "SEWING"}, token=key))[
-        "reportProgress"]["batch"] == {"status": "IN_PRODUCTION", "stage": "SEWING"}
+        "reportProgress"
+    ]["batch"] == {"status": "IN_PRODUCTION", "stage": "SEWING"}
     back = await client.query(PROGRESS, {"b": batch["id"], "s": "CUTTING"}, token=key)
     assert back["reportProgress"]["errors"] == [{"code": "STATUS_REGRESSION"}]
-    too_many = await client.query(SHIP, {"b": batch["id"], "t": "SF1",
-                                         "q": [{"variantId": v0, "quantity": 2}]}, token=key)
+    too_many = await client.query(
+        SHIP, {"b": batch["id"], "t": "SF1", "q": [{"variantId": v0, "quantity": 2}]}, token=key
+    )
     assert too_many["shipBatch"]["errors"][0]["code"] == "QUANTITY_EXCEEDS_ORDER"
-    part = await client.query(SHIP, {"b": batch["id"], "t": "SF1",
-                                     "q": [{"variantId": v0, "quantity": 1}]}, token=key)
+    part = await client.query(
+        SHIP, {"b": batch["id"], "t": "SF1", "q": [{"variantId": v0, "quantity": 1}]}, token=key
+    )
     assert part["shipBatch"]["batch"]["status"] == "IN_PRODUCTION"
-    again = await client.query(SHIP, {"b": batch["id"], "t": "SF1",
-                                      "q": [{"variantId": v0, "quantity": 1}]}, token=key)
+    again = await client.query(
+        SHIP, {"b": batch["id"], "t": "SF1", "q": [{"variantId": v0, "quantity": 1}]}, token=key
+    )
     assert again["shipBatch"]["errors"] == []  # the same shipment again: nothing changes
     node = (await client.query(q, {"o": order["id"]}, token=order["token"]))["node"]
     assert node == {"status": "SHIPPED", "tracking": ["SF SF1"]}
-    deliver = "mutation($o: ID!) { confirmDelivery(orderId: $o) { order { status } errors { code } } }"
+    deliver = (
+        "mutation($o: ID!) { confirmDelivery(orderId: $o) { order { status } errors { code } } }"
+    )
     for _ in range(2):
         out = await client.query(deliver, {"o": order["id"]}, token=order["token"])
         assert out["confirmDelivery"] == {"order": {"status": "DELIVERED"}, "errors": []}
     other_order = s["orders"][1]
     early = await client.query(deliver, {"o": other_order["id"]}, token=other_order["token"])
     assert early["confirmDelivery"]["errors"] == [{"code": "INVALID_TRANSITION"}]
-    rest = await client.query(SHIP, {"b": batch["id"], "t": "SF2",
-                                     "q": [{"variantId": v1, "quantity": 1}]}, token=key)
+    rest = await client.query(
+        SHIP, {"b": batch["id"], "t": "SF2", "q": [{"variantId": v1, "quantity": 1}]}, token=key
+    )
     assert rest["shipBatch"]["batch"]["status"] == "SHIPPED"
-    view = await client.query("""query($d: ID!) { dropProduction(dropId: $d) {
-      batches { status } skus { confirmed shipped toShip } } }""", {"d": s["drop"]["id"]},
-                              token=s["koc"]["accessToken"])
+    view = await client.query(
+        """query($d: ID!) { dropProduction(dropId: $d) {
+      batches { status } skus { confirmed shipped toShip } } }""",
+        {"d": s["drop"]["id"]},
+        token=s["koc"]["accessToken"],
+    )
     assert view["dropProduction"]["batches"] == [{"status": "SHIPPED"}]
     assert sum(x["toShip"] for x in view["dropProduction"]["skus"]) == 0
-    sheet = await client.http.get(f"/factory/batches/{pk(batch['id'])}/sheet.csv",
-                                  headers={"authorization": f"Bearer {key}"})
+    sheet = await client.http.get(
+        f"/factory/batches/{pk(batch['id'])}/sheet.csv", headers={"authorization": f"Bearer {key}"}
+    )
     assert sheet.status_code == 200 and sheet.headers["content-type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(sheet.text)))
     assert rows[1][0] == "size \\ colour"
     total = next(r for r in rows if r and r[0] == "total")
     assert total[-1] == "2"  # one unit of each of two SKUs
-    forbidden = await client.http.get(f"/factory/batches/{pk(batch['id'])}/sheet.csv",
-                                      headers={"authorization": f"Bearer {other}"})
+    forbidden = await client.http.get(
+        f"/factory/batches/{pk(batch['id'])}/sheet.csv",
+        headers={"authorization": f"Bearer {other}"},
+    )
     assert forbidden.status_code == 404

@@ -40,13 +40,15 @@ async def test_success_fixes_the_tier_price_and_refunds_the_difference(
 ) -> None:
     # 6 buyers x 2 = 12 paid units: past the 10-unit tier (25900 instead of 29900).
     s = await paid_drop(client, services, operator_token, buyers=6, units=2, unpaid=1)
-    settle_open = await client.query(SETTLE, {"d": s["drop"]["id"]},
-                                     token=s["koc"]["accessToken"])
+    settle_open = await client.query(SETTLE, {"d": s["drop"]["id"]}, token=s["koc"]["accessToken"])
     assert settle_open["settleDrop"]["errors"] == [{"code": "DROP_STILL_OPEN"}]
     await close(client, s)
     out = await client.query(SETTLE, {"d": s["drop"]["id"]}, token=s["koc"]["accessToken"])
-    assert out["settleDrop"]["drop"] == {"status": "SUCCEEDED", "finalPrice": {"amountFen": 25900},
-                                         "paidQuantity": 12}
+    assert out["settleDrop"]["drop"] == {
+        "status": "SUCCEEDED",
+        "finalPrice": {"amountFen": 25900},
+        "paidQuantity": 12,
+    }
     again = await client.query(SETTLE, {"d": s["drop"]["id"]}, token=s["koc"]["accessToken"])
     assert again["settleDrop"]["errors"] == []
     from workers import production as jobs
@@ -77,18 +79,19 @@ async def test_failure_refunds_everyone_and_tells_them(
     from domain.notifications import outbox as notify
     from domain.notifications.models import NotificationKind
 
-    assert await notify.expand(services.sessionmaker, NotificationKind.DROP_FAILED,
-                               s["drop_pk"]) == 2
-    inbox = await client.query("{ myNotifications { nodes { title } } }",
-                               token=s["orders"][0]["token"])
+    assert (
+        await notify.expand(services.sessionmaker, NotificationKind.DROP_FAILED, s["drop_pk"]) == 2
+    )
+    inbox = await client.query(
+        "{ myNotifications { nodes { title } } }", token=s["orders"][0]["token"]
+    )
     assert "minimum" in inbox["myNotifications"]["nodes"][0]["title"]
 
 
 async def test_deposit_balance_request_payment_and_default(
     client: GraphQLClient, services: Any, operator_token: str, settings: Settings
 ) -> None:
-    s = await paid_drop(client, services, operator_token, buyers=3, units=2, mode="DEPOSIT",
-                        moq=5)
+    s = await paid_drop(client, services, operator_token, buyers=3, units=2, mode="DEPOSIT", moq=5)
     await close(client, s)
     assert await _settle(services, s["drop_pk"]) is True
     a, b = s["orders"][0], s["orders"][1]
@@ -103,8 +106,11 @@ async def test_deposit_balance_request_payment_and_default(
     assert node["status"] == "CONFIRMED"
     assert await _net(services, a["pk"]) == 2 * 29900
     # b never pays its balance: past the deadline it is cancelled and the deposit kept.
-    await sql(settings, "UPDATE orders SET balance_due_at = now() - interval '1 second' "
-                        "WHERE id = $1", b["pk"])
+    await sql(
+        settings,
+        "UPDATE orders SET balance_due_at = now() - interval '1 second' WHERE id = $1",
+        b["pk"],
+    )
     async with services.unit_of_work() as session:
         from domain.drops import repository as drop_repo
 
@@ -115,8 +121,9 @@ async def test_deposit_balance_request_payment_and_default(
     assert await _refund(services, b["pk"]) == 0 and await _net(services, b["pk"]) == 2 * 5000
 
 
-async def test_racing_settlements_settle_once(client: GraphQLClient, services: Any,
-                                              operator_token: str) -> None:
+async def test_racing_settlements_settle_once(
+    client: GraphQLClient, services: Any, operator_token: str
+) -> None:
     s = await paid_drop(client, services, operator_token, buyers=3, units=2)
     await close(client, s)
     outcomes = await asyncio.gather(*[_settle(services, s["drop_pk"]) for _ in range(4)])
@@ -158,6 +165,8 @@ async def test_settlement_killed_half_way_runs_again_cleanly(
     assert rows[0]["status"] == "CLOSED"
     assert await _settle(services, s["drop_pk"]) is True
     assert await _settle(services, s["drop_pk"]) is False
-    statuses = {r["status"] for r in await sql(
-        settings, "SELECT status FROM orders WHERE drop_id = $1", s["drop_pk"])}
+    statuses = {
+        r["status"]
+        for r in await sql(settings, "SELECT status FROM orders WHERE drop_id = $1", s["drop_pk"])
+    }
     assert statuses == {"CONFIRMED"}

@@ -26,8 +26,9 @@ async def test_unknown_field_is_400(client: GraphQLClient) -> None:
 
 
 async def test_not_json_is_400(client: GraphQLClient) -> None:
-    resp = await client.http.post("/graphql", content=b"{{{",
-                                  headers={"content-type": "application/json"})
+    resp = await client.http.post(
+        "/graphql", content=b"{{{", headers={"content-type": "application/json"}
+    )
     assert resp.status_code == 400
     assert resp.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
 
@@ -50,8 +51,9 @@ async def test_oversized_chunked_body_is_413(client: GraphQLClient) -> None:
             yield b"x" * 10_000
         yield b'"}'
 
-    resp = await client.http.post("/graphql", content=chunks(),
-                                  headers={"content-type": "application/json"})
+    resp = await client.http.post(
+        "/graphql", content=chunks(), headers={"content-type": "application/json"}
+    )
     assert resp.status_code == 413
 
 
@@ -110,8 +112,11 @@ async def test_unexpected_error_is_masked_and_logged(
         raise RuntimeError("secret internal detail")
 
     monkeypatch.setattr(repository, "get_user", broken)
-    resp = await client.post({"query": "{ viewer { id } }"}, token=s["accessToken"],
-                             headers={"x-request-id": "req-boom-1"})
+    resp = await client.post(
+        {"query": "{ viewer { id } }"},
+        token=s["accessToken"],
+        headers={"x-request-id": "req-boom-1"},
+    )
     body = resp.json()
     assert resp.status_code == 200
     err = body["errors"][0]

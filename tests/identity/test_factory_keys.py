@@ -14,9 +14,7 @@ WHOAMI = "{ viewerFactory { id name } viewer { id } }"
 async def _factory_with_key(client: GraphQLClient, op: str) -> tuple[str, str, str]:
     f = (await client.query(CREATE_FACTORY, {"n": "Dongguan No.3"}, token=op))["createFactory"]
     assert f["errors"] == []
-    k = (await client.query(CREATE_KEY, {"f": f["factory"]["id"]}, token=op))[
-        "createFactoryApiKey"
-    ]
+    k = (await client.query(CREATE_KEY, {"f": f["factory"]["id"]}, token=op))["createFactoryApiKey"]
     assert k["errors"] == [] and k["secret"].startswith("c2mf_")
     return f["factory"]["id"], k["apiKey"]["id"], k["secret"]
 
@@ -51,11 +49,13 @@ async def test_revoked_key_stops_working_and_revoke_is_idempotent(
     client: GraphQLClient, operator_token: str
 ) -> None:
     _, key_id, secret = await _factory_with_key(client, operator_token)
-    first = (await client.query(REVOKE_KEY, {"k": key_id}, token=operator_token))
+    first = await client.query(REVOKE_KEY, {"k": key_id}, token=operator_token)
     assert first["revokeFactoryApiKey"]["apiKey"]["revokedAt"] is not None
-    again = (await client.query(REVOKE_KEY, {"k": key_id}, token=operator_token))
-    assert again["revokeFactoryApiKey"]["apiKey"]["revokedAt"] == first["revokeFactoryApiKey"][
-        "apiKey"]["revokedAt"]
+    again = await client.query(REVOKE_KEY, {"k": key_id}, token=operator_token)
+    assert (
+        again["revokeFactoryApiKey"]["apiKey"]["revokedAt"]
+        == first["revokeFactoryApiKey"]["apiKey"]["revokedAt"]
+    )
     resp = await client.post({"query": WHOAMI}, token=secret)
     assert resp.json()["errors"][0]["extensions"]["code"] == "INVALID_TOKEN"
 
@@ -71,12 +71,15 @@ async def test_members_cannot_manage_factories(client: GraphQLClient, operator_t
     member = await client.login("nosy")
     out = await client.query(CREATE_FACTORY, {"n": "Mine"}, token=member["accessToken"])
     assert out["createFactory"]["errors"] == [{"code": "FORBIDDEN", "field": None}]
-    resp = await client.post({"query": "{ factories { nodes { id } } }"},
-                             token=member["accessToken"])
+    resp = await client.post(
+        {"query": "{ factories { nodes { id } } }"}, token=member["accessToken"]
+    )
     assert resp.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
-async def test_a_factory_cannot_see_another_factory(client: GraphQLClient, operator_token: str) -> None:
+async def test_a_factory_cannot_see_another_factory(
+    client: GraphQLClient, operator_token: str
+) -> None:
     a_id, _, a_secret = await _factory_with_key(client, operator_token)
     b_id, _, _ = await _factory_with_key(client, operator_token)
     q = "query($id: ID!) { node(id: $id) { id ... on Factory { name } } }"

@@ -68,7 +68,9 @@ async def test_logout_ends_the_refresh_token(client: GraphQLClient) -> None:
     assert again["errors"] == [{"code": "INVALID_TOKEN"}]
 
 
-GRANT = """mutation($u: ID!) { grantKocRole(userId: $u) { user { id roles } errors { code field } } }"""
+GRANT = (
+    """mutation($u: ID!) { grantKocRole(userId: $u) { user { id roles } errors { code field } } }"""
+)
 
 
 async def test_operator_grants_koc(client: GraphQLClient, operator_token: str) -> None:
@@ -88,7 +90,9 @@ async def test_member_cannot_grant_koc(client: GraphQLClient) -> None:
     assert viewer["viewer"]["roles"] == ["MEMBER"]
 
 
-async def test_grant_to_unknown_or_wrong_type_id(client: GraphQLClient, operator_token: str) -> None:
+async def test_grant_to_unknown_or_wrong_type_id(
+    client: GraphQLClient, operator_token: str
+) -> None:
     import base64
 
     unknown = base64.b64encode(b"User:999999").decode()
@@ -107,10 +111,13 @@ async def test_update_profile_validates(client: GraphQLClient) -> None:
     assert bad["updateProfile"]["errors"] == [{"code": "INVALID_INPUT", "field": "displayName"}]
     bad = await client.query(q, {"n": "Ann", "a": "javascript:alert(1)"}, token=s["accessToken"])
     assert bad["updateProfile"]["errors"] == [{"code": "INVALID_INPUT", "field": "avatarUrl"}]
-    ok = await client.query(q, {"n": "Ann", "a": "https://img.example/a.png"},
-                            token=s["accessToken"])
-    assert ok["updateProfile"]["user"] == {"displayName": "Ann",
-                                           "avatarUrl": "https://img.example/a.png"}
+    ok = await client.query(
+        q, {"n": "Ann", "a": "https://img.example/a.png"}, token=s["accessToken"]
+    )
+    assert ok["updateProfile"]["user"] == {
+        "displayName": "Ann",
+        "avatarUrl": "https://img.example/a.png",
+    }
     anon = await client.query(q, {"n": "Ann", "a": None})
     assert anon["updateProfile"]["errors"] == [{"code": "UNAUTHENTICATED", "field": None}]
 
@@ -122,8 +129,10 @@ async def test_members_see_only_themselves_operators_see_all(
     b = await client.login("seen-b")
     q = "query($u: ID!) { node(id: $u) { id } }"
     assert (await client.query(q, {"u": a["user"]["id"]}, token=a["accessToken"]))["node"] == {
-        "id": a["user"]["id"]}
+        "id": a["user"]["id"]
+    }
     assert (await client.query(q, {"u": b["user"]["id"]}, token=a["accessToken"]))["node"] is None
     assert (await client.query(q, {"u": b["user"]["id"]}))["node"] is None
     assert (await client.query(q, {"u": b["user"]["id"]}, token=operator_token))["node"] == {
-        "id": b["user"]["id"]}
+        "id": b["user"]["id"]
+    }

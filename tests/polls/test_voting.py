@@ -27,8 +27,13 @@ async def scene(client: GraphQLClient, operator_token: str) -> dict[str, Any]:
     community = await make_community(client, koc["accessToken"])
     voters = await members(client, community["inviteCode"], 4)
     poll = await make_open_poll(client, koc["accessToken"], [community["id"]])
-    return {"koc": koc, "community": community, "voters": voters, "poll": poll,
-            "options": [o["id"] for o in poll["options"]]}
+    return {
+        "koc": koc,
+        "community": community,
+        "voters": voters,
+        "poll": poll,
+        "options": [o["id"] for o in poll["options"]],
+    }
 
 
 async def vote(client: GraphQLClient, token: str, poll: str, options: list[str]) -> dict[str, Any]:
@@ -50,10 +55,18 @@ async def test_vote_revote_and_live_results(client: GraphQLClient, scene: dict[s
     assert (await vote(client, v[2], p, [o[1], o[3]]))["changed"] is True
     r = await results(client, v[0], p)
     assert r["results"]["final"] is False and r["results"]["totalVoters"] == 3
-    ranked = [(x["option"]["id"], x["votes"], x["rank"], x["advanced"]) for x in r["results"]["options"]]
-    assert ranked == [(o[1], 3, 1, True), (o[0], 1, 2, True), (o[3], 1, 3, False), (o[2], 0, 4, False)]
-    mine = await client.query("query($p: ID!) { node(id: $p) { ... on Poll { viewerBallot } } }",
-                              {"p": p}, token=v[2])
+    ranked = [
+        (x["option"]["id"], x["votes"], x["rank"], x["advanced"]) for x in r["results"]["options"]
+    ]
+    assert ranked == [
+        (o[1], 3, 1, True),
+        (o[0], 1, 2, True),
+        (o[3], 1, 3, False),
+        (o[2], 0, 4, False),
+    ]
+    mine = await client.query(
+        "query($p: ID!) { node(id: $p) { ... on Poll { viewerBallot } } }", {"p": p}, token=v[2]
+    )
     assert sorted(mine["node"]["viewerBallot"]) == sorted([o[1], o[3]])
 
 
@@ -65,8 +78,10 @@ async def test_close_ranks_from_postgres_with_tie_rule(
     await vote(client, v[1], p, [o[2]])
     await vote(client, v[2], p, [o[2], o[3]])
     # Scramble Redis: the final ranking must not come from it.
-    await services.redis.hset(f"c2m:{{poll:{int(base64.b64decode(p).decode().split(':')[1])}}}:tally",
-                              mapping={"999": 1000})
+    await services.redis.hset(
+        f"c2m:{{poll:{int(base64.b64decode(p).decode().split(':')[1])}}}:tally",
+        mapping={"999": 1000},
+    )
     close = "mutation($p: ID!) { closePoll(pollId: $p) { poll { status } errors { code } } }"
     out = await client.query(close, {"p": p}, token=scene["koc"]["accessToken"])
     assert out["closePoll"] == {"poll": {"status": "CLOSED"}, "errors": []}
@@ -83,8 +98,9 @@ async def test_close_ranks_from_postgres_with_tie_rule(
     assert len(voted["pollOptionVoters"]["nodes"]) == 2
 
 
-async def test_bad_votes_change_nothing(client: GraphQLClient, scene: dict[str, Any],
-                                        operator_token: str) -> None:
+async def test_bad_votes_change_nothing(
+    client: GraphQLClient, scene: dict[str, Any], operator_token: str
+) -> None:
     p, o, v = scene["poll"]["id"], scene["options"], scene["voters"]
     await vote(client, v[0], p, [o[0]])
 
@@ -99,7 +115,10 @@ async def test_bad_votes_change_nothing(client: GraphQLClient, scene: dict[str, 
     # An option of another poll, and an id that is no option at all.
     other = await make_open_poll(client, scene["koc"]["accessToken"], [scene["community"]["id"]])
     assert await code(v[0], p, [other["options"][0]["id"]]) == "OPTION_NOT_IN_POLL"
-    assert await code(v[0], p, [base64.b64encode(b"PollOption:999999").decode()]) == "OPTION_NOT_IN_POLL"
+    assert (
+        await code(v[0], p, [base64.b64encode(b"PollOption:999999").decode()])
+        == "OPTION_NOT_IN_POLL"
+    )
     assert await code(v[0], p, [base64.b64encode(b"Poll:1").decode()]) == "OPTION_NOT_IN_POLL"
     assert await code(v[0], base64.b64encode(b"Poll:999999").decode(), [o[0]]) == "NOT_FOUND"
     outsider = await client.login("outsider")
@@ -107,20 +126,25 @@ async def test_bad_votes_change_nothing(client: GraphQLClient, scene: dict[str, 
     r = await results(client, v[0], p)
     assert r["results"]["totalVoters"] == 1
     assert {x["option"]["id"]: x["votes"] for x in r["results"]["options"]}[o[0]] == 1
-    mine = await client.query("query($p: ID!) { node(id: $p) { ... on Poll { viewerBallot } } }",
-                              {"p": p}, token=v[0])
+    mine = await client.query(
+        "query($p: ID!) { node(id: $p) { ... on Poll { viewerBallot } } }", {"p": p}, token=v[0]
+    )
     assert mine["node"]["viewerBallot"] == [o[0]]
 
 
-async def test_voting_before_open_and_after_close(client: GraphQLClient, scene: dict[str, Any]) -> None:
+async def test_voting_before_open_and_after_close(
+    client: GraphQLClient, scene: dict[str, Any]
+) -> None:
     koc, cid, v = scene["koc"]["accessToken"], scene["community"]["id"], scene["voters"]
-    later = await make_open_poll(client, koc, [cid], opens_in=timedelta(hours=1),
-                                 closes_in=timedelta(hours=2))
+    later = await make_open_poll(
+        client, koc, [cid], opens_in=timedelta(hours=1), closes_in=timedelta(hours=2)
+    )
     out = await vote(client, v[0], later["id"], [later["options"][0]["id"]])
     assert out["errors"][0]["code"] == "POLL_NOT_OPEN"
     p, o = scene["poll"]["id"], scene["options"]
-    await client.query("mutation($p: ID!) { closePoll(pollId: $p) { errors { code } } }",
-                       {"p": p}, token=koc)
+    await client.query(
+        "mutation($p: ID!) { closePoll(pollId: $p) { errors { code } } }", {"p": p}, token=koc
+    )
     out = await vote(client, v[0], p, [o[0]])
     assert out["errors"][0]["code"] == "POLL_CLOSED"
 
@@ -133,8 +157,9 @@ async def test_open_poll_cannot_be_edited(client: GraphQLClient, scene: dict[str
     assert out["updatePoll"]["errors"] == [{"code": "POLL_NOT_EDITABLE"}]
 
 
-async def test_poll_creation_rules(client: GraphQLClient, scene: dict[str, Any],
-                                   operator_token: str) -> None:
+async def test_poll_creation_rules(
+    client: GraphQLClient, scene: dict[str, Any], operator_token: str
+) -> None:
     koc, cid, v = scene["koc"]["accessToken"], scene["community"]["id"], scene["voters"]
 
     async def errors(token: str, data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -144,18 +169,24 @@ async def test_poll_creation_rules(client: GraphQLClient, scene: dict[str, Any],
     assert await errors(v[0], poll_input([cid])) == [{"code": "FORBIDDEN", "field": None}]
     other_koc = await make_koc(client, operator_token, "koc-2")
     assert await errors(other_koc["accessToken"], poll_input([cid])) == [
-        {"code": "FORBIDDEN", "field": "communityIds"}]
+        {"code": "FORBIDDEN", "field": "communityIds"}
+    ]
     assert await errors(koc, poll_input([cid], options=1, max_choices=1, advance=1)) == [
-        {"code": "INVALID_INPUT", "field": "options"}]
+        {"code": "INVALID_INPUT", "field": "options"}
+    ]
     assert await errors(koc, poll_input([cid], options=51, max_choices=1, advance=1)) == [
-        {"code": "INVALID_INPUT", "field": "options"}]
+        {"code": "INVALID_INPUT", "field": "options"}
+    ]
     assert await errors(koc, poll_input([cid], max_choices=9)) == [
-        {"code": "INVALID_INPUT", "field": "maxChoices"}]
+        {"code": "INVALID_INPUT", "field": "maxChoices"}
+    ]
     bad_window = poll_input([cid], opens_in=timedelta(hours=2), closes_in=timedelta(hours=1))
     assert await errors(koc, bad_window) == [{"code": "INVALID_INPUT", "field": "closesAt"}]
     bad_url = poll_input([cid])
     bad_url["options"][0]["imageUrls"] = ["http://insecure/x.jpg"]
-    assert await errors(koc, bad_url) == [{"code": "INVALID_INPUT", "field": "options[0].imageUrls"}]
+    assert await errors(koc, bad_url) == [
+        {"code": "INVALID_INPUT", "field": "options[0].imageUrls"}
+    ]
 
 
 async def test_draft_is_invisible_to_members_and_publish_is_idempotent(
@@ -164,8 +195,9 @@ async def test_draft_is_invisible_to_members_and_publish_is_idempotent(
     koc, cid, v = scene["koc"]["accessToken"], scene["community"]["id"], scene["voters"]
     out = await client.query(CREATE_POLL, {"i": poll_input([cid])}, token=koc)
     draft = out["createPoll"]["poll"]
-    seen = await client.query("query($p: ID!) { node(id: $p) { id } }", {"p": draft["id"]},
-                              token=v[0])
+    seen = await client.query(
+        "query($p: ID!) { node(id: $p) { id } }", {"p": draft["id"]}, token=v[0]
+    )
     assert seen["node"] is None
     listed = await client.query("{ polls(status: [DRAFT, OPEN]) { nodes { id } } }", token=v[0])
     assert [n["id"] for n in listed["polls"]["nodes"]] == [scene["poll"]["id"]]
@@ -182,8 +214,10 @@ async def test_racing_revotes_end_equal_in_redis_and_postgres(
 
     p, o, v = scene["poll"]["id"], scene["options"], scene["voters"]
     choices = [[o[0]], [o[1]], [o[2]], [o[3]], [o[0], o[1]], [o[2], o[3]]] * 5
-    await asyncio.gather(*[vote(client, v[0], p, c) for c in choices],
-                         *[vote(client, v[1], p, c) for c in reversed(choices)])
+    await asyncio.gather(
+        *[vote(client, v[0], p, c) for c in choices],
+        *[vote(client, v[1], p, c) for c in reversed(choices)],
+    )
     pid = int(base64.b64decode(p).decode().split(":")[1])
     async with services.sessionmaker() as session:
         truth, voters = await repo.counts(session, pid)
@@ -200,14 +234,20 @@ async def test_kill_redis_keys_mid_poll_results_come_back_exact(
         await vote(client, token, p, [o[i % 2]])
     before = await results(client, v[0], p)
     pid = int(base64.b64decode(p).decode().split(":")[1])
-    await services.redis.delete(*[k async for k in services.redis.scan_iter(f"c2m:{{poll:{pid}}}:*")])
+    await services.redis.delete(
+        *[k async for k in services.redis.scan_iter(f"c2m:{{poll:{pid}}}:*")]
+    )
     after = await results(client, v[0], p)
     assert after == before
     # And votes keep counting after the rebuild.
     await vote(client, v[0], p, [o[3]])
     r = await results(client, v[0], p)
     assert {x["option"]["id"]: x["votes"] for x in r["results"]["options"]} == {
-        o[0]: 1, o[1]: 2, o[2]: 0, o[3]: 1}
+        o[0]: 1,
+        o[1]: 2,
+        o[2]: 0,
+        o[3]: 1,
+    }
 
 
 async def test_listing_polls_with_options_is_not_n_plus_one(
@@ -235,3 +275,19 @@ async def test_listing_polls_with_options_is_not_n_plus_one(
         assert len(statements) == with_one  # options of all polls in one batched query
     finally:
         event.remove(engine, "before_cursor_execute", count)
+
+
+async def test_a_poll_key_is_bound_to_its_request(
+    client: GraphQLClient, scene: dict[str, Any]
+) -> None:
+    koc, cid = scene["koc"]["accessToken"], scene["community"]["id"]
+    data = poll_input([cid])
+    first = await client.query(CREATE_POLL, {"i": data, "k": "poll-1"}, token=koc)
+    again = await client.query(CREATE_POLL, {"i": data, "k": "poll-1"}, token=koc)
+    assert first["createPoll"]["poll"]["id"] == again["createPoll"]["poll"]["id"]
+    other = await client.query(
+        CREATE_POLL, {"i": {**data, "title": "Winter coats"}, "k": "poll-1"}, token=koc
+    )
+    assert other["createPoll"]["errors"][0]["code"] == "IDEMPOTENCY_KEY_REUSED"
+    too_long = await client.query(CREATE_POLL, {"i": data, "k": "x" * 65}, token=koc)
+    assert too_long["createPoll"]["errors"][0]["field"] == "idempotencyKey"

@@ -43,8 +43,9 @@ async def test_apq_hash_mismatch(client: GraphQLClient) -> None:
 
 
 async def test_apq_bad_version(client: GraphQLClient) -> None:
-    resp = await client.post({"extensions": {"persistedQuery": {"version": 2,
-                                                                "sha256Hash": sha(VIEWER)}}})
+    resp = await client.post(
+        {"extensions": {"persistedQuery": {"version": 2, "sha256Hash": sha(VIEWER)}}}
+    )
     assert resp.status_code == 400
 
 
@@ -53,17 +54,29 @@ async def trusted_client(settings: Settings, tmp_path: Path) -> AsyncIterator[Gr
     from server.app import create_app
 
     manifest = tmp_path / "persisted-query-manifest.json"
-    manifest.write_text(json.dumps({
-        "format": "apollo-persisted-query-manifest",
-        "version": 1,
-        "operations": [{"id": sha(VIEWER), "name": "Viewer", "type": "query", "body": VIEWER}],
-    }))
-    app = create_app(settings.model_copy(update={
-        "persisted_documents_file": manifest, "trusted_documents_only": True,
-    }))
+    manifest.write_text(
+        json.dumps(
+            {
+                "format": "apollo-persisted-query-manifest",
+                "version": 1,
+                "operations": [
+                    {"id": sha(VIEWER), "name": "Viewer", "type": "query", "body": VIEWER}
+                ],
+            }
+        )
+    )
+    app = create_app(
+        settings.model_copy(
+            update={
+                "persisted_documents_file": manifest,
+                "trusted_documents_only": True,
+            }
+        )
+    )
     async with LifespanManager(app) as m:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=m.app),
-                                     base_url="http://t") as http:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=m.app), base_url="http://t"
+        ) as http:
             yield GraphQLClient(http)
 
 

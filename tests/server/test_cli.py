@@ -15,7 +15,10 @@ import httpx
 import psutil
 import pytest
 
-LOGIN = {"query": 'mutation { loginWithWechat(code: "cli-user") { session { accessToken user { id } } } }'}
+LOGIN = {
+    "query": 'mutation { loginWithWechat(code: "cli-user") { '
+    "session { accessToken user { id } } } }"
+}
 
 
 def _free_port() -> int:
@@ -25,8 +28,13 @@ def _free_port() -> int:
 
 
 def _c2m(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "server.cli", *args], env=env, text=True,
-                          capture_output=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "server.cli", *args],
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=120,
+    )
 
 
 def _processes_using(data_dir: Path) -> list[psutil.Process]:
@@ -50,8 +58,13 @@ def cli_env(tmp_path: Path) -> Iterator[dict[str, str]]:
 
 
 def _start(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve"], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "server.cli", "serve"],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{env['C2M_PORT']}"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -80,9 +93,14 @@ def test_serve_keeps_data_across_restarts_and_leaves_nothing_running(
 ) -> None:
     proc, url = _start(cli_env)
     try:
-        first = httpx.post(f"{url}/graphql", json=LOGIN).json()["data"]["loginWithWechat"]["session"]
-        viewer = httpx.post(f"{url}/graphql", json={"query": "{ viewer { id } }"},
-                            headers={"authorization": f"Bearer {first['accessToken']}"}).json()
+        first = httpx.post(f"{url}/graphql", json=LOGIN).json()["data"]["loginWithWechat"][
+            "session"
+        ]
+        viewer = httpx.post(
+            f"{url}/graphql",
+            json={"query": "{ viewer { id } }"},
+            headers={"authorization": f"Bearer {first['accessToken']}"},
+        ).json()
         assert viewer == {"data": {"viewer": {"id": first["user"]["id"]}}}
     finally:
         out = _stop(proc)
@@ -91,11 +109,16 @@ def test_serve_keeps_data_across_restarts_and_leaves_nothing_running(
 
     proc, url = _start(cli_env)
     try:
-        again = httpx.post(f"{url}/graphql", json=LOGIN).json()["data"]["loginWithWechat"]["session"]
+        again = httpx.post(f"{url}/graphql", json=LOGIN).json()["data"]["loginWithWechat"][
+            "session"
+        ]
         assert again["user"]["id"] == first["user"]["id"]
         # Tokens survive a restart too: the signing key is kept in the data dir.
-        viewer = httpx.post(f"{url}/graphql", json={"query": "{ viewer { id } }"},
-                            headers={"authorization": f"Bearer {first['accessToken']}"}).json()
+        viewer = httpx.post(
+            f"{url}/graphql",
+            json={"query": "{ viewer { id } }"},
+            headers={"authorization": f"Bearer {first['accessToken']}"},
+        ).json()
         assert viewer == {"data": {"viewer": {"id": first["user"]["id"]}}}
     finally:
         _stop(proc)
@@ -112,16 +135,21 @@ def test_create_operator_and_migrate(cli_env: dict[str, str]) -> None:
         made = _c2m("create-operator", "--openid", "boss", "--name", "Boss", env=cli_env)
         assert made.returncode == 0, made.stderr
         token = made.stdout.strip().rsplit(" ", 1)[-1]
-        viewer = httpx.post(f"{url}/graphql", json={"query": "{ viewer { displayName roles } }"},
-                            headers={"authorization": f"Bearer {token}"}).json()
-        assert viewer == {"data": {"viewer": {"displayName": "Boss",
-                                              "roles": ["MEMBER", "OPERATOR"]}}}
+        viewer = httpx.post(
+            f"{url}/graphql",
+            json={"query": "{ viewer { displayName roles } }"},
+            headers={"authorization": f"Bearer {token}"},
+        ).json()
+        assert viewer == {
+            "data": {"viewer": {"displayName": "Boss", "roles": ["MEMBER", "OPERATOR"]}}
+        }
     finally:
         _stop(proc)
 
 
 def test_help_lists_the_commands() -> None:
-    out = subprocess.run([sys.executable, "-m", "server.cli", "--help"], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "server.cli", "--help"], capture_output=True, text=True, check=True
+    ).stdout
     for command in ("serve", "api", "worker", "migrate", "create-operator", "export-schema"):
         assert command in out

@@ -32,18 +32,28 @@ async def test_results_are_pushed_across_api_processes(
 
     # A second API process: votes go through it, the subscriber listens on the first.
     other = create_app(settings)
-    async with LifespanManager(other) as m, httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=m.app), base_url="http://other"
-    ) as other_http, httpx.AsyncClient(
-        transport=ASGIWebSocketTransport(app), base_url="http://c2m.test"
-    ) as ws_http:
+    async with (
+        LifespanManager(other) as m,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=m.app), base_url="http://other"
+        ) as other_http,
+        httpx.AsyncClient(
+            transport=ASGIWebSocketTransport(app), base_url="http://c2m.test"
+        ) as ws_http,
+    ):
         voter = GraphQLClient(other_http)
         async with aconnect_ws("/graphql", ws_http, subprotocols=["graphql-transport-ws"]) as ws:
-            await ws.send_json({"type": "connection_init",
-                                "payload": {"Authorization": f"Bearer {tokens[0]}"}})
+            await ws.send_json(
+                {"type": "connection_init", "payload": {"Authorization": f"Bearer {tokens[0]}"}}
+            )
             assert (await ws.receive_json(timeout=5))["type"] == "connection_ack"
-            await ws.send_json({"id": "1", "type": "subscribe",
-                                "payload": {"query": SUB, "variables": {"p": poll["id"]}}})
+            await ws.send_json(
+                {
+                    "id": "1",
+                    "type": "subscribe",
+                    "payload": {"query": SUB, "variables": {"p": poll["id"]}},
+                }
+            )
             first = await ws.receive_json(timeout=5)
             assert first["type"] == "next"
             assert first["payload"]["data"]["pollResults"]["totalVoters"] == 0
@@ -75,52 +85,33 @@ async def test_results_are_pushed_across_api_processes(
                     assert final["totalVoters"] == 5
 
 
-async def test_subscription_requires_a_visible_poll(app: Any, client: GraphQLClient,
-                                                    operator_token: str) -> None:
+async def test_subscription_requires_a_visible_poll(
+    app: Any, client: GraphQLClient, operator_token: str
+) -> None:
     koc = await make_koc(client, operator_token)
     community = await make_community(client, koc["accessToken"])
     poll = await make_open_poll(client, koc["accessToken"], [community["id"]])
     stranger = await client.login("stranger")
-    async with httpx.AsyncClient(transport=ASGIWebSocketTransport(app),
-                                 base_url="http://c2m.test") as ws_http:
+    async with httpx.AsyncClient(
+        transport=ASGIWebSocketTransport(app), base_url="http://c2m.test"
+    ) as ws_http:
         async with aconnect_ws("/graphql", ws_http, subprotocols=["graphql-transport-ws"]) as ws:
-            await ws.send_json({"type": "connection_init",
-                                "payload": {"Authorization": f"Bearer {stranger['accessToken']}"}})
+            await ws.send_json(
+                {
+                    "type": "connection_init",
+                    "payload": {"Authorization": f"Bearer {stranger['accessToken']}"},
+                }
+            )
             await ws.receive_json(timeout=5)
-            await ws.send_json({"id": "1", "type": "subscribe",
-                                "payload": {"query": SUB, "variables": {"p": poll["id"]}}})
+            await ws.send_json(
+                {
+                    "id": "1",
+                    "type": "subscribe",
+                    "payload": {"query": SUB, "variables": {"p": poll["id"]}},
+                }
+            )
             msg = await ws.receive_json(timeout=5)
             assert msg["type"] in ("error", "next")
             errors = msg["payload"] if msg["type"] == "error" else msg["payload"]["errors"]
             assert errors[0].get("extensions", {}).get("code") == "NOT_FOUND", msg
             await asyncio.sleep(0)
-
-
-DROP_SUB = """subscription($d: ID!) { dropProgress(dropId: $d) { totalQuantity buyers remaining } }"""
-
-
-async def test_drop_progress_is_pushed(app: Any, client: GraphQLClient, operator_token: str) -> None:
-    from tests.helpers import make_open_drop, preorder
-
-    koc = await make_koc(client, operator_token)
-    community = await make_community(client, koc["accessToken"])
-    tokens = await members(client, community["inviteCode"], 3)
-    drop = await make_open_drop(client, koc["accessToken"], [community["id"]])
-    async with httpx.AsyncClient(transport=ASGIWebSocketTransport(app),
-                                 base_url="http://c2m.test") as ws_http:
-        async with aconnect_ws("/graphql", ws_http, subprotocols=["graphql-transport-ws"]) as ws:
-            await ws.send_json({"type": "connection_init",
-                                "payload": {"Authorization": f"Bearer {tokens[0]}"}})
-            await ws.receive_json(timeout=5)
-            await ws.send_json({"id": "1", "type": "subscribe",
-                                "payload": {"query": DROP_SUB, "variables": {"d": drop["id"]}}})
-            first = await ws.receive_json(timeout=5)
-            assert first["payload"]["data"]["dropProgress"]["totalQuantity"] == 0
-            for i, t in enumerate(tokens):
-                await preorder(client, t, drop["id"], [(drop["variants"][0]["id"], 2)], f"s{i}")
-            while True:
-                msg = await ws.receive_json(timeout=10)
-                p = msg["payload"]["data"]["dropProgress"]
-                if p["totalQuantity"] == 6:
-                    assert p["buyers"] == 3 and p["remaining"] == 14
-                    break

@@ -21,6 +21,9 @@ async def test_request_id_is_echoed_or_made(client: GraphQLClient) -> None:
 async def test_metrics_count_operations_by_name(client: GraphQLClient) -> None:
     await client.query("query ViewerForMetrics { viewer { id } }")
     text = (await client.http.get("/metrics")).text
-    assert 'c2m_graphql_operations_total{operation="ViewerForMetrics",outcome="ok",type="query"}' in text
+    assert (
+        'c2m_graphql_operations_total{operation="ViewerForMetrics",outcome="ok",type="query"}'
+        in text
+    )
     assert "c2m_graphql_operation_duration_seconds_bucket" in text
     assert 'c2m_http_requests_total{method="POST",path="/graphql",status="200"}' in text
