@@ -10,12 +10,14 @@ from typing import Generic, TypeVar
 import strawberry
 
 from domain.errors import ValidationFailed
+from schema.ids import parse_pk
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
+MAX_CURSOR = 200
 
 
 @strawberry.type
@@ -49,6 +51,8 @@ def encode_cursor(kind: str, value: str | int) -> str:
 def decode_cursor(kind: str, cursor: str | None) -> str | None:
     if cursor is None:
         return None
+    if len(cursor) > MAX_CURSOR:
+        raise ValidationFailed("The cursor is not valid.", field="after")
     try:
         raw = base64.urlsafe_b64decode(cursor.encode()).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
@@ -63,10 +67,10 @@ def decode_int_cursor(kind: str, cursor: str | None) -> int:
     value = decode_cursor(kind, cursor)
     if value is None:
         return 0
-    try:
-        return int(value)
-    except ValueError as exc:
-        raise ValidationFailed("The cursor is not valid.", field="after") from exc
+    pk = parse_pk(value)
+    if pk is None:
+        raise ValidationFailed("The cursor is not valid.", field="after")
+    return pk
 
 
 def page_size(first: int | None) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -185,18 +185,3 @@ async def upsert_profile(
     result = await session.execute(stmt.execution_options(populate_existing=True))
     profile: MemberProfile = result.scalar_one()
     return profile
-
-
-async def koc_shares_community_with(session: AsyncSession, koc_id: int, member_id: int) -> bool:
-    """True if ``member_id`` is an active member of a community that ``koc_id`` owns."""
-    stmt = select(
-        exists().where(
-            and_(
-                CommunityMember.user_id == member_id,
-                CommunityMember.status == MembershipStatus.ACTIVE,
-                CommunityMember.community_id == Community.id,
-                Community.owner_id == koc_id,
-            )
-        )
-    )
-    return bool((await session.execute(stmt)).scalar())

@@ -36,10 +36,6 @@ async def get_batch(session: AsyncSession, batch_id: int, *, lock: bool = False)
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def get_batches(session: AsyncSession, batch_ids: Sequence[int]) -> list[Batch]:
-    return list((await session.execute(select(Batch).where(Batch.id.in_(batch_ids)))).scalars())
-
-
 async def feed(
     session: AsyncSession,
     factory_id: int,
