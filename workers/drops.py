@@ -60,11 +60,12 @@ async def expire_due(services: Services = SERVICES) -> int:
     return expired
 
 
-@job("drop.reconcile_selling", every_seconds=60)
+@job("drop.reconcile_selling", every_seconds=15)
 async def reconcile_selling(services: Services = SERVICES) -> int:
-    """Rebuild the counters of every selling drop: drops phantom reservations of processes that
-    died between Redis and their commit, and repairs anything else that drifted."""
-    return await counters.rebuild_selling(services.sessionmaker, services.reservations)
+    """Compare every selling drop's counters with PostgreSQL and rebuild those that differ:
+    phantom reservations of processes that died between Redis and their commit, releases that
+    were lost, a Redis that came back behind."""
+    return await counters.reconcile_selling(services.sessionmaker, services.reservations)
 
 
 @on_worker_start

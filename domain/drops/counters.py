@@ -36,11 +36,21 @@ def limits_for(drop: Drop, variants: Sequence[DropVariant]) -> Limits:
 
 
 async def rebuild_counters(
-    sessionmaker: async_sessionmaker[AsyncSession], store: ReservationStore, drop_id: int
+    sessionmaker: async_sessionmaker[AsyncSession],
+    store: ReservationStore,
+    drop_id: int,
+    *,
+    only_if_stale: bool = False,
 ) -> int:
-    """Replace the drop's Redis counters with PostgreSQL's truth; returns the units held."""
+    """Replace the drop's Redis counters with PostgreSQL's truth; returns the units held.
+
+    ``only_if_stale``: skip the work when, once the lock is ours, the counters turn out to be
+    valid (another request rebuilt them while this one waited): a crowd that finds Redis empty
+    rebuilds it once, not once per request."""
     async with sessionmaker() as session, session.begin():
         await repo.lock_exclusive(session, drop_id)
+        if only_if_stale and await store.is_ready(drop_id):
+            return -1
         drop = await repo.get(session, drop_id)
         if drop is None:
             return 0
@@ -51,12 +61,38 @@ async def rebuild_counters(
     return total
 
 
-async def rebuild_selling(
+async def reconcile(
+    sessionmaker: async_sessionmaker[AsyncSession], store: ReservationStore, drop_id: int
+) -> bool:
+    """Compare the drop's Redis counters with PostgreSQL under the exclusive lock (no reservation
+    is between Redis and its commit then) and rebuild them if they differ: a phantom of a
+    process that died, a release that was lost, a Redis that came back behind. True if it
+    rebuilt."""
+    async with sessionmaker() as session, session.begin():
+        await repo.lock_exclusive(session, drop_id)
+        drop = await repo.get(session, drop_id)
+        if drop is None:
+            return False
+        live = await repo.live_reservations(session, drop_id)
+        state = await store.state(drop_id) if await store.is_ready(drop_id) else None
+        truth = (sum(u for r in live for _, u in r.held.lines), {str(r.order_id) for r in live})
+        if state == truth:
+            return False
+        variants = await repo.variants(session, drop_id)
+        total = await store.rebuild(drop_id, limits_for(drop, variants), live)
+    log.warning(
+        "drop %s: Redis counters differed from PostgreSQL (%s); rebuilt to %s units",
+        drop_id,
+        "missing or stale" if state is None else f"{state[0]} units in {len(state[1])} orders",
+        total,
+    )
+    return True
+
+
+async def reconcile_selling(
     sessionmaker: async_sessionmaker[AsyncSession], store: ReservationStore
 ) -> int:
-    """Rebuild every selling drop (the reconciler); returns how many."""
+    """Reconcile every selling drop (the worker, periodically); returns how many it rebuilt."""
     async with sessionmaker() as session:
         ids = await repo.drop_ids_in(session, SELLING)
-    for drop_id in ids:
-        await rebuild_counters(sessionmaker, store, drop_id)
-    return len(ids)
+    return sum([await reconcile(sessionmaker, store, drop_id) for drop_id in ids])

@@ -198,3 +198,33 @@ class OrderLine(Base):
     )
     variant_id: Mapped[int] = mapped_column(ForeignKey("drop_variants.id"), primary_key=True)
     quantity: Mapped[int] = mapped_column(Integer)
+
+
+class HeldUnit(Base):
+    """One unit of a drop's cap (numbered 1..cap) held by a live order. The primary key makes a
+    unit impossible to hold twice, so PostgreSQL itself never sells more than the cap, whatever
+    Redis says. A trigger (migration 0007) frees an order's units when it stops being live."""
+
+    __tablename__ = "drop_units"
+    __table_args__ = (
+        CheckConstraint("unit >= 1", name="unit"),
+        Index("ix_drop_units_order", "order_id"),
+    )
+
+    drop_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    unit: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+
+
+class HeldVariantUnit(Base):
+    """The same for a variant with a cap of its own."""
+
+    __tablename__ = "variant_units"
+    __table_args__ = (
+        CheckConstraint("unit >= 1", name="unit"),
+        Index("ix_variant_units_order", "order_id"),
+    )
+
+    variant_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    unit: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))

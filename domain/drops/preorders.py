@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -22,7 +23,7 @@ from domain.drops import repository as repo
 from domain.drops.counters import rebuild_counters
 from domain.drops.inputs import Address, check_address, check_lines, request_hash
 from domain.drops.models import SELLING, DropStatus, Order
-from domain.drops.reservations import NotReady, Refusal, ReservationStore
+from domain.drops.reservations import Held, NotReady, Refusal, ReservationStore
 from domain.errors import (
     Conflict,
     DomainError,
@@ -96,11 +97,15 @@ async def _why_not(session: AsyncSession, drop_id: int, user_id: int) -> DomainE
         return PermissionDenied(
             "Join one of this drop's communities to order.", code=ErrorCode.NOT_A_MEMBER
         )
-    if drop.status not in SELLING or drop.closes_at <= utcnow():
+    now = utcnow()
+    if drop.status not in SELLING or drop.closes_at <= now:
         return Conflict("This drop has closed.", code=ErrorCode.DROP_CLOSED)
-    return Conflict(
-        f"This drop opens at {drop.opens_at.isoformat()}.", code=ErrorCode.DROP_NOT_OPEN
-    )
+    if drop.opens_at > now:
+        return Conflict(
+            f"This drop opens at {drop.opens_at.isoformat()}.", code=ErrorCode.DROP_NOT_OPEN
+        )
+    held = await repo.units_of_member(session, drop_id, user_id)
+    return refusal_error(Refusal("MEMBER_LIMIT", remaining=max(0, drop.per_member_limit - held)))
 
 
 async def place_preorder(
@@ -116,25 +121,29 @@ async def place_preorder(
     """Place a pre-order, or return the one this idempotency key already placed."""
     if actor.user_id is None:
         raise Unauthenticated()
-    user_id = actor.user_id
     key = v.idempotency_key(idempotency_key)
     if key is None:
         raise ValidationFailed("idempotencyKey is required.", field="idempotencyKey")
     clean = check_lines(lines)
     addr = check_address(address)
-    digest = request_hash(drop_id, clean, addr)
-    quantity = sum(q for _, q in clean)
+    request = _Request(
+        user_id=actor.user_id,
+        drop_id=drop_id,
+        lines=clean,
+        quantity=sum(q for _, q in clean),
+        key=key,
+        digest=request_hash(drop_id, clean, addr),
+        address=addr,
+    )
     for attempt in range(3):
         try:
-            return await _place_once(
-                unit_of_work, store, user_id, drop_id, clean, quantity, key, digest, addr
-            )
+            return await _place_once(unit_of_work, sessionmaker, store, request)
         except _Rebuild:
-            await rebuild_counters(sessionmaker, store, drop_id)
+            await rebuild_counters(sessionmaker, store, drop_id, only_if_stale=True)
         except IntegrityError:
             # The same key racing itself: the database kept one; answer with the winner.
             async with sessionmaker() as session:
-                order = await _existing(session, user_id, key, digest)
+                order = await _existing(session, request.user_id, key, request.digest)
             if order is not None:
                 return order
             if attempt == 2:
@@ -142,50 +151,100 @@ async def place_preorder(
     raise Unavailable("The drop's counters are being rebuilt; retry shortly.")
 
 
+@dataclass(frozen=True)
+class _Request:
+    user_id: int
+    drop_id: int
+    lines: list[tuple[int, int]]
+    quantity: int
+    key: str
+    digest: bytes
+    address: dict[str, str]
+
+
 async def _place_once(
     unit_of_work: UnitOfWork,
+    sessionmaker: async_sessionmaker[AsyncSession],
     store: ReservationStore,
-    user_id: int,
-    drop_id: int,
-    lines: list[tuple[int, int]],
-    quantity: int,
-    key: str,
-    digest: bytes,
-    address: dict[str, str],
+    r: _Request,
 ) -> Order:
     reserved: int | None = None
+    committing = False
     try:
         async with unit_of_work() as session:
-            existing = await _existing(session, user_id, key, digest)
+            existing = await _existing(session, r.user_id, r.key, r.digest)
             if existing is not None:
                 return existing
-            await repo.lock_shared(session, drop_id)
+            await repo.lock_shared(session, r.drop_id)
             order = await repo.insert_order(
                 session,
-                drop_id=drop_id,
-                user_id=user_id,
-                key=key,
-                request_hash=digest,
-                quantity=quantity,
-                address=address,
+                drop_id=r.drop_id,
+                user_id=r.user_id,
+                key=r.key,
+                request_hash=r.digest,
+                quantity=r.quantity,
+                address=r.address,
             )
             if order is None:
-                raise await _why_not(session, drop_id, user_id)
-            order_id = order.id
+                raise await _why_not(session, r.drop_id, r.user_id)
             try:
-                refusal = await store.reserve(drop_id, order_id, user_id, lines)
+                held = await store.reserve(r.drop_id, order.id, r.user_id, r.lines)
             except NotReady:
                 raise _Rebuild() from None
-            if refusal is not None:
-                raise refusal_error(refusal)
-            reserved = order_id
-            await repo.insert_lines(session, order_id, lines)
+            if isinstance(held, Refusal):
+                raise refusal_error(held)
+            reserved = order.id
+            await _hold(session, store, r.drop_id, order.id, held)
+            committing = True  # leaving the block commits: from here the outcome may be unsure
     except BaseException:
         if reserved is not None:
-            # The write failed after the reservation: give the capacity back.
-            try:
-                await store.release(drop_id, reserved)
-            except Exception:  # a rebuild will drop the phantom
-                log.exception("could not release reservation of order %s", reserved)
+            placed = await _release_unless_placed(sessionmaker, store, r, reserved, committing)
+            if placed is not None:
+                return placed  # the commit stood though its reply was lost: that is the answer
         raise
     return order
+
+
+async def _hold(
+    session: AsyncSession, store: ReservationStore, drop_id: int, order_id: int, held: Held
+) -> None:
+    """Write the lines and the units Redis handed out. PostgreSQL refuses a unit some live order
+    holds or one above the cap: then Redis is wrong (restored from an old copy, say), so its
+    counters are dropped, rebuilt from PostgreSQL, and the order tried again."""
+    try:
+        fits = await repo.insert_hold(session, drop_id, order_id, held)
+    except IntegrityError:  # the transaction is aborted; raising below rolls it back
+        fits = False
+    if not fits:
+        log.warning("drop %s: Redis handed out units PostgreSQL refuses; rebuilding", drop_id)
+        await store.stop_selling(drop_id)
+        raise _Rebuild()
+
+
+async def _release_unless_placed(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    store: ReservationStore,
+    r: _Request,
+    order_id: int,
+    committing: bool,
+) -> Order | None:
+    """Give the reservation back only if its order certainly does not exist.
+
+    Before the commit was sent, the transaction surely rolled back. A failure while committing
+    (the connection dropped) leaves it unknown: look the order up. If it exists the commit stood
+    and it is returned; if the lookup fails too, the reservation stays (a phantom the reconciler
+    drops once it can see PostgreSQL), since freeing a unit that was sold would oversell."""
+    if committing:
+        try:
+            async with sessionmaker() as session:
+                placed = await repo.order_by_key(session, r.user_id, r.key)
+        except Exception:  # noqa: BLE001 - PostgreSQL unreachable: keep the reservation
+            log.warning("order %s: commit outcome unknown; reservation kept", order_id)
+            return None
+        if placed is not None and placed.id == order_id:
+            return placed
+    try:
+        await store.release(r.drop_id, order_id)
+    except Exception:  # a rebuild will drop the phantom
+        log.exception("could not release reservation of order %s", order_id)
+    return None

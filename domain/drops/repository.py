@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, text, update
+from sqlalchemy import bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,13 +17,17 @@ from domain.drops.models import (
     DropCommunity,
     DropStatus,
     DropVariant,
+    HeldUnit,
+    HeldVariantUnit,
     Order,
     OrderLine,
     OrderStatus,
 )
+from domain.drops.reservations import Held, Reservation
 
-# The order is written only if the drop sells now and the member belongs to one of its
-# communities; price and amount come from the drop row, never from the client.
+# The order is written only if the drop sells now, the member belongs to one of its communities
+# and stays within the per-member limit (PostgreSQL checks it too, not only Redis); price and
+# amount come from the drop row, never from the client.
 INSERT_ORDER = text(
     """
     INSERT INTO orders (drop_id, user_id, idempotency_key, request_hash, status, quantity,
@@ -38,9 +42,39 @@ INSERT_ORDER = text(
       AND EXISTS (SELECT 1 FROM drop_communities dc
                   JOIN community_members cm ON cm.community_id = dc.community_id
                   WHERE dc.drop_id = d.id AND cm.user_id = :user_id AND cm.status = 'ACTIVE')
+      AND CAST(:quantity AS integer) + (
+            SELECT coalesce(sum(o.quantity), 0) FROM orders o
+            WHERE o.user_id = :user_id AND o.drop_id = d.id
+              AND o.status NOT IN ('CANCELLED', 'REFUNDED')) <= d.per_member_limit
     RETURNING orders.*
     """
 ).bindparams(bindparam("address", type_=JSONB))
+
+# The lines and the units an order holds, in one statement. A unit above the cap is not
+# written (the caller compares the counts); a unit some live order holds already is a unique
+# violation. Either way Redis was wrong and the order is not placed.
+INSERT_HOLD = text(
+    """
+    WITH lines AS (
+      INSERT INTO order_lines (order_id, variant_id, quantity)
+      SELECT :order_id, v, q FROM unnest(CAST(:line_variants AS bigint[]),
+                                         CAST(:line_quantities AS integer[])) AS t(v, q)
+    ), units AS (
+      INSERT INTO drop_units (drop_id, unit, order_id)
+      SELECT d.id, u, :order_id FROM drops d, unnest(CAST(:units AS integer[])) AS u
+      WHERE d.id = :drop_id AND u <= d.cap
+      RETURNING 1
+    ), vunits AS (
+      INSERT INTO variant_units (variant_id, unit, order_id)
+      SELECT t.v, t.u, :order_id
+      FROM unnest(CAST(:vunit_variants AS bigint[]), CAST(:vunits AS integer[])) AS t(v, u)
+      JOIN drop_variants dv ON dv.id = t.v AND dv.drop_id = :drop_id
+      WHERE t.u <= dv.cap
+      RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM units), (SELECT count(*) FROM vunits)
+    """
+)
 
 LOCK_SHARED = text("SELECT pg_advisory_xact_lock_shared(:k)")
 LOCK_EXCLUSIVE = text("SELECT pg_advisory_xact_lock(:k)")
@@ -154,14 +188,36 @@ async def insert_order(
     return row.scalar_one_or_none()
 
 
-async def insert_lines(
-    session: AsyncSession, order_id: int, lines: Sequence[tuple[int, int]]
-) -> None:
+async def insert_hold(session: AsyncSession, drop_id: int, order_id: int, held: Held) -> bool:
+    """Write an order's lines and held units; False when a unit is above its cap (the caller
+    rolls back). A unit already held raises IntegrityError."""
+    vunits = [(v, u) for v, us in held.variant_units.items() for u in us]
     conn = await session.connection()
-    await conn.execute(
-        insert(OrderLine),
-        [{"order_id": order_id, "variant_id": v, "quantity": q} for v, q in lines],
+    row = (
+        await conn.execute(
+            INSERT_HOLD,
+            {
+                "order_id": order_id,
+                "drop_id": drop_id,
+                "line_variants": [v for v, _ in held.lines],
+                "line_quantities": [q for _, q in held.lines],
+                "units": held.units,
+                "vunit_variants": [v for v, _ in vunits],
+                "vunits": [u for _, u in vunits],
+            },
+        )
+    ).one()
+    return int(row[0]) == len(held.units) and int(row[1]) == len(vunits)
+
+
+async def units_of_member(session: AsyncSession, drop_id: int, user_id: int) -> int:
+    """Units the member's live orders of the drop hold."""
+    stmt = select(func.coalesce(func.sum(Order.quantity), 0)).where(
+        Order.drop_id == drop_id,
+        Order.user_id == user_id,
+        Order.status.in_(LIVE_ORDER_STATUSES),
     )
+    return int((await session.execute(stmt)).scalar_one())
 
 
 async def get_order(session: AsyncSession, order_id: int) -> Order | None:
@@ -193,20 +249,39 @@ async def order_lines(
     return out
 
 
-async def live_reservations(
-    session: AsyncSession, drop_id: int
-) -> list[tuple[int, int, list[tuple[int, int]]]]:
-    """(order, member, [(variant, qty)]) of every order that holds capacity."""
+async def live_reservations(session: AsyncSession, drop_id: int) -> list[Reservation]:
+    """Every order that holds capacity: its member, lines and the unit numbers it holds."""
+    live = Order.drop_id == drop_id, Order.status.in_(LIVE_ORDER_STATUSES)
+    members = dict((await session.execute(select(Order.id, Order.user_id).where(*live))).all())
+    lines: dict[int, list[tuple[int, int]]] = {o: [] for o in members}
     stmt = (
-        select(Order.id, Order.user_id, OrderLine.variant_id, OrderLine.quantity)
-        .join(OrderLine, OrderLine.order_id == Order.id)
-        .where(Order.drop_id == drop_id, Order.status.in_(LIVE_ORDER_STATUSES))
-        .order_by(Order.id)
+        select(OrderLine.order_id, OrderLine.variant_id, OrderLine.quantity)
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(*live)
+        .order_by(OrderLine.order_id, OrderLine.variant_id)
     )
-    out: dict[int, tuple[int, int, list[tuple[int, int]]]] = {}
-    for order_id, user_id, variant_id, qty in (await session.execute(stmt)).all():
-        out.setdefault(order_id, (order_id, user_id, []))[2].append((variant_id, qty))
-    return list(out.values())
+    for order_id, variant_id, qty in (await session.execute(stmt)).all():
+        lines[order_id].append((variant_id, qty))
+    units: dict[int, list[int]] = {o: [] for o in members}
+    stmt_units = select(HeldUnit.order_id, HeldUnit.unit).where(HeldUnit.drop_id == drop_id)
+    for order_id, unit in (await session.execute(stmt_units)).all():
+        if order_id in units:
+            units[order_id].append(unit)
+    vunits: dict[int, dict[int, list[int]]] = {o: {} for o in members}
+    stmt_vunits = (
+        select(HeldVariantUnit.order_id, HeldVariantUnit.variant_id, HeldVariantUnit.unit)
+        .join(DropVariant, DropVariant.id == HeldVariantUnit.variant_id)
+        .where(DropVariant.drop_id == drop_id)
+    )
+    for order_id, variant_id, unit in (await session.execute(stmt_vunits)).all():
+        if order_id in vunits:
+            vunits[order_id].setdefault(variant_id, []).append(unit)
+    return [
+        Reservation(
+            order_id, member, Held(lines[order_id], sorted(units[order_id]), vunits[order_id])
+        )
+        for order_id, member in sorted(members.items())
+    ]
 
 
 async def sold(session: AsyncSession, drop_id: int) -> tuple[int, dict[int, int]]:

@@ -1,32 +1,45 @@
-"""Capped reservations of a drop in Redis. PostgreSQL (the orders) is the truth; these keys are
-rebuilt from it at any moment.
+"""Capped reservations of a drop in Redis. PostgreSQL (the orders and the units they hold) is the
+truth; these keys are rebuilt from it at any moment.
 
 Keys share the hash tag ``{drop:<id>}`` (one Redis Cluster slot):
 
+* ``ready``    written by a rebuild: the ``run_id`` of the Redis process it was written on. The
+  scripts refuse (``NOT_READY``) when it is missing (Redis restarted empty) **or names another
+  process** (Redis restarted from its files, or a replica was promoted: its data may be behind).
+  Either way the caller rebuilds from PostgreSQL before selling.
 * ``limits``   hash: ``opens``/``closes`` (epoch ms), ``cap``, ``member_limit``, and per variant
   ``v:<id>`` = its cap (or -1 when it has none). Only variants listed here can be reserved.
 * ``total``    reserved units of the drop;
 * ``variant``  hash variant -> reserved units;
 * ``member``   hash member -> reserved units (its length is the number of buyers);
-* ``res``      hash order -> ``"<member>|<ms>|<variant>:<qty>,..."``: each reservation under its
-  order id, so it can be released exactly once and phantoms can be found;
-* ``ready``    marker written by a rebuild. Without it the scripts refuse (``NOT_READY``): a Redis
-  that restarted empty cannot tell "nothing sold" from "never counted".
+* ``res``      hash order -> ``"<member>|<ms>|<v>:<q>,...|<units>|<v>:<units>;..."``: each
+  reservation under its order id, with the unit numbers it holds, so it is released exactly once
+  and phantoms can be found;
+* ``units``    hash: ``hw`` (the highest drop unit handed out) and ``v:<id>`` (per capped variant);
+  ``free`` (set of drop units given back below ``hw``) and ``vfree:<id>`` (per capped variant).
 
-One script checks the window, the per-member limit, the variant caps and the drop cap, and
-reserves, atomically.
+One script checks the window, the per-member limit, the variant caps and the drop cap, reserves,
+and hands out unit numbers (1..cap, and 1..variant cap) that the order then holds in PostgreSQL
+(``drop_units``, ``variant_units``), where a unit can be held only once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
-RESERVE = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
-if redis.call('HEXISTS', KEYS[6], ARGV[1]) == 1 then return {2} end
+_RUN_ID = "string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')"
+
+RESERVE = (
+    """
+local ready = redis.call('GET', KEYS[1])
+if not ready or ready ~= """
+    + _RUN_ID
+    + """ then return {-1} end
+local held = redis.call('HGET', KEYS[6], ARGV[1])
+if held then return {2, 0, held} end
 local lim = redis.call('HGETALL', KEYS[2])
 local L = {}
 for i = 1, #lim, 2 do L[lim[i]] = tonumber(lim[i + 1]) end
@@ -51,26 +64,50 @@ for i = 4, #ARGV, 2 do
     if used + tonumber(ARGV[i + 1]) > vcap then return {-6, tonumber(ARGV[i]), vcap - used} end
   end
 end
-local rec = {}
-for i = 4, #ARGV, 2 do
-  redis.call('HINCRBY', KEYS[4], ARGV[i], ARGV[i + 1])
-  rec[#rec + 1] = ARGV[i] .. ':' .. ARGV[i + 1]
+local function take(free_key, hw_field, n)
+  local got = redis.call('SPOP', free_key, n)
+  local hw = tonumber(redis.call('HGET', KEYS[7], hw_field) or '0')
+  while #got < n do
+    hw = hw + 1
+    got[#got + 1] = tostring(hw)
+  end
+  redis.call('HSET', KEYS[7], hw_field, hw)
+  return table.concat(got, ',')
 end
+local lines, vunits = {}, {}
+for i = 4, #ARGV, 2 do
+  local v, q = ARGV[i], tonumber(ARGV[i + 1])
+  redis.call('HINCRBY', KEYS[4], v, q)
+  lines[#lines + 1] = v .. ':' .. q
+  if L['v:' .. v] >= 0 then
+    vunits[#vunits + 1] = v .. ':' .. take(KEYS[8 + (i - 2) / 2], 'v:' .. v, q)
+  end
+end
+local units = take(KEYS[8], 'hw', qty)
 redis.call('INCRBY', KEYS[3], qty)
 redis.call('HINCRBY', KEYS[5], ARGV[2], qty)
-redis.call('HSET', KEYS[6], ARGV[1], ARGV[2] .. '|' .. now .. '|' .. table.concat(rec, ','))
+local rec = ARGV[2] .. '|' .. now .. '|' .. table.concat(lines, ',') .. '|' .. units .. '|'
+  .. table.concat(vunits, ';')
+redis.call('HSET', KEYS[6], ARGV[1], rec)
 redis.call('PUBLISH', ARGV[3], '1')
-return {1, L['cap'] - total - qty}
+return {1, L['cap'] - total - qty, rec}
 """
+)
 
+# KEYS as for RESERVE (without the variants' free sets: the record names them, same hash tag).
 RELEASE = """
 local rec = redis.call('HGET', KEYS[6], ARGV[1])
 if not rec then return 0 end
-local member, _, lines = string.match(rec, '^([^|]+)|([^|]+)|(.*)$')
+local member, _, lines, units, vunits = string.match(rec, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$')
 local qty = 0
 for v, q in string.gmatch(lines, '(%d+):(%d+)') do
   redis.call('HINCRBY', KEYS[4], v, -tonumber(q))
   qty = qty + tonumber(q)
+end
+for u in string.gmatch(units, '%d+') do redis.call('SADD', KEYS[8], u) end
+for v, us in string.gmatch(vunits, '(%d+):([%d,]+)') do
+  local key = string.gsub(KEYS[8], ':free$', ':vfree:' .. v)
+  for u in string.gmatch(us, '%d+') do redis.call('SADD', key, u) end
 end
 redis.call('DECRBY', KEYS[3], qty)
 if redis.call('HINCRBY', KEYS[5], member, -qty) <= 0 then redis.call('HDEL', KEYS[5], member) end
@@ -79,38 +116,59 @@ redis.call('PUBLISH', ARGV[2], '1')
 return 1
 """
 
-# Replace everything with a snapshot from PostgreSQL: ARGV[1] = channel, ARGV[2] = number of
-# limit fields n, then n field/value pairs, then reservations as order, record triples.
-REBUILD = """
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
-local n = tonumber(ARGV[2])
-local i = 3
-for _ = 1, n do
-  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
-  i = i + 2
+# Replace everything with a snapshot from PostgreSQL. ARGV: channel, n limit fields, n field/value
+# pairs, m unit fields, m field/value pairs ('hw', 'v:<id>'), then free lists as
+# (key suffix, count, units...) until the marker '--', then reservations as (order, record).
+REBUILD = (
+    """
+for _, key in ipairs(KEYS) do redis.call('DEL', key) end
+local i = 2
+for _, target in ipairs({KEYS[2], KEYS[7]}) do
+  local n = tonumber(ARGV[i])
+  i = i + 1
+  for _ = 1, n do
+    redis.call('HSET', target, ARGV[i], ARGV[i + 1])
+    i = i + 2
+  end
 end
+while ARGV[i] ~= '--' do
+  local key = string.gsub(KEYS[8], ':free$', ARGV[i])
+  local n = tonumber(ARGV[i + 1])
+  redis.call('DEL', key)
+  for j = 1, n do redis.call('SADD', key, ARGV[i + 1 + j]) end
+  i = i + 2 + n
+end
+i = i + 1
 local total = 0
 while i <= #ARGV do
-  local order, member, lines = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local order, rec = ARGV[i], ARGV[i + 1]
+  local member, _, lines = string.match(rec, '^([^|]*)|([^|]*)|([^|]*)|')
   local qty = 0
   for v, q in string.gmatch(lines, '(%d+):(%d+)') do
     redis.call('HINCRBY', KEYS[4], v, tonumber(q))
     qty = qty + tonumber(q)
   end
   redis.call('HINCRBY', KEYS[5], member, qty)
-  redis.call('HSET', KEYS[6], order, member .. '|0|' .. lines)
+  redis.call('HSET', KEYS[6], order, rec)
   total = total + qty
-  i = i + 3
+  i = i + 2
 end
 redis.call('SET', KEYS[3], total)
-redis.call('SET', KEYS[1], '1')
+redis.call('SET', KEYS[1], """
+    + _RUN_ID
+    + """)
 redis.call('PUBLISH', ARGV[1], '1')
 return total
 """
+)
+
+
+def _tag(drop_id: int) -> str:
+    return f"c2m:{{drop:{drop_id}}}"
 
 
 def keys(drop_id: int) -> list[str]:
-    tag = f"c2m:{{drop:{drop_id}}}"
+    tag = _tag(drop_id)
     return [
         f"{tag}:ready",
         f"{tag}:limits",
@@ -118,11 +176,17 @@ def keys(drop_id: int) -> list[str]:
         f"{tag}:variant",
         f"{tag}:member",
         f"{tag}:res",
+        f"{tag}:units",
+        f"{tag}:free",
     ]
 
 
+def variant_free_key(drop_id: int, variant_id: int) -> str:
+    return f"{_tag(drop_id)}:vfree:{variant_id}"
+
+
 def channel(drop_id: int) -> str:
-    return f"c2m:{{drop:{drop_id}}}:changed"
+    return f"{_tag(drop_id)}:changed"
 
 
 @dataclass(frozen=True)
@@ -150,8 +214,38 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Held:
+    """What one reservation holds: lines, drop unit numbers, and unit numbers per capped
+    variant. The same shape comes back from PostgreSQL for a rebuild."""
+
+    lines: list[tuple[int, int]]
+    units: list[int]
+    variant_units: dict[int, list[int]] = field(default_factory=dict)
+
+    def record(self, member_id: int, at_ms: int = 0) -> str:
+        lines = ",".join(f"{v}:{q}" for v, q in self.lines)
+        units = ",".join(map(str, self.units))
+        vunits = ";".join(
+            f"{v}:{','.join(map(str, us))}" for v, us in sorted(self.variant_units.items())
+        )
+        return f"{member_id}|{at_ms}|{lines}|{units}|{vunits}"
+
+    @classmethod
+    def parse(cls, record: str) -> Held:
+        _, _, lines, units, vunits = record.split("|", 4)
+        return cls(
+            lines=[(int(v), int(q)) for v, q in (x.split(":") for x in lines.split(",") if x)],
+            units=[int(u) for u in units.split(",") if u],
+            variant_units={
+                int(v): [int(u) for u in us.split(",") if u]
+                for v, us in (x.split(":") for x in vunits.split(";") if x)
+            },
+        )
+
+
+@dataclass(frozen=True)
 class Refusal:
-    code: str  # NOT_READY, NOT_OPEN, CLOSED, MEMBER_LIMIT, DROP_CAP, VARIANT_CAP, UNKNOWN_VARIANT
+    code: str  # NOT_OPEN, CLOSED, MEMBER_LIMIT, DROP_CAP, VARIANT_CAP, UNKNOWN_VARIANT
     remaining: int | None = None
     variant_id: int | None = None
 
@@ -163,12 +257,29 @@ class Progress:
     per_variant: dict[int, int]
 
 
+@dataclass(frozen=True)
+class Reservation:
+    """A live order's hold, as PostgreSQL knows it (what a rebuild puts back)."""
+
+    order_id: int
+    member_id: int
+    held: Held
+
+
 class NotReady(Exception):
-    pass
+    """No counters this Redis can vouch for: missing, or written by another Redis process."""
 
 
-def _lines(lines: Sequence[tuple[int, int]]) -> str:
-    return ",".join(f"{v}:{q}" for v, q in lines)
+def _free(held: Iterable[int]) -> tuple[int, list[int]]:
+    """The high-water mark of held unit numbers, and the numbers below it nobody holds."""
+    taken = sorted(set(held))
+    hw = taken[-1] if taken else 0
+    holes: list[int] = []
+    expected = 1
+    for u in taken:
+        holes.extend(range(expected, u))
+        expected = u + 1
+    return hw, holes
 
 
 class ReservationStore:
@@ -180,15 +291,17 @@ class ReservationStore:
 
     async def reserve(
         self, drop_id: int, order_id: int, member_id: int, lines: Sequence[tuple[int, int]]
-    ) -> Refusal | None:
-        """None when reserved (or already reserved under this order); a Refusal otherwise."""
+    ) -> Held | Refusal:
+        """The units now held under ``order_id`` (or already held under it), or a Refusal.
+        Raises NotReady when the counters must be rebuilt first."""
         args: list[str | int] = [order_id, member_id, channel(drop_id)]
         for variant_id, qty in lines:
             args += [variant_id, qty]
-        out = await self._reserve(keys=keys(drop_id), args=args)
+        free_keys = [variant_free_key(drop_id, v) for v, _ in lines]
+        out = await self._reserve(keys=keys(drop_id) + free_keys, args=args)
         status = int(out[0])
         if status in (1, 2):
-            return None
+            return Held.parse(str(out[2]))
         if status == -1:
             raise NotReady(drop_id)
         if status == -2:
@@ -210,16 +323,33 @@ class ReservationStore:
         return bool(await self.redis.hexists(keys(drop_id)[5], str(order_id)))
 
     async def rebuild(
-        self,
-        drop_id: int,
-        limits: Limits,
-        reservations: Iterable[tuple[int, int, Sequence[tuple[int, int]]]],
+        self, drop_id: int, limits: Limits, reservations: Iterable[Reservation]
     ) -> int:
+        live = list(reservations)
+        hw, holes = _free(u for r in live for u in r.held.units)
+        unit_fields: list[str | int] = ["hw", hw]
+        free_args: list[str | int] = [":free", len(holes), *holes]
+        per_variant: dict[int, list[int]] = {}
+        for r in live:
+            for v, us in r.held.variant_units.items():
+                per_variant.setdefault(v, []).extend(us)
+        stale = await self._variant_free_keys(drop_id)
+        for v in limits.variant_caps:
+            vhw, vholes = _free(per_variant.get(v, []))
+            unit_fields += [f"v:{v}", vhw]
+            free_args += [f":vfree:{v}", len(vholes), *vholes]
+        for key in stale:  # free sets of variants the drop no longer has
+            free_args += [key.rsplit("}", 1)[1], 0]
         fields = limits.fields()
         args: list[str | int] = [channel(drop_id), len(fields) // 2, *fields]
-        for order_id, member_id, lines in reservations:
-            args += [order_id, member_id, _lines(lines)]
+        args += [len(unit_fields) // 2, *unit_fields, *free_args, "--"]
+        for r in live:
+            args += [r.order_id, r.held.record(r.member_id)]
         return int(await self._rebuild(keys=keys(drop_id), args=args))
+
+    async def _variant_free_keys(self, drop_id: int) -> list[str]:
+        pattern = f"{_tag(drop_id)}:vfree:*"
+        return [str(k) async for k in self.redis.scan_iter(match=pattern, count=1000)]
 
     async def progress(self, drop_id: int) -> Progress:
         k = keys(drop_id)
@@ -233,8 +363,25 @@ class ReservationStore:
             raise NotReady(drop_id)
         return Progress(int(total or 0), int(buyers), {int(v): int(q) for v, q in variants.items()})
 
+    async def state(self, drop_id: int) -> tuple[int, set[str]] | None:
+        """(units reserved, order ids holding them), or None when not ready: what the reconciler
+        compares with PostgreSQL."""
+        k = keys(drop_id)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.exists(k[0])
+            pipe.get(k[2])
+            pipe.hkeys(k[5])
+            ready, total, orders = await pipe.execute()
+        if not ready:
+            return None
+        return int(total or 0), {str(o) for o in orders}
+
     async def is_ready(self, drop_id: int) -> bool:
-        return bool(await self.redis.exists(keys(drop_id)[0]))
+        ready = await self.redis.get(keys(drop_id)[0])
+        if ready is None:
+            return False
+        info = await self.redis.info("server")
+        return bool(ready == info.get("run_id"))
 
     async def stop_selling(self, drop_id: int) -> None:
         """Remove the marker: reservations are refused until the next rebuild."""
