@@ -3,10 +3,10 @@ truth; these keys are rebuilt from it at any moment.
 
 Keys share the hash tag ``{drop:<id>}`` (one Redis Cluster slot):
 
-* ``ready``    written by a rebuild: the ``run_id`` of the Redis process it was written on. The
-  scripts refuse (``NOT_READY``) when it is missing (Redis restarted empty) **or names another
-  process** (Redis restarted from its files, or a replica was promoted: its data may be behind).
-  Either way the caller rebuilds from PostgreSQL before selling.
+* ``ready``    the marker (``domain/marker.py``): the ``run_id`` of the Redis process that
+  rebuilt the counters. The scripts refuse (``NOT_READY``) when it is missing (Redis restarted
+  empty) **or names another process** (Redis restarted from its files, or a replica was promoted:
+  its data may be behind). Either way the caller rebuilds from PostgreSQL before selling.
 * ``limits``   hash: ``opens``/``closes`` (epoch ms), ``cap``, ``member_limit``, and per variant
   ``v:<id>`` = its cap (or -1 when it has none). Only variants listed here can be reserved.
 * ``total``    reserved units of the drop;
@@ -30,13 +30,12 @@ from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
-_RUN_ID = "string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')"
+from domain.marker import RUN_ID, VOUCHED
 
 RESERVE = (
     """
-local ready = redis.call('GET', KEYS[1])
-if not ready or ready ~= """
-    + _RUN_ID
+if not """
+    + VOUCHED
     + """ then return {-1} end
 local held = redis.call('HGET', KEYS[6], ARGV[1])
 if held then return {2, 0, held} end
@@ -155,10 +154,28 @@ while i <= #ARGV do
 end
 redis.call('SET', KEYS[3], total)
 redis.call('SET', KEYS[1], """
-    + _RUN_ID
+    + RUN_ID
     + """)
 redis.call('PUBLISH', ARGV[1], '1')
 return total
+"""
+)
+
+
+PROGRESS = (
+    "if not "
+    + VOUCHED
+    + """ then return {0} end
+return {1, tonumber(redis.call('GET', KEYS[3]) or '0'), redis.call('HLEN', KEYS[5]),
+        redis.call('HGETALL', KEYS[4])}
+"""
+)
+
+STATE = (
+    "if not "
+    + VOUCHED
+    + """ then return {0} end
+return {1, tonumber(redis.call('GET', KEYS[3]) or '0'), redis.call('HKEYS', KEYS[6])}
 """
 )
 
@@ -288,6 +305,9 @@ class ReservationStore:
         self._reserve = redis.register_script(RESERVE)
         self._release = redis.register_script(RELEASE)
         self._rebuild = redis.register_script(REBUILD)
+        self._progress = redis.register_script(PROGRESS)
+        self._state = redis.register_script(STATE)
+        self._vouched = redis.register_script(f"return {VOUCHED} and 1 or 0")
 
     async def reserve(
         self, drop_id: int, order_id: int, member_id: int, lines: Sequence[tuple[int, int]]
@@ -352,36 +372,26 @@ class ReservationStore:
         return [str(k) async for k in self.redis.scan_iter(match=pattern, count=1000)]
 
     async def progress(self, drop_id: int) -> Progress:
-        k = keys(drop_id)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.exists(k[0])
-            pipe.get(k[2])
-            pipe.hlen(k[4])
-            pipe.hgetall(k[3])
-            ready, total, buyers, variants = await pipe.execute()
-        if not ready:
+        out = await self._progress(keys=keys(drop_id)[:5])
+        if int(out[0]) != 1:
             raise NotReady(drop_id)
-        return Progress(int(total or 0), int(buyers), {int(v): int(q) for v, q in variants.items()})
+        variants = out[3]
+        return Progress(
+            int(out[1]),
+            int(out[2]),
+            {int(variants[i]): int(variants[i + 1]) for i in range(0, len(variants), 2)},
+        )
 
     async def state(self, drop_id: int) -> tuple[int, set[str]] | None:
-        """(units reserved, order ids holding them), or None when not ready: what the reconciler
-        compares with PostgreSQL."""
-        k = keys(drop_id)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.exists(k[0])
-            pipe.get(k[2])
-            pipe.hkeys(k[5])
-            ready, total, orders = await pipe.execute()
-        if not ready:
+        """(units reserved, order ids holding them), or None when not vouched for: what the
+        reconciler compares with PostgreSQL."""
+        out = await self._state(keys=keys(drop_id))
+        if int(out[0]) != 1:
             return None
-        return int(total or 0), {str(o) for o in orders}
+        return int(out[1]), {str(o) for o in out[2]}
 
     async def is_ready(self, drop_id: int) -> bool:
-        ready = await self.redis.get(keys(drop_id)[0])
-        if ready is None:
-            return False
-        info = await self.redis.info("server")
-        return bool(ready == info.get("run_id"))
+        return bool(await self._vouched(keys=keys(drop_id)[:1]))
 
     async def stop_selling(self, drop_id: int) -> None:
         """Remove the marker: reservations are refused until the next rebuild."""

@@ -5,8 +5,9 @@ Keys of one poll share the hash tag ``{poll:<id>}`` (one Redis Cluster slot):
 * ``c2m:{poll:<id>}:ballots`` hash member -> ``"<version>:<opt>,<opt>"``: each member's current
   picks as Redis last applied them;
 * ``c2m:{poll:<id>}:tally`` hash option -> number of ballots containing it;
-* ``c2m:{poll:<id>}:ready`` marker written by a rebuild. No marker means "never built or lost":
-  scripts refuse (they cannot tell zero from unknown) and the caller rebuilds first.
+* ``c2m:{poll:<id>}:ready`` the marker (``domain/marker.py``) written by a rebuild. No marker,
+  or one written on another Redis process (a restart from files, a promoted replica: possibly
+  behind), means the scripts refuse and the caller rebuilds first.
 
 A vote is applied by one script that moves the member's picks. The ballot ``version`` comes from
 PostgreSQL (bumped by every re-vote under the row lock), so two re-votes racing from two devices
@@ -22,8 +23,12 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-VOTE = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+from domain.marker import RUN_ID, VOUCHED
+
+VOTE = (
+    "if not "
+    + VOUCHED
+    + """ then return -1 end
 local cur = redis.call('HGET', KEYS[2], ARGV[1])
 local ver = tonumber(ARGV[2])
 if cur then
@@ -38,6 +43,7 @@ redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. ':' .. ARGV[3])
 redis.call('PUBLISH', ARGV[4], '1')
 return 1
 """
+)
 
 MERGE = """
 local n = 0
@@ -56,7 +62,8 @@ end
 return n
 """
 
-RECOMPUTE = """
+RECOMPUTE = (
+    """
 local counts = {}
 local all = redis.call('HGETALL', KEYS[2])
 for i = 2, #all, 2 do
@@ -68,10 +75,21 @@ for i = 2, #all, 2 do
 end
 redis.call('DEL', KEYS[3])
 for opt, c in pairs(counts) do redis.call('HSET', KEYS[3], opt, c) end
-redis.call('SET', KEYS[1], '1')
+redis.call('SET', KEYS[1], """
+    + RUN_ID
+    + """)
 redis.call('PUBLISH', ARGV[1], '1')
 return #all / 2
 """
+)
+
+READ = (
+    "if not "
+    + VOUCHED
+    + """ then return {0} end
+return {1, redis.call('HLEN', KEYS[2]), redis.call('HGETALL', KEYS[3])}
+"""
+)
 
 MERGE_CHUNK = 500
 
@@ -105,6 +123,8 @@ class TallyStore:
         self._vote = redis.register_script(VOTE)
         self._merge = redis.register_script(MERGE)
         self._recompute = redis.register_script(RECOMPUTE)
+        self._read = redis.register_script(READ)
+        self._vouched = redis.register_script(f"return {VOUCHED} and 1 or 0")
 
     async def apply_vote(
         self, poll_id: int, user_id: int, version: int, option_ids: Sequence[int]
@@ -119,15 +139,13 @@ class TallyStore:
         return int(result) == 1
 
     async def read(self, poll_id: int) -> LiveTally:
-        ready, ballots, tally = keys(poll_id)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.exists(ready)
-            pipe.hgetall(tally)
-            pipe.hlen(ballots)
-            exists, counts, voters = await pipe.execute()
-        if not exists:
+        out = await self._read(keys=list(keys(poll_id)))
+        if int(out[0]) != 1:
             raise NotReady(poll_id)
-        return LiveTally({int(k): int(v) for k, v in counts.items()}, int(voters))
+        counts = out[2]
+        return LiveTally(
+            {int(counts[i]): int(counts[i + 1]) for i in range(0, len(counts), 2)}, int(out[1])
+        )
 
     async def rebuild(self, poll_id: int, ballots: Iterable[tuple[int, int, Sequence[int]]]) -> int:
         """Merge a PostgreSQL snapshot (user, version, picks) and recompute; returns voters."""
@@ -143,7 +161,7 @@ class TallyStore:
         return int(await self._recompute(keys=[ready, ballots_key, tally], args=[channel(poll_id)]))
 
     async def is_ready(self, poll_id: int) -> bool:
-        return bool(await self.redis.exists(keys(poll_id)[0]))
+        return bool(await self._vouched(keys=list(keys(poll_id))[:1]))
 
     async def forget(self, poll_id: int) -> None:
         await self.redis.delete(*keys(poll_id))
