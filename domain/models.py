@@ -1,5 +1,6 @@
 """Imports every bounded context's models so the metadata is complete (for Alembic)."""
 
+from domain import jobs as job_models  # noqa: F401
 from domain.base import Base
 from domain.community import models as community_models  # noqa: F401
 from domain.drops import models as drop_models  # noqa: F401

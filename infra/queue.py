@@ -12,12 +12,16 @@ functions (``workers/registry.py``), so nothing here depends on the workers.
 
 from __future__ import annotations
 
+from typing import Any
+
 from taskiq import AsyncBroker, SmartRetryMiddleware
 from taskiq.kicker import AsyncKicker
 from taskiq_redis import ListRedisScheduleSource, RedisStreamBroker
 
 from domain.jobs import Job
 from infra.config import Settings
+
+OUTBOX_LABEL = "outbox_id"
 
 # A message not acked this long after delivery (its worker died) is re-delivered.
 REDELIVER_AFTER_MS = 60_000
@@ -60,6 +64,8 @@ def make_broker(
     )
 
 
-async def kick(broker: AsyncBroker, job: Job) -> None:
-    """Send a job by its name; the process sending it need not know the function."""
-    await AsyncKicker(task_name=job.name, broker=broker, labels={}).kiq(**job.kwargs)
+async def kick(broker: AsyncBroker, job: Job, outbox_id: int | None = None) -> None:
+    """Send a job by its name (the process sending it need not know the function); the outbox
+    row it came from travels as a label, so the worker deletes it once the job has run."""
+    labels: dict[str, Any] = {} if outbox_id is None else {OUTBOX_LABEL: outbox_id}
+    await AsyncKicker(task_name=job.name, broker=broker, labels=labels).kiq(**job.kwargs)

@@ -1,4 +1,5 @@
-"""The unit of work: one session, one transaction; queued jobs and hooks run after the commit."""
+"""The unit of work: one session, one transaction; the jobs it queued are recorded in the same
+transaction (the outbox) and pushed after the commit; hooks run after the commit."""
 
 from __future__ import annotations
 
@@ -23,16 +24,38 @@ async def unit_of_work(
     try:
         async with sessionmaker() as session, session.begin():
             yield session
-    except BaseException:
-        jobs.end(token)
-        raise
-    pending = jobs.end(token)
+            pending = jobs.current()
+            outbox_ids = await jobs.record(session, pending.jobs) if pending.jobs else []
+    finally:
+        pending = jobs.end(token)
+    # The commit stands from here on: nothing below may turn the request into a failure.
     for hook in pending.hooks:
         try:
             await hook()
-        except Exception:  # the commit stands; reconcilers repair derived state
+        except Exception:  # reconcilers repair derived state
             log.exception("after-commit hook failed")
-    for job in pending.jobs:
-        if broker is None:
-            raise RuntimeError(f"job {job.name} queued where no queue is available")
-        await kick(broker, job)
+    if pending.jobs:
+        await push(sessionmaker, broker, list(zip(outbox_ids, pending.jobs, strict=True)))
+
+
+async def push(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    broker: AsyncBroker | None,
+    recorded: list[tuple[int, jobs.Job]],
+) -> None:
+    """Push recorded jobs; those that could not be pushed are left for the relay."""
+    failed: list[int] = []
+    for outbox_id, job in recorded:
+        try:
+            if broker is None:
+                raise RuntimeError("no queue in this process")
+            await kick(broker, job, outbox_id)
+        except Exception as exc:  # noqa: BLE001 - the outbox keeps the job
+            log.warning("job %s not pushed (%s); the relay will push it", job.name, exc)
+            failed.append(outbox_id)
+    if failed:
+        try:
+            async with sessionmaker() as session, session.begin():
+                await jobs.unpushed(session, failed)
+        except Exception as exc:  # noqa: BLE001 - then the relay finds them a little later
+            log.warning("could not mark %s jobs unpushed (%s)", len(failed), exc)

@@ -18,6 +18,7 @@ from infra.config import Settings
 from infra.queue import make_broker, make_retry_source
 from infra.services import Services, open_services
 from workers import drops, notifications, payments, polls, production, system
+from workers.outbox import OutboxMiddleware
 from workers.registry import JOBS, PERIODIC, STARTUP
 
 # Every module that registers jobs (importing them fills the registry).
@@ -32,6 +33,7 @@ JOB_GRACE_SECONDS = 20
 def register_all(broker: AsyncBroker, services: Services) -> None:
     """Give the broker every job, and the services they take."""
     broker.add_dependency_context({Services: services})
+    broker.add_middlewares(OutboxMiddleware(services))
     for name, func in JOBS.items():
         labels: dict[str, Any] = {}
         if name in PERIODIC:
