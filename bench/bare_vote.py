@@ -33,7 +33,7 @@ def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = make_engine(settings, settings.database_url or "")
-        redis = make_redis(settings.redis_url or "")
+        redis = make_redis(settings, settings.redis_url or "")
         state["sessionmaker"] = make_sessionmaker(engine)
         state["live"] = LivePolls(state["sessionmaker"], redis)  # type: ignore[arg-type]
         state["tokens"] = TokenIssuer(settings.jwt_secret, settings.access_token_ttl_seconds)

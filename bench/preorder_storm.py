@@ -131,7 +131,7 @@ async def verify(
 ) -> dict[str, object]:
     engine = make_engine(Settings(secret_key=SECRET), db_url, pool_size=2)
     sm = make_sessionmaker(engine)
-    redis = make_redis(redis_url)
+    redis = make_redis(Settings(secret_key=SECRET), redis_url)
     try:
         async with sm() as session:
             sold, per_variant = await drop_repo.sold(session, drop_id)

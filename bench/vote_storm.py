@@ -128,7 +128,7 @@ async def verify(db_url: str, redis_url: str, poll_id: int) -> tuple[bool, int, 
     settings = Settings(secret_key=SECRET)
     engine = make_engine(settings, db_url, pool_size=2)
     sm = make_sessionmaker(engine)
-    redis = make_redis(redis_url)
+    redis = make_redis(Settings(secret_key=SECRET), redis_url)
     try:
         async with sm() as session:
             truth, voters = await poll_repo.counts(session, poll_id)

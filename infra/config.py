@@ -60,9 +60,12 @@ class Settings(BaseSettings):
     worker_concurrency: int = 50
     queue_name: str = "c2m:{jobs}"
 
-    # Database pool
+    # Connection pools
     db_pool_size: int = 20
     db_max_overflow: int = 10
+    db_pool_timeout_seconds: float = 5.0
+    redis_max_connections: int = 200
+    redis_pool_timeout_seconds: float = 5.0
 
     @property
     def is_dev(self) -> bool:

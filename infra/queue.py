@@ -12,19 +12,81 @@ functions (``workers/registry.py``), so nothing here depends on the workers.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+from collections.abc import AsyncGenerator, Awaitable
 from typing import Any
 
-from taskiq import AsyncBroker, SmartRetryMiddleware
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from taskiq import AckableMessage, AsyncBroker, SmartRetryMiddleware
 from taskiq.kicker import AsyncKicker
 from taskiq_redis import ListRedisScheduleSource, RedisStreamBroker
 
 from domain.jobs import Job
 from infra.config import Settings
+from infra.resources import redis_connection_options
+
+log = logging.getLogger(__name__)
 
 OUTBOX_LABEL = "outbox_id"
 
 # A message not acked this long after delivery (its worker died) is re-delivered.
 REDELIVER_AFTER_MS = 60_000
+
+
+class StreamBroker(RedisStreamBroker):
+    """taskiq-redis's stream broker, made to survive Redis restarts by itself.
+
+    taskiq-redis creates the consumer group once, at start-up. A Redis that restarts empty
+    forgets it (and the API's next push recreates the stream without it), after which reading
+    fails with NOGROUP for good; a Redis that is down fails every read at once. Here the listener
+    recreates the group on NOGROUP and backs off while Redis is unreachable (logging once per
+    outage, not per attempt), so a worker never needs a restart."""
+
+    unreachable_since: float | None = None
+
+    async def listen(self) -> AsyncGenerator[AckableMessage, None]:
+        delay = 0.1
+        while True:
+            try:
+                async for message in super().listen():
+                    self._reached()
+                    delay = 0.1
+                    yield message
+            except ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                log.warning(
+                    "the job stream's consumer group is gone (Redis restarted empty?); "
+                    "recreating it"
+                )
+                await self._try(self._declare_consumer_group())
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                self._unreached(exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _try(self, step: Awaitable[None]) -> None:
+        try:
+            await step
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            self._unreached(exc)
+            await asyncio.sleep(1)
+
+    def _unreached(self, exc: BaseException) -> None:
+        if self.unreachable_since is None:
+            self.unreachable_since = time.monotonic()
+            log.warning("the job queue is unreachable (%s); retrying with backoff", exc)
+
+    def _reached(self) -> None:
+        if self.unreachable_since is not None:
+            log.warning(
+                "the job queue is back after %.1f s", time.monotonic() - self.unreachable_since
+            )
+            self.unreachable_since = None
 
 
 def schedule_prefix(settings: Settings) -> str:
@@ -40,7 +102,7 @@ def make_broker(
     settings: Settings, redis_url: str, retry_source: ListRedisScheduleSource | None = None
 ) -> AsyncBroker:
     retry_source = retry_source or make_retry_source(settings, redis_url)
-    return RedisStreamBroker(
+    return StreamBroker(
         redis_url,
         queue_name=settings.queue_name,
         consumer_group_name="c2m-workers",
@@ -51,6 +113,8 @@ def make_broker(
         # A group made after jobs were queued (a new install, or Redis restarted empty) still
         # reads them: start from the beginning of the stream, not from "now".
         consumer_id="0",
+        max_connection_pool_size=settings.redis_max_connections,
+        **redis_connection_options(settings),
     ).with_middlewares(
         SmartRetryMiddleware(
             default_retry_count=8,

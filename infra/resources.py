@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
+from typing import Any
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -26,9 +32,11 @@ def make_engine(settings: Settings, url: str, *, pool_size: int | None = None) -
         normalise_database_url(url),
         pool_size=pool_size or settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
+        # A request waits this long for a connection, then answers UNAVAILABLE (retry).
+        pool_timeout=settings.db_pool_timeout_seconds,
         # No pre-ping: it costs a round trip per checkout on the hot path. A connection the server
-        # dropped fails its statement, SQLAlchemy invalidates the pool, and the request is retried
-        # by the client; recycling keeps connections from ageing out behind proxies.
+        # dropped fails its statement (UNAVAILABLE), and SQLAlchemy then recycles every pooled
+        # connection older than the failure, so one request per process sees an outage end.
         pool_pre_ping=False,
         pool_recycle=1800,
     )
@@ -38,5 +46,25 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-def make_redis(url: str) -> Redis:
-    return Redis.from_url(url, decode_responses=True, health_check_interval=30)
+def redis_connection_options(settings: Settings) -> dict[str, Any]:
+    """How every Redis client of ours connects: a dead pooled connection (Redis restarted) is
+    retried at once on a fresh one; idle connections are checked; a burst waits for a free
+    connection instead of failing."""
+    return {
+        "retry": Retry(ExponentialWithJitterBackoff(base=0.02, cap=0.5), retries=3),
+        "retry_on_error": [RedisConnectionError, RedisTimeoutError, ConnectionError, OSError],
+        "health_check_interval": 10,
+        "socket_keepalive": True,
+        "socket_connect_timeout": 2,
+    }
+
+
+def make_redis(settings: Settings, url: str) -> Redis:
+    pool = BlockingConnectionPool.from_url(
+        url,
+        decode_responses=True,
+        max_connections=settings.redis_max_connections,
+        timeout=settings.redis_pool_timeout_seconds,
+        **redis_connection_options(settings),
+    )
+    return Redis.from_pool(pool)

@@ -63,7 +63,7 @@ async def open_services(
     ``poster`` is how the sandbox payment provider reaches our webhook (the API passes one; a
     worker only refunds). ``queue`` lets the worker pass the broker it consumes from."""
     engine = make_engine(settings, database_url, pool_size=pool_size)
-    redis = make_redis(redis_url)
+    redis = make_redis(settings, redis_url)
     own_queue = queue is None
     broker = queue or make_broker(settings, redis_url)
     if own_queue:

@@ -134,7 +134,7 @@ PLACER = textwrap.dedent(
     async def main():
         engine = make_engine(Settings(), sys.argv[1], pool_size=1)
         sm = make_sessionmaker(engine)
-        store = ReservationStore(make_redis(sys.argv[2]))
+        store = ReservationStore(make_redis(Settings(), sys.argv[2]))
         await preorders.place_preorder(
             lambda: unit_of_work(sm, None), sm, store, Actor(user_id=int(sys.argv[3])),
             int(sys.argv[4]), [(int(sys.argv[5]), 2)], "killed",
