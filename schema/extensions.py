@@ -8,15 +8,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from strawberry.extensions import SchemaExtension
 
 from domain.errors import DomainError
 from infra.metrics import GRAPHQL_LATENCY, GRAPHQL_OPERATIONS, operation_label
+from infra.outages import OutageLog, is_outage
 
 log = logging.getLogger("c2m.graphql")
+OUTAGES = OutageLog(log)
 
 INTERNAL_MESSAGE = "Internal server error. The request id in the X-Request-ID header identifies it."
 
@@ -51,10 +50,8 @@ def shape_error(error: GraphQLError, request_id: str) -> GraphQLError:
         if error.path is None:
             return _typed(error, "GRAPHQL_VALIDATION_FAILED")
         return _typed(error, "BAD_USER_INPUT")
-    if _is_outage(original):
-        log.warning(
-            "dependency unavailable in %s: %r", ".".join(map(str, error.path or [])), original
-        )
+    if is_outage(original):
+        OUTAGES.report(".".join(map(str, error.path or [])) or "the request", original)
         return GraphQLError(
             "A database or cache is briefly unavailable; retry the request.",
             nodes=error.nodes,
@@ -70,24 +67,6 @@ def shape_error(error: GraphQLError, request_id: str) -> GraphQLError:
         path=error.path,
         extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
     )
-
-
-def _is_outage(error: BaseException) -> bool:
-    """A lost connection to PostgreSQL or Redis: the client may retry (nothing was committed
-    that it was told about)."""
-    if isinstance(
-        error,
-        (
-            RedisConnectionError,
-            RedisTimeoutError,
-            OperationalError,
-            InterfaceError,
-            ConnectionError,
-            TimeoutError,
-        ),
-    ):
-        return True
-    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
 
 
 class ErrorsAndMetrics(SchemaExtension):

@@ -23,14 +23,18 @@ from domain.payments import webhook
 from domain.production import sheets
 from infra.adapters import NOTIFY_PATH
 from infra.config import Settings
+from infra.logging import request_id_var
+from infra.outages import OutageLog, is_outage
 from infra.services import Services, open_services
 from schema.build import build_schema
+from schema.ids import parse_pk
 from server.auth import authenticate
 from server.graphql_view import C2MGraphQL
 from server.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from server.persisted import PersistedDocuments, load_manifest
 
 log = logging.getLogger("c2m.app")
+OUTAGES = OutageLog(log)
 
 
 class State(TypedDict):
@@ -145,11 +149,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 },
                 status_code=401,
             )
+        batch_id = parse_pk(request.path_params["batch_id"])
         try:
-            batch_id = int(request.path_params["batch_id"])
+            if batch_id is None:
+                raise DomainError("No such batch.")
             async with services.sessionmaker() as session:
                 body = await sheets.production_sheet(session, actor, batch_id)
-        except (DomainError, ValueError):
+        except DomainError:
             return JSONResponse({"error": "No such batch.", "code": "NOT_FOUND"}, status_code=404)
         return Response(
             body,
@@ -173,4 +179,34 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Middleware(RequestIdMiddleware),
         Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
     ]
-    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+
+    async def failure(request: Request, exc: Exception) -> Response:
+        """Outside /graphql too, a client never sees a trace: an outage is 503 (retry), anything
+        else 500 with the request id that the log line carries."""
+        # This handler runs outside the request-id middleware: take the id from the scope.
+        request_id = str(request.scope.get("state", {}).get("request_id", "-"))
+        headers = {"X-Request-ID": request_id}
+        if is_outage(exc):
+            OUTAGES.report(request.url.path, exc)
+            return JSONResponse(
+                {"code": "UNAVAILABLE", "message": "Briefly unavailable; retry."},
+                status_code=503,
+                headers={**headers, "Retry-After": "1"},
+            )
+        token = request_id_var.set(request_id)
+        try:
+            log.error("unexpected error on %s", request.url.path, exc_info=exc)
+        finally:
+            request_id_var.reset(token)
+        return JSONResponse(
+            {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+            status_code=500,
+            headers=headers,
+        )
+
+    return Starlette(
+        routes=routes,
+        middleware=middleware,
+        lifespan=lifespan,
+        exception_handlers={Exception: failure},
+    )

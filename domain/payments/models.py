@@ -59,3 +59,7 @@ class LedgerEntry(Timestamped, Base):
     refund_no: Mapped[str | None] = mapped_column(String(64))
     provider_refund_id: Mapped[str | None] = mapped_column(String(64))
     refund_of_id: Mapped[int | None] = mapped_column(ForeignKey("payment_ledger.id"))
+    # A payment the order awaited (it moved the order on) or not (a second payment, the wrong
+    # step or amount, one after a cancellation: refunded in full). NULL for refunds, and for
+    # payments recorded before this column existed (they were all applied).
+    applied: Mapped[bool | None]

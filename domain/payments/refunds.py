@@ -10,44 +10,62 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.drops import repository as drop_repo
-from domain.drops.models import OrderStatus
+from domain.drops.models import Order, OrderStatus
 from domain.payments import repository as repo
 from domain.payments.models import EntryKind, LedgerEntry
 from domain.payments.provider import PaymentProvider, RefundRequest
 from domain.payments.trade import out_trade_no
 
 
+def owed_now(order: Order) -> int:
+    """What the member owes today: what settlement (or a default) fixed; nothing for a cancelled
+    order or one not paid yet; before settlement, the step paid (the deposit, or the full price).
+    Anything paid beyond it (a second payment, a payment of the wrong step or amount, one that
+    came after a cancellation) is refunded."""
+    if order.owed_fen is not None:
+        return order.owed_fen
+    if order.status in (OrderStatus.DEPOSIT_PAID, OrderStatus.PAID):
+        return order.amount_due_fen
+    return 0
+
+
 async def refund_order(session: AsyncSession, provider: PaymentProvider, order_id: int) -> int:
     """Refund what an order holds beyond what its member owes; returns the amount refunded.
 
-    What is owed: ``owed_fen`` when settlement (or a default) set it, else nothing for a
-    cancelled order, and nothing to decide yet for a live unsettled one. Runs under the order's
-    row lock; refund numbers are ``R<order>-<n>`` with n counted under that lock, so a retry after
-    a crash reuses the same number and the provider returns the same refund."""
+    Runs under the order's row lock; refund numbers are ``R<order>-<n>`` with n counted under
+    that lock, so a retry after a crash reuses the same number and the provider returns the same
+    refund, and whatever the provider (sandbox or WeChat Pay) a payment is returned once."""
     order = await drop_repo.get_order_for_update(session, order_id)
     if order is None:
         return 0
-    cancelled = order.status in (OrderStatus.CANCELLED, OrderStatus.REFUNDED)
-    owed = order.owed_fen if order.owed_fen is not None else (0 if cancelled else None)
-    if owed is None:
-        return 0
+    owed = owed_now(order)
     entries = await repo.entries(session, order_id)
-    paid = sum(e.amount_fen for e in entries if e.kind is EntryKind.PAYMENT)
+    payments = [e for e in entries if e.kind is EntryKind.PAYMENT]
     refunds = [e for e in entries if e.kind is EntryKind.REFUND]
-    excess = paid - sum(e.amount_fen for e in refunds) - owed
-    refunded = 0
-    n = len(refunds)
-    for payment in reversed([e for e in entries if e.kind is EntryKind.PAYMENT]):
-        if excess <= 0:
-            break
-        left = payment.amount_fen - sum(
+
+    def left(payment: LedgerEntry) -> int:
+        return payment.amount_fen - sum(
             r.amount_fen for r in refunds if r.refund_of_id == payment.id
         )
-        take = min(left, excess)
+
+    # Payments the order never awaited go back whole; of the others, what exceeds the debt goes
+    # back, the latest payments first.
+    applied = [p for p in payments if p.applied is not False]
+    excess = sum(left(p) for p in applied) - owed
+    plan: list[tuple[LedgerEntry, int]] = [(p, left(p)) for p in payments if p.applied is False]
+    for payment in reversed(applied):
+        take = min(left(payment), excess)
+        if take > 0:
+            plan.append((payment, take))
+            excess -= take
+    n = len(refunds)
+    refunded = 0
+    for payment, take in plan:
         if take <= 0:
             continue
         refund_no = f"R{order_id}-{n}"
-        assert payment.step is not None
+        if payment.step is None:
+            raise RuntimeError(f"payment {payment.id} has no step")
         provider_id = await provider.refund(
             RefundRequest(
                 out_trade_no=out_trade_no(order_id, payment.step),
@@ -71,8 +89,8 @@ async def refund_order(session: AsyncSession, provider: PaymentProvider, order_i
             ),
         )
         n += 1
-        excess -= take
         refunded += take
+    paid = sum(p.amount_fen for p in payments)
     if order.status is OrderStatus.CANCELLED and paid > 0 and owed == 0:
         await drop_repo.set_order_status(
             session, order_id, [OrderStatus.CANCELLED], OrderStatus.REFUNDED

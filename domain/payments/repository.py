@@ -10,8 +10,8 @@ from domain.payments.models import EntryKind, LedgerEntry, PaymentStep
 RECORD_PAYMENT = text(
     """
     INSERT INTO payment_ledger (order_id, kind, step, amount_fen, currency, provider,
-                                provider_txn_id)
-    VALUES (:order_id, 'PAYMENT', :step, :amount, :currency, :provider, :txn)
+                                provider_txn_id, applied)
+    VALUES (:order_id, 'PAYMENT', :step, :amount, :currency, :provider, :txn, :applied)
     ON CONFLICT (provider, provider_txn_id) DO NOTHING
     RETURNING id
     """
@@ -27,6 +27,7 @@ async def record_payment(
     currency: str,
     provider: str,
     txn: str,
+    applied: bool,
 ) -> int | None:
     """The new ledger row's id, or None when this provider transaction was recorded before."""
     return (
@@ -39,6 +40,7 @@ async def record_payment(
                 "currency": currency,
                 "provider": provider,
                 "txn": txn,
+                "applied": applied,
             },
         )
     ).scalar_one_or_none()

@@ -18,7 +18,7 @@ from domain.errors import DomainError, ErrorCode
 from domain.payments import repository as repo
 from domain.payments.models import PaymentStep
 from domain.payments.provider import BadNotification, PaymentNotice, PaymentProvider
-from domain.payments.trade import parse_trade_no
+from domain.payments.trade import parse_trade_no, step_of
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,12 @@ class NotificationRejected(DomainError):
 async def handle_notification(
     session: AsyncSession, provider: PaymentProvider, headers: Mapping[str, str], body: bytes
 ) -> str:
-    """Verify, then record a payment exactly once. Returns what happened (for the log)."""
+    """Verify, then record a payment exactly once. Returns what happened (for the log).
+
+    A notification that does not verify changes nothing (400, the provider's problem). One that
+    verifies is money the member paid: it is recorded whatever it is. If it is what the order
+    awaits (its current step, its amount, its currency) the order moves on; if not (a second
+    payment, the wrong step, the wrong amount, an order cancelled meanwhile) it is refunded."""
     try:
         notice: PaymentNotice = provider.parse_notification(headers, body)
     except BadNotification as exc:
@@ -43,20 +48,18 @@ async def handle_notification(
         raise NotificationRejected("Unknown out_trade_no.")
     order_id, step = parsed
     order = await drop_repo.get_order_for_update(session, order_id)
-    if order is None:
+    drop = await drop_repo.get(session, order.drop_id) if order is not None else None
+    if order is None or drop is None:
         raise NotificationRejected("Unknown order.")
-    if notice.amount_fen != order.amount_due_fen or notice.currency != order.currency:
-        log.error(
-            "amount mismatch on order %s: notified %s %s, expected %s %s",
-            order_id,
-            notice.amount_fen,
-            notice.currency,
-            order.amount_due_fen,
-            order.currency,
-        )
-        raise NotificationRejected(
-            "The amount does not match the order.", code=ErrorCode.AMOUNT_MISMATCH
-        )
+    if notice.amount_fen <= 0:
+        raise NotificationRejected("A payment of nothing.", code=ErrorCode.AMOUNT_MISMATCH)
+    awaited = (
+        order.status in (OrderStatus.PENDING_PAYMENT, OrderStatus.DEPOSIT_PAID)
+        and step is step_of(order, drop.payment_mode)
+        and notice.amount_fen == order.amount_due_fen
+        and notice.currency == order.currency
+        and (order.status is OrderStatus.PENDING_PAYMENT or order.balance_due_at is not None)
+    )
     inserted = await repo.record_payment(
         session,
         order_id=order_id,
@@ -65,14 +68,22 @@ async def handle_notification(
         currency=notice.currency,
         provider=provider.name,
         txn=notice.transaction_id,
+        applied=awaited,
     )
     if inserted is None:
         return "replay: already recorded"
-    if (
-        step is PaymentStep.BALANCE
-        and order.status is OrderStatus.DEPOSIT_PAID
-        and order.balance_due_at is not None
-    ):
+    if not awaited:
+        log.warning(
+            "order %s (%s) got a payment it does not await (%s %s %s): refunding it",
+            order_id,
+            order.status.value,
+            step.value,
+            notice.amount_fen,
+            notice.currency,
+        )
+        jobs.enqueue("order.refund", order_id=order_id)
+        return f"order {order_id}: unawaited payment recorded, refunding"
+    if step is PaymentStep.BALANCE:
         await drop_repo.set_order_status(
             session,
             order_id,
@@ -83,12 +94,8 @@ async def handle_notification(
         )
         jobs.enqueue("production.plan", drop_id=order.drop_id)
         return f"order {order_id} balance paid: CONFIRMED"
-    if order.status is OrderStatus.PENDING_PAYMENT and step is not PaymentStep.BALANCE:
-        new = OrderStatus.DEPOSIT_PAID if step is PaymentStep.DEPOSIT else OrderStatus.PAID
-        await drop_repo.set_order_status(
-            session, order_id, [OrderStatus.PENDING_PAYMENT], new, paid_at=utcnow(), expires_at=None
-        )
-        return f"order {order_id} {new.value}"
-    # Paid after it expired or was cancelled: the money goes back.
-    jobs.enqueue("order.refund", order_id=order_id)
-    return f"order {order_id} was {order.status.value}: refunding"
+    new = OrderStatus.DEPOSIT_PAID if step is PaymentStep.DEPOSIT else OrderStatus.PAID
+    await drop_repo.set_order_status(
+        session, order_id, [OrderStatus.PENDING_PAYMENT], new, paid_at=utcnow(), expires_at=None
+    )
+    return f"order {order_id} {new.value}"

@@ -119,3 +119,52 @@ def test_notifications_verify_and_decrypt() -> None:
         adapter.parse_notification({**headers, "Wechatpay-Serial": "OTHER"}, body)
     with pytest.raises(BadNotification):
         adapter.parse_notification(headers, body + b" ")
+
+
+async def test_a_second_wechat_payment_is_refunded_once(
+    services: Any, client: Any, operator_token: str
+) -> None:
+    """The same rule through the WeChat Pay adapter's own notification path and refund call."""
+    from domain.payments import refunds, webhook
+    from domain.payments.models import PaymentStep
+    from domain.payments.trade import out_trade_no
+    from tests.helpers import make_community, make_koc, make_open_drop, members, pk, preorder
+
+    koc = await make_koc(client, operator_token)
+    community = await make_community(client, koc["accessToken"])
+    (token,) = await members(client, community["inviteCode"], 1)
+    drop = await make_open_drop(client, koc["accessToken"], [community["id"]])
+    placed = await preorder(client, token, drop["id"], [(drop["variants"][0]["id"], 1)], "k")
+    order_id = pk(placed["order"]["id"])
+    refunds_asked: list[dict[str, Any]] = []
+    with fake_wechat() as fake:
+
+        def refund(m: str, q: dict[str, str], body: bytes, h: dict[str, str]) -> tuple[int, Any]:
+            refunds_asked.append(json.loads(body))
+            return 200, {"status": "PROCESSING", "refund_id": f"R-{len(refunds_asked)}"}
+
+        fake.route("POST", "/v3/refund/domestic/refunds", refund)
+        pay = _adapter(fake.base_url)
+        try:
+            for txn in ("4200001", "4200002"):
+                headers, body = sign_notification(
+                    KEYS,
+                    PLATFORM,
+                    "P-SERIAL",
+                    {
+                        "out_trade_no": out_trade_no(order_id, PaymentStep.DEPOSIT),
+                        "transaction_id": txn,
+                        "trade_state": "SUCCESS",
+                        "amount": {"total": 5000, "currency": "CNY"},
+                    },
+                )
+                async with services.unit_of_work() as session:
+                    await webhook.handle_notification(session, pay, headers, body)
+            for expected in (5000, 0):
+                async with services.sessionmaker() as session, session.begin():
+                    assert await refunds.refund_order(session, pay, order_id) == expected
+        finally:
+            await pay.aclose()
+    assert [(r["out_refund_no"], r["amount"]["refund"]) for r in refunds_asked] == [
+        (f"R{order_id}-0", 5000)
+    ]

@@ -99,11 +99,16 @@ async def test_deposit_balance_request_payment_and_default(
     assert node["status"] == "DEPOSIT_PAID" and node["balanceDueAt"] is not None
     balance = node["amountDue"]["amountFen"]
     assert balance == 2 * 29900 - 2 * 5000
-    bad = await pay(client, services, a["pk"], balance - 1, PaymentStep.BALANCE, "B0")
-    assert bad == 400
+    # A balance of the wrong amount is money the member paid: recorded, not taken as the
+    # balance, and given back in full.
+    assert await pay(client, services, a["pk"], balance - 1, PaymentStep.BALANCE, "B0") == 204
+    node = (await client.query(ORDER, {"o": a["id"]}, token=a["token"]))["node"]
+    assert node["status"] == "DEPOSIT_PAID"
     assert await pay(client, services, a["pk"], balance, PaymentStep.BALANCE, "B1") == 204
     node = (await client.query(ORDER, {"o": a["id"]}, token=a["token"]))["node"]
     assert node["status"] == "CONFIRMED"
+    assert await _refund(services, a["pk"]) == balance - 1
+    assert await _refund(services, a["pk"]) == 0
     assert await _net(services, a["pk"]) == 2 * 29900
     # b never pays its balance: past the deadline it is cancelled and the deposit kept.
     await sql(
