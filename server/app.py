@@ -18,9 +18,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
+from domain import jobs
 from domain.errors import DomainError
 from domain.payments import webhook
 from domain.production import sheets
+from infra import heartbeat
 from infra.adapters import NOTIFY_PATH
 from infra.config import Settings
 from infra.logging import request_id_var
@@ -117,10 +119,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
             except Exception as exc:  # noqa: BLE001 - readiness reports any failure
                 checks[name] = f"error: {type(exc).__name__}"
         ok = all(v == "ok" for v in checks.values())
-        return JSONResponse(
-            {"status": "ok" if ok else "unavailable", "checks": checks},
-            status_code=200 if ok else 503,
-        )
+        body: dict[str, Any] = {"status": "ok" if ok else "unavailable", "checks": checks}
+        if checks["postgres"] == "ok":
+            # Informational (the API serves without workers; follow-ups wait in the outbox).
+            async with services.sessionmaker() as session:
+                beats = await heartbeat.heartbeats(session)
+                stuck = await jobs.stuck(session)
+            body["workers"] = {
+                "alive": sum(b.alive for b in beats),
+                "reaching_queue": sum(b.alive and b.queue_ok for b in beats),
+            }
+            body["stuck_jobs"] = stuck
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     async def payment_notify(request: Request) -> Response:
         """WeChat Pay (and the sandbox) notifications: verified, idempotent, thin."""

@@ -18,6 +18,7 @@ import uvicorn
 
 from domain.identity import roles
 from domain.identity.tokens import TokenIssuer
+from infra import heartbeat
 from infra.config import Settings
 from infra.logging import configure_logging
 from infra.resources import make_engine, make_sessionmaker
@@ -211,6 +212,34 @@ async def _create_operator(settings: Settings, db: str, openid: str, name: str) 
     return TokenIssuer(settings.jwt_secret, settings.access_token_ttl_seconds).issue(
         user_id
     ).token, user_id
+
+
+@cli.command(
+    help="List the workers' heartbeats; exit 1 if none is alive (on this host with --this-host): "
+    "a health check for a worker's container."
+)
+@click.option("--this-host", is_flag=True, help="Only workers running on this host.")
+def workers(this_host: bool) -> None:
+    settings = _settings()
+    with _servers(settings) as (db, _):
+        beats = asyncio.run(_heartbeats(settings, db))
+    host = heartbeat.this_host()
+    shown = [b for b in beats if b.host == host] if this_host else beats
+    for b in shown:
+        state = "alive" if b.alive else "silent"
+        queue = "reaches the queue" if b.queue_ok else "queue unreachable"
+        click.echo(f"{b.worker_id}  {state}  {queue}  last seen {b.seen_at:%Y-%m-%d %H:%M:%S}Z")
+    if not any(b.alive for b in shown):
+        raise click.ClickException("no live worker")
+
+
+async def _heartbeats(settings: Settings, db: str) -> list[heartbeat.Heartbeat]:
+    engine = make_engine(settings, db, pool_size=1)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            return await heartbeat.heartbeats(session)
+    finally:
+        await engine.dispose()
 
 
 @cli.command(

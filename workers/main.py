@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from taskiq import AsyncBroker, TaskiqScheduler
@@ -14,6 +17,7 @@ from taskiq.api import run_scheduler_task
 from taskiq.receiver import Receiver
 from taskiq.schedule_sources import LabelScheduleSource
 
+from infra import heartbeat
 from infra.config import Settings
 from infra.queue import make_broker, make_retry_source
 from infra.services import Services, open_services
@@ -39,6 +43,19 @@ def register_all(broker: AsyncBroker, services: Services) -> None:
         if name in PERIODIC:
             labels["schedule"] = [{"interval": PERIODIC[name]}]
         broker.register_task(func, task_name=name, **labels)
+
+
+async def _beat(services: Services, broker: AsyncBroker, worker_id: str) -> None:
+    """Say every few seconds that this worker is alive and whether it reaches the queue."""
+    started = datetime.now(UTC)
+    while True:
+        queue_ok = getattr(broker, "unreachable_since", None) is None
+        try:
+            async with services.sessionmaker() as session, session.begin():
+                await heartbeat.beat(session, worker_id, os.getpid(), started, queue_ok)
+        except Exception as exc:  # noqa: BLE001 - PostgreSQL down: the next beat tells
+            log.debug("heartbeat not recorded: %s", exc)
+        await asyncio.sleep(heartbeat.BEAT_EVERY_SECONDS)
 
 
 async def on_start(services: Services) -> None:
@@ -78,6 +95,8 @@ async def run_worker(
         finish = asyncio.Event()
         receiving = asyncio.create_task(receiver.listen(finish))
         sched = asyncio.create_task(run_scheduler_task(scheduler))
+        worker_id = f"{heartbeat.this_host()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        beating = asyncio.create_task(_beat(services, broker, worker_id))
         log.info("worker started (queue %s)", settings.queue_name)
         try:
             await stop.wait()
@@ -85,6 +104,7 @@ async def run_worker(
             # Stop taking jobs, let the running ones finish (a job cut off is not acked, so
             # another worker takes it again: every job is idempotent).
             log.info("worker stopping")
+            beating.cancel()
             sched.cancel()
             finish.set()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -97,3 +117,6 @@ async def run_worker(
                     await receiving
             with contextlib.suppress(Exception):
                 await broker.shutdown()
+            with contextlib.suppress(Exception):
+                async with services.sessionmaker() as session, session.begin():
+                    await heartbeat.forget(session, worker_id)

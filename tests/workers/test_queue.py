@@ -54,3 +54,20 @@ def test_enqueue_outside_a_unit_of_work_is_a_bug() -> None:
     except RuntimeError:
         return
     raise AssertionError("enqueue outside a unit of work must raise")
+
+
+async def test_a_running_worker_is_seen_alive(client: Any, settings: Settings) -> None:
+    async def workers() -> dict[str, int]:
+        resp = await client.http.get("/readyz")
+        assert resp.status_code == 200
+        return dict(resp.json()["workers"])
+
+    assert await workers() == {"alive": 0, "reaching_queue": 0}
+    async with running_worker(settings):
+        for _ in range(100):  # it beats as soon as it starts
+            if await workers() == {"alive": 1, "reaching_queue": 1}:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the worker never reported alive")
+    assert await workers() == {"alive": 0, "reaching_queue": 0}  # a clean stop says goodbye
