@@ -94,16 +94,19 @@ def end(token: contextvars.Token[Pending | None]) -> Pending:
 
 
 async def record(session: AsyncSession, pending: Sequence[Job]) -> list[int]:
-    """Write the jobs in the caller's transaction, marked pushed (the push follows the commit;
-    a failed push clears the mark). Returns their ids, in order."""
-    rows = [{"name": j.name, "kwargs": j.kwargs, "pushed_at": func.now()} for j in pending]
+    """Write the jobs in the caller's transaction, not yet pushed. Returns their ids, in order.
+    If the process never gets to push them (the reply to COMMIT was lost, it died), the relay
+    pushes them a few seconds later."""
+    rows = [{"name": j.name, "kwargs": j.kwargs} for j in pending]
     stmt = insert(OutboxJob).values(rows).returning(OutboxJob.id)
     return list((await session.execute(stmt)).scalars())
 
 
-async def unpushed(session: AsyncSession, ids: Sequence[int]) -> None:
-    """The push after the commit failed: let the relay push these soon."""
-    await session.execute(update(OutboxJob).where(OutboxJob.id.in_(ids)).values(pushed_at=None))
+async def pushed(session: AsyncSession, ids: Sequence[int]) -> None:
+    """These are in the queue now: the relay leaves them alone unless they are never done."""
+    await session.execute(
+        update(OutboxJob).where(OutboxJob.id.in_(ids)).values(pushed_at=func.now())
+    )
 
 
 async def done(session: AsyncSession, outbox_id: int) -> None:
@@ -112,7 +115,7 @@ async def done(session: AsyncSession, outbox_id: int) -> None:
 
 async def due_for_relay(session: AsyncSession, limit: int = 500) -> list[OutboxJob]:
     """Jobs never pushed, or pushed long ago and not done; locked for this relay (SKIP LOCKED
-    lets several workers relay at once), marked pushed now."""
+    lets several workers relay at once) and counted; the push marks them pushed."""
     never = OutboxJob.pushed_at.is_(None) & (OutboxJob.created_at < func.now() - UNPUSHED_GRACE)
     lost = OutboxJob.pushed_at < func.now() - REDELIVER_AFTER
     stmt = (
@@ -127,7 +130,7 @@ async def due_for_relay(session: AsyncSession, limit: int = 500) -> list[OutboxJ
         await session.execute(
             update(OutboxJob)
             .where(OutboxJob.id.in_([r.id for r in rows]))
-            .values(pushed_at=func.now(), relays=OutboxJob.relays + 1)
+            .values(relays=OutboxJob.relays + 1)
         )
     return rows
 

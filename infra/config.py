@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     # Worker
     worker_concurrency: int = 50
     queue_name: str = "c2m:{jobs}"
+    # A job a worker took and did not finish (the worker died) is given to another after this.
+    job_redeliver_seconds: int = 30
 
     # Connection pools
     db_pool_size: int = 20

@@ -2,7 +2,8 @@
 
 Why taskiq + taskiq-redis: async-native, works with redis-py 5+ (arq pins redis<6), a stream
 broker with consumer groups gives at-least-once delivery (a message is acked only after the job
-finished; a killed worker's messages are re-claimed by another after ``REDELIVER_AFTER_MS``),
+finished; a killed worker's messages are re-claimed by another after
+``C2M_JOB_REDELIVER_SECONDS``),
 retries with exponential backoff come from its SmartRetryMiddleware, and more worker processes
 join the same consumer group to scale out. See docs/architecture.md.
 
@@ -32,9 +33,6 @@ from infra.resources import redis_connection_options
 log = logging.getLogger(__name__)
 
 OUTBOX_LABEL = "outbox_id"
-
-# A message not acked this long after delivery (its worker died) is re-delivered.
-REDELIVER_AFTER_MS = 60_000
 
 
 class StreamBroker(RedisStreamBroker):
@@ -106,7 +104,8 @@ def make_broker(
         redis_url,
         queue_name=settings.queue_name,
         consumer_group_name="c2m-workers",
-        idle_timeout=REDELIVER_AFTER_MS,
+        # A message not acked this long after delivery (its worker died) is re-delivered.
+        idle_timeout=settings.job_redeliver_seconds * 1000,
         unacknowledged_lock_timeout=30,
         xread_block=1000,
         maxlen=100_000,

@@ -43,8 +43,9 @@ async def push(
     broker: AsyncBroker | None,
     recorded: list[tuple[int, jobs.Job]],
 ) -> None:
-    """Push recorded jobs; those that could not be pushed are left for the relay."""
-    failed: list[int] = []
+    """Push recorded jobs and mark them pushed; those that could not be pushed (or not marked)
+    are left for the relay, which pushes unmarked jobs after a few seconds."""
+    done: list[int] = []
     for outbox_id, job in recorded:
         try:
             if broker is None:
@@ -52,10 +53,11 @@ async def push(
             await kick(broker, job, outbox_id)
         except Exception as exc:  # noqa: BLE001 - the outbox keeps the job
             log.warning("job %s not pushed (%s); the relay will push it", job.name, exc)
-            failed.append(outbox_id)
-    if failed:
+            continue
+        done.append(outbox_id)
+    if done:
         try:
             async with sessionmaker() as session, session.begin():
-                await jobs.unpushed(session, failed)
-        except Exception as exc:  # noqa: BLE001 - then the relay finds them a little later
-            log.warning("could not mark %s jobs unpushed (%s)", len(failed), exc)
+                await jobs.pushed(session, done)
+        except Exception as exc:  # noqa: BLE001 - at worst the relay pushes them once more
+            log.warning("could not mark %s jobs pushed (%s)", len(done), exc)

@@ -8,7 +8,7 @@ import logging
 import os
 import signal
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from taskiq import AsyncBroker, TaskiqScheduler
@@ -94,7 +94,8 @@ async def run_worker(
         )
         finish = asyncio.Event()
         receiving = asyncio.create_task(receiver.listen(finish))
-        sched = asyncio.create_task(run_scheduler_task(scheduler))
+        # Read the schedules (retries waiting in Redis among them) every 2 s, not every minute.
+        sched = asyncio.create_task(run_scheduler_task(scheduler, interval=timedelta(seconds=2)))
         worker_id = f"{heartbeat.this_host()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         beating = asyncio.create_task(_beat(services, broker, worker_id))
         log.info("worker started (queue %s)", settings.queue_name)

@@ -9,7 +9,7 @@ from domain.notifications.models import NotificationKind
 from infra.services import Services
 from workers.registry import SERVICES, job
 
-DELIVERY_SLICE_SECONDS = 20
+DELIVERY_SLICE_SECONDS = 10
 
 
 @job("notification.expand")
