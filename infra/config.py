@@ -31,7 +31,9 @@ class Settings(BaseSettings):
     # GraphQL limits
     max_query_depth: int = 12
     max_aliases: int = 30
-    max_tokens: int = 5000
+    max_query_fields: int = 500
+    max_query_cost: int = 25_000
+    max_tokens: int = 2000
     max_body_bytes: int = 256 * 1024
     introspection: bool = True
     trusted_documents_only: bool = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,9 +10,7 @@ import strawberry
 from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry import relay
-from strawberry.extensions import AddValidationRules, ParserCache, ValidationCache
-from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
-from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
+from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.types import ExecutionContext
 
 from infra.config import Settings
@@ -23,6 +22,8 @@ from schema.drops.subscriptions import DropSubscription
 from schema.extensions import ErrorsAndMetrics
 from schema.identity.mutations import IdentityMutation
 from schema.identity.queries import IdentityQuery
+from schema.limits import DocumentLimits
+from schema.limits import Limits as DocumentSize
 from schema.notifications.mutations import NotificationMutation
 from schema.notifications.queries import NotificationQuery
 from schema.payments.mutations import PaymentMutation
@@ -71,25 +72,29 @@ class C2MSchema(strawberry.Schema):
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
-    # strawberry's limiters (QueryDepthLimiter, MaxAliasesLimiter, MaxTokensLimiter,
-    # DisableIntrospection) folded into one extension: the same graphql-core rules and parse
-    # option, but one set of hooks per request instead of four (hooks cost on every request,
-    # while cached validation runs the rules once per document).
-    rules: list[Any] = [
-        max_depth_rule(settings.max_query_depth, None, None),
-        max_aliases_rule(settings.max_aliases),
-    ]
-    if not settings.introspection:
-        rules.append(NoSchemaIntrospectionCustomRule)
+    # One extension for every limit: the lexer's token limit, the document's size measured in
+    # linear time before validation (schema/limits.py, instead of strawberry's depth and alias
+    # limiters, which walk every fragment spread again), and introspection when it is off.
+    rules: list[Any] = [] if settings.introspection else [NoSchemaIntrospectionCustomRule]
     max_tokens = settings.max_tokens
+    document_limits = DocumentSize(
+        depth=settings.max_query_depth,
+        aliases=settings.max_aliases,
+        fields=settings.max_query_fields,
+        cost=settings.max_query_cost,
+    )
 
-    class Limits(AddValidationRules):
-        def __init__(self) -> None:
-            super().__init__(rules)
+    class Limits(DocumentLimits):
+        limits = document_limits
+        verdicts: OrderedDict[str, str | None] = OrderedDict()
 
         def on_operation(self) -> Iterator[None]:
             self.execution_context.parse_options["max_tokens"] = max_tokens
-            yield from super().on_operation()
+            self.execution_context.validation_rules = (
+                *self.execution_context.validation_rules,
+                *rules,
+            )
+            yield
 
     extensions: list[Any] = [
         ErrorsAndMetrics,

@@ -41,6 +41,9 @@ def shape_error(error: GraphQLError, request_id: str) -> GraphQLError:
             path=error.path,
             extensions={"code": original.code.value, "field": original.field},
         )
+    if isinstance(original, RecursionError):
+        # A document (or its literals) nesting deeper than the parser can follow.
+        return _typed(GraphQLError("The document nests too deeply."), "GRAPHQL_PARSE_FAILED")
     if original is None or isinstance(original, GraphQLError):
         # A problem with the document or the variables: the client's to fix; say what it is.
         if isinstance(error, GraphQLSyntaxError) or isinstance(original, GraphQLSyntaxError):

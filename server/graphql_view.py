@@ -22,6 +22,26 @@ from schema.context import Context
 from server.auth import authenticate
 from server.persisted import PersistedDocuments, PersistedError
 
+MAX_JSON_NESTING = 32
+
+
+def _nesting(value: object) -> int:
+    """How deep JSON nests (iteratively: a hostile depth cannot blow the stack here)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_JSON_NESTING:
+            return deepest
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
 
 def _document_error(error: GraphQLError) -> GraphQLError:
     if error.extensions and "code" in error.extensions:
@@ -126,3 +146,24 @@ class C2MGraphQL(GraphQL[Context, None]):
 
     def encode_json(self, data: object) -> str:
         return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+    def decode_json(self, data: str | bytes) -> object:
+        """JSON from a request body or a WebSocket message. Nesting deep enough to exhaust the
+        decoder's recursion, or bytes that are not UTF-8, are invalid JSON like any other."""
+        try:
+            value = json.loads(data)
+        except RecursionError:
+            raise json.JSONDecodeError("nested too deeply", "", 0) from None
+        except UnicodeDecodeError:
+            raise json.JSONDecodeError("not UTF-8", "", 0) from None
+        if _nesting(value) > MAX_JSON_NESTING:
+            raise json.JSONDecodeError(f"nested deeper than {MAX_JSON_NESTING}", "", 0)
+        return value
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """A request body is one JSON object (batches are off): a number, a string, null or a list
+        is a 400 like any other malformed request."""
+        value = super().parse_json(data)
+        if not isinstance(value, dict):
+            raise HTTPException(400, "The request body must be a JSON object.")
+        return value
