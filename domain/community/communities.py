@@ -102,6 +102,12 @@ async def audience_can_see(
     return not is_draft and await is_eligible()
 
 
+async def runs(session: AsyncSession, actor: Actor, owner_id: int) -> bool:
+    """Whether the caller is the KOC who runs what ``owner_id`` owns (a revoked KOC does not)."""
+    user = await roles.viewer(session, actor)
+    return user is not None and user.is_koc and user.id == owner_id
+
+
 async def update_community(
     session: AsyncSession, actor: Actor, community_id: int, data: CommunityInput
 ) -> Community:
@@ -141,7 +147,7 @@ async def my_communities(
 ) -> list[tuple[Community, str]]:
     """Communities the viewer runs or belongs to, with the viewer's relation."""
     user = await roles.require_user(session, actor)
-    return await repo.my_communities(session, user.id, after_id, limit)
+    return await repo.my_communities(session, user.id, after_id, limit, owns=user.is_koc)
 
 
 async def member_count(session: AsyncSession, community_id: int) -> int:

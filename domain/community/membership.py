@@ -40,8 +40,8 @@ async def join(session: AsyncSession, actor: Actor, code: str) -> Community:
         )
     community = await repo.get(session, invite.community_id)
     assert community is not None
-    if community.owner_id == user.id:
-        return community
+    if community.owner_id == user.id and user.is_koc:
+        return community  # a KOC runs their community; a revoked one may join it as a member
     inviter = invite.inviter_id if invite.inviter_id != user.id else None
     if await repo.insert_membership(session, community.id, user.id, inviter):
         return community

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, false, func, select, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -109,10 +109,12 @@ async def insert_invite(
 
 
 async def my_communities(
-    session: AsyncSession, user_id: int, after_id: int, limit: int
+    session: AsyncSession, user_id: int, after_id: int, limit: int, *, owns: bool = True
 ) -> list[tuple[Community, str]]:
-    """Communities the user owns or is an active member of, with the user's relation."""
-    owned = select(Community.id.label("cid")).where(Community.owner_id == user_id)
+    """Communities the user owns (while a KOC) or is an active member of, with the relation."""
+    owned = select(Community.id.label("cid")).where(
+        Community.owner_id == user_id, true() if owns else false()
+    )
     member = select(CommunityMember.community_id.label("cid")).where(
         CommunityMember.user_id == user_id, CommunityMember.status == MembershipStatus.ACTIVE
     )
@@ -125,7 +127,7 @@ async def my_communities(
         .limit(limit)
     )
     rows = list((await session.execute(stmt)).scalars())
-    return [(c, "OWNER" if c.owner_id == user_id else "MEMBER") for c in rows]
+    return [(c, "OWNER" if owns and c.owner_id == user_id else "MEMBER") for c in rows]
 
 
 async def members_page(

@@ -70,7 +70,8 @@ async def lines_of(session: AsyncSession, order_ids: Sequence[int]) -> dict[int,
 async def cancel_order(
     session: AsyncSession, store: ReservationStore, actor: Actor, order_id: int
 ) -> Order:
-    order, _ = await _readable(session, actor, order_id)
+    """The member (or an operator, for support) cancels while the drop sells."""
+    order, user = await _readable(session, actor, order_id)
     if order.status is OrderStatus.CANCELLED:
         return order
     await repo.lock_shared(session, order.drop_id)
@@ -91,7 +92,7 @@ async def cancel_order(
         [order.status],
         OrderStatus.CANCELLED,
         cancelled_at=utcnow(),
-        cancel_reason="MEMBER",
+        cancel_reason="MEMBER" if user.id == order.user_id else "OPERATOR",
     ):
         raise Conflict("The order changed meanwhile; try again.")
     _release_after_commit(store, order.drop_id, order_id)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, text, update
+from sqlalchemy import bindparam, delete, false, func, select, text, true, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -360,12 +360,18 @@ async def orders_of_member(
 
 
 async def drops_for_member(
-    session: AsyncSession, user_id: int, statuses: Sequence[DropStatus], after_id: int, limit: int
+    session: AsyncSession,
+    user_id: int,
+    statuses: Sequence[DropStatus],
+    after_id: int,
+    limit: int,
+    *,
+    owns: bool = True,
 ) -> list[Drop]:
     member_of = select(CommunityMember.community_id).where(
         CommunityMember.user_id == user_id, CommunityMember.status == MembershipStatus.ACTIVE
     )
-    owned = select(Community.id).where(Community.owner_id == user_id)
+    owned = select(Community.id).where(Community.owner_id == user_id, true() if owns else false())
     eligible = select(DropCommunity.drop_id).where(
         DropCommunity.community_id.in_(member_of.union(owned))
     )

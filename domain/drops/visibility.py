@@ -56,7 +56,7 @@ async def drops_for_member(
     """Drops of the viewer's communities; drafts are never listed (only their KOC sees them)."""
     user = await roles.require_user(session, actor)
     shown = [st for st in statuses if st is not DropStatus.DRAFT]
-    return await repo.drops_for_member(session, user.id, shown, after_id, limit)
+    return await repo.drops_for_member(session, user.id, shown, after_id, limit, owns=user.is_koc)
 
 
 async def variants_of(session: AsyncSession, drop_ids: Sequence[int]) -> list[DropVariant]:

@@ -88,5 +88,9 @@ async def update_profile_name(
 
 
 def manages(user: User, owner_id: int) -> bool:
-    """Whether ``user`` may manage what ``owner_id`` owns (a community, poll or drop)."""
-    return user.id == owner_id or user.is_operator
+    """Whether ``user`` may manage what ``owner_id`` owns (a community, poll or drop): operators
+    everything, a KOC what they own **while they are a KOC**. Revoking the role takes every
+    power away at once (roles are read from the database on each request); what the former KOC
+    ran goes on (members keep their orders, the worker settles on time) and operators manage it
+    (they can close, cancel or settle it)."""
+    return user.is_operator or (user.is_koc and user.id == owner_id)

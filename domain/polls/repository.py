@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, func, or_, select, text
+from sqlalchemy import and_, bindparam, delete, false, func, or_, select, text, true
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import BigInteger
@@ -213,13 +213,16 @@ async def polls_for_member(
     after_id: int,
     limit: int,
     community_id: int | None = None,
+    *,
+    owns: bool = True,
 ) -> list[Poll]:
-    """Polls of the communities the member is active in (or owns)."""
+    """Polls of the communities the member is active in (or owns, while a KOC)."""
 
     member_of = select(CommunityMember.community_id).where(
         CommunityMember.user_id == user_id, CommunityMember.status == MembershipStatus.ACTIVE
     )
-    owned = select(Community.id).where(Community.owner_id == user_id)
+    owns_it = true() if owns else false()
+    owned = select(Community.id).where(Community.owner_id == user_id, owns_it)
     eligible = select(PollCommunity.poll_id).where(
         PollCommunity.community_id.in_(member_of.union(owned))
         if community_id is None
@@ -230,7 +233,7 @@ async def polls_for_member(
         .where(
             Poll.id.in_(eligible),
             Poll.status.in_(statuses),
-            or_(Poll.status != PollStatus.DRAFT, Poll.owner_id == user_id),
+            or_(Poll.status != PollStatus.DRAFT, and_(Poll.owner_id == user_id, owns_it)),
             Poll.id > after_id,
         )
         .order_by(Poll.id)

@@ -41,11 +41,13 @@ async def polls_for_member(
     if community_id is not None:
         community = await community_repo.get(session, community_id)
         if community is None or (
-            community.owner_id != user.id
+            not roles.manages(user, community.owner_id)
             and not await community_repo.is_active_member(session, community_id, user.id)
         ):
             raise NotFound("No such community.", field="communityId")
-    return await repo.polls_for_member(session, user.id, statuses, after_id, limit, community_id)
+    return await repo.polls_for_member(
+        session, user.id, statuses, after_id, limit, community_id, owns=user.is_koc
+    )
 
 
 async def visible_polls(

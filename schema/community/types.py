@@ -64,13 +64,18 @@ class Community(relay.Node):
             owner_id=c.owner_id,
         )
 
-    @strawberry.field(description="OWNER for the community's KOC, MEMBER otherwise.")
-    def viewer_role(self, info: Info[Context, Any]) -> CommunityRole:
-        return (
-            CommunityRole.OWNER
-            if info.context.actor.user_id == self.owner_id
-            else CommunityRole.MEMBER
-        )
+    @strawberry.field(
+        description="OWNER for the community's KOC (while they hold the role), MEMBER otherwise."
+    )
+    async def viewer_role(self, info: Info[Context, Any]) -> CommunityRole:
+        ctx = info.context
+        if ctx.actor.user_id != self.owner_id:
+            return CommunityRole.MEMBER
+        if "viewer_runs" not in ctx.loaders:  # once per request
+            async with ctx.read_session() as session:
+                runs = await communities.runs(session, ctx.actor, self.owner_id)
+            ctx.loaders["viewer_runs"] = runs
+        return CommunityRole.OWNER if ctx.loaders["viewer_runs"] else CommunityRole.MEMBER
 
     @strawberry.field(description="Members (active), for everyone in the community.")
     async def member_count(self, info: Info[Context, Any]) -> int:

@@ -1,0 +1,756 @@
+"""Who may do what: every query field, mutation and subscription of ``schema.graphql`` against
+every kind of caller, over HTTP (and graphql-transport-ws for subscriptions).
+
+The targets belong to one KOC's world (a community, polls, drops, orders, a batch). Each role is
+asked to act on them; an expectation is ``allow`` (the call is not refused for who the caller is:
+it may still fail for a business reason) or ``deny`` (refused as UNAUTHENTICATED, FORBIDDEN,
+NOT_FOUND or NOT_A_MEMBER, or, for a read, the target is not in what comes back). The revoked KOC
+acts on a world of their own, built while they were a KOC and revoked afterwards: a revoked KOC
+is an ordinary signed-in user, even towards what they created.
+
+A field added to the schema without rows here fails ``test_every_field_has_rows``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from httpx_ws import aconnect_ws
+from httpx_ws.transport import ASGIWebSocketTransport
+
+from domain.drops import settlement
+from domain.payments.models import PaymentStep
+from domain.production import planner
+from tests.conftest import GraphQLClient
+from tests.helpers import (
+    CREATE_DROP,
+    CREATE_POLL,
+    GRANT,
+    VOTE,
+    drop_input,
+    join,
+    make_community,
+    make_koc,
+    make_open_drop,
+    make_open_poll,
+    pk,
+    poll_input,
+    preorder,
+)
+from tests.production.scenario import pay
+
+ROLES = (
+    "anonymous",
+    "member",
+    "outsider",  # a member of another community
+    "other_koc",  # the KOC of another community
+    "koc",  # the KOC who owns the targets
+    "revoked",  # a revoked KOC, acting on what they created before the revocation
+    "factory",
+    "other_factory",
+    "operator",
+)
+REFUSALS = {"UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND", "NOT_A_MEMBER"}
+SIGNED_IN = {"member", "outsider", "other_koc", "koc", "revoked", "operator"}
+EVERYONE = set(ROLES)
+NOBODY: set[str] = set()
+
+World = dict[str, Any]
+
+
+@dataclass
+class Case:
+    field: str
+    doc: str
+    variables: Callable[[World], dict[str, Any]]
+    allow: set[str]
+    # For reads: whether what came back shows the target (absent means: not refused is enough).
+    seen: Callable[[Any, World], bool] | None = None
+    label: str = ""
+    roles: tuple[str, ...] = ROLES
+
+    @property
+    def name(self) -> str:
+        return f"{self.field}{':' + self.label if self.label else ''}"
+
+
+def ids(conn: dict[str, Any]) -> set[str]:
+    return {n["id"] for n in conn["nodes"]}
+
+
+def _spare(key: str) -> Callable[[World], dict[str, Any]]:
+    return lambda w: {"t": w["spares"][key].pop()}
+
+
+def node_case(label: str, target: str, allow: set[str]) -> Case:
+    return Case(
+        "node",
+        "query($id: ID!) { node(id: $id) { id } }",
+        lambda w: {"id": w[target]},
+        allow,
+        seen=lambda d, w: d["node"] is not None and d["node"]["id"] == w[target],
+        label=label,
+    )
+
+
+KOC_AND_OPERATOR = {"koc", "operator"}
+FACTORY = {"factory"}
+
+QUERIES = [
+    Case("viewer", "{ viewer { id } }", lambda w: {}, EVERYONE),
+    Case(
+        "viewerFactory",
+        "{ viewerFactory { id } }",
+        lambda w: {},
+        {"factory", "other_factory"},
+        seen=lambda d, w: d["viewerFactory"] is not None,
+    ),
+    Case(
+        "factories",
+        "{ factories(first: 100) { nodes { id } } }",
+        lambda w: {},
+        {"operator"},
+        seen=lambda d, w: w["factory_id"] in ids(d["factories"]),
+    ),
+    Case(
+        "myCommunities",
+        "{ myCommunities(first: 100) { nodes { id } } }",
+        lambda w: {},
+        {"member", "koc"},
+        seen=lambda d, w: w["community"] in ids(d["myCommunities"]),
+    ),
+    Case(
+        "communityMembers",
+        "query($c: ID!) { communityMembers(communityId: $c) { nodes { displayName } } }",
+        lambda w: {"c": w["community"]},
+        KOC_AND_OPERATOR,
+    ),
+    Case("myProfile", "{ myProfile { heightCm } }", lambda w: {}, SIGNED_IN),
+    Case(
+        "polls",
+        "query($c: ID) { polls(communityId: $c, first: 100) { nodes { id } } }",
+        lambda w: {"c": w["community"]},
+        {"member", "koc", "operator"},
+        seen=lambda d, w: w["open_poll"] in ids(d["polls"]),
+    ),
+    Case(
+        "polls",
+        "{ polls(status: [DRAFT], first: 100) { nodes { id } } }",
+        lambda w: {},
+        {"koc"},
+        seen=lambda d, w: w["draft_poll"] in ids(d["polls"]),
+        label="drafts",
+    ),
+    Case(
+        "pollOptionVoters",
+        "query($o: ID!) { pollOptionVoters(optionId: $o, first: 100) { nodes { id } } }",
+        lambda w: {"o": w["voted_option"]},
+        KOC_AND_OPERATOR,
+    ),
+    Case(
+        "drops",
+        "{ drops(first: 100) { nodes { id } } }",
+        lambda w: {},
+        {"member", "koc"},
+        seen=lambda d, w: w["open_drop"] in ids(d["drops"]),
+    ),
+    Case(
+        "myOrders",
+        "{ myOrders(first: 100) { nodes { id } } }",
+        lambda w: {},
+        {"member"},
+        seen=lambda d, w: w["order"] in ids(d["myOrders"]),
+    ),
+    Case("myNotifications", "{ myNotifications { nodes { id } } }", lambda w: {}, SIGNED_IN),
+    Case("unreadNotificationCount", "{ unreadNotificationCount }", lambda w: {}, SIGNED_IN),
+    Case(
+        "batchOrders",
+        "{ batchOrders(first: 100) { nodes { id } } }",
+        lambda w: {},
+        FACTORY,
+        seen=lambda d, w: w["batch"] in ids(d["batchOrders"]),
+    ),
+    Case(
+        "dropProduction",
+        "query($d: ID!) { dropProduction(dropId: $d) { batches { id } } }",
+        lambda w: {"d": w["batch_drop"]},
+        KOC_AND_OPERATOR,
+    ),
+    node_case("Community", "community", {"member", "koc", "operator"}),
+    node_case("Poll", "open_poll", {"member", "koc", "operator"}),
+    node_case("Poll draft", "draft_poll", KOC_AND_OPERATOR),
+    node_case("PollOption", "voted_option", {"member", "koc", "operator"}),
+    node_case("Drop", "open_drop", {"member", "koc", "operator"}),
+    node_case("Drop draft", "draft_drop", KOC_AND_OPERATOR),
+    node_case("DropVariant", "variant", {"member", "koc", "operator"}),
+    node_case("Order", "order", {"member", "operator"}),
+    node_case("Batch", "batch", {"factory", "koc", "operator"}),
+    node_case("Factory", "factory_id", {"factory", "operator"}),
+    node_case("FactoryApiKey", "factory_key_id", {"operator"}),
+    node_case("User", "member_id", {"member", "operator"}),  # KOCs see members' profiles
+    Case(
+        "node",
+        "query($id: ID!) { node(id: $id) { ... on Order { id ledger { kind } } } }",
+        lambda w: {"id": w["order"]},
+        {"member", "operator"},
+        seen=lambda d, w: d["node"] is not None,
+        label="Order ledger",
+    ),
+    Case(
+        "node",
+        "query($id: ID!) { node(id: $id) { ... on Order { shippingAddress { name } } } }",
+        lambda w: {"id": w["order"]},
+        {"member"},
+        seen=lambda d, w: d["node"] is not None and d["node"]["shippingAddress"] is not None,
+        label="Order address",
+    ),
+]
+
+OPT = """mutation($k: NotificationKind!) { setNotificationOptOut(kind: $k, optedOut: true) {
+  errors { code } } }"""
+
+MUTATIONS = [
+    Case(
+        "loginWithWechat",
+        "mutation($t: String!) { loginWithWechat(code: $t) { errors { code } } }",
+        lambda w: {"t": f"fresh-{next(w['counter'])}"},
+        EVERYONE,
+    ),
+    Case(
+        "refreshSession",
+        "mutation($t: String!) { refreshSession(refreshToken: $t) { errors { code } } }",
+        _spare("refresh"),
+        EVERYONE,
+    ),
+    Case(
+        "logout",
+        "mutation($t: String!) { logout(refreshToken: $t) { errors { code } } }",
+        _spare("logout"),
+        EVERYONE,
+    ),
+    Case(
+        "updateProfile",
+        'mutation { updateProfile(displayName: "Someone") { errors { code } } }',
+        lambda w: {},
+        SIGNED_IN,
+    ),
+    Case(
+        "grantKocRole",
+        "mutation($u: ID!) { grantKocRole(userId: $u) { errors { code } } }",
+        lambda w: {"u": w["bystander_id"]},
+        {"operator"},
+    ),
+    Case(
+        "revokeKocRole",
+        "mutation($u: ID!) { revokeKocRole(userId: $u) { errors { code } } }",
+        lambda w: {"u": w["bystander_id"]},
+        {"operator"},
+    ),
+    Case(
+        "createFactory",
+        'mutation { createFactory(input: {name: "New"}) { errors { code } } }',
+        lambda w: {},
+        {"operator"},
+    ),
+    Case(
+        "updateFactory",
+        """mutation($f: ID!) { updateFactory(factoryId: $f, input: {contact: "x"}) {
+          errors { code } } }""",
+        lambda w: {"f": w["factory_id"]},
+        {"operator"},
+    ),
+    Case(
+        "createFactoryApiKey",
+        "mutation($f: ID!) { createFactoryApiKey(factoryId: $f) { errors { code } } }",
+        lambda w: {"f": w["factory_id"]},
+        {"operator"},
+    ),
+    Case(
+        "revokeFactoryApiKey",
+        "mutation($k: ID!) { revokeFactoryApiKey(keyId: $k) { errors { code } } }",
+        lambda w: {"k": w["spare_key_id"]},
+        {"operator"},
+    ),
+    Case(
+        "createCommunity",
+        'mutation { createCommunity(input: {name: "Another"}) { errors { code } } }',
+        lambda w: {},
+        {"koc", "other_koc", "operator"},
+    ),
+    Case(
+        "updateCommunity",
+        'mutation($c: ID!) { updateCommunity(communityId: $c, input: {name: "Renamed"}) { '
+        "errors { code } } }",
+        lambda w: {"c": w["community"]},
+        KOC_AND_OPERATOR,
+    ),
+    Case(
+        "joinCommunity",
+        "mutation($t: String!) { joinCommunity(inviteCode: $t) { errors { code } } }",
+        lambda w: {"t": w["spare_invite"]},
+        SIGNED_IN,
+    ),
+    Case(
+        "leaveCommunity",
+        "mutation($c: ID!) { leaveCommunity(communityId: $c) { errors { code } } }",
+        lambda w: {"c": w["spare_community"]},
+        SIGNED_IN,  # each signed-in role joined it just above (its KOC cannot leave: not a refusal)
+    ),
+    Case(
+        "removeCommunityMember",
+        """mutation($c: ID!, $u: ID!) { removeCommunityMember(communityId: $c, userId: $u) {
+          errors { code } } }""",
+        lambda w: {"c": w["community"], "u": w["victim_id"]},
+        KOC_AND_OPERATOR,
+    ),
+    Case(
+        "updateMemberProfile",
+        "mutation { updateMemberProfile(input: {heightCm: 160}) { errors { code } } }",
+        lambda w: {},
+        SIGNED_IN,
+    ),
+    Case(
+        "createPoll",
+        "mutation($i: PollInput!) { createPoll(input: $i) { errors { code } } }",
+        lambda w: {"i": poll_input([w["community"]])},
+        KOC_AND_OPERATOR,
+    ),
+    Case(
+        "updatePoll",
+        "mutation($p: ID!, $i: PollInput!) { updatePoll(pollId: $p, input: $i) { "
+        "errors { code } } }",
+        lambda w: {"p": w["draft_poll"], "i": poll_input([w["community"]])},
+        KOC_AND_OPERATOR,
+    ),
+    Case(
+        "publishPoll",
+        "mutation($p: ID!) { publishPoll(pollId: $p) { errors { code } } }",
+        lambda w: {"p": w["draft_poll_to_publish"]},
+        KOC_AND_OPERATOR,
+    ),
+    Case(
+        "cancelPoll",
+        "mutation($p: ID!) { cancelPoll(pollId: $p) { errors { code } } }",
+        lambda w: {"p": w["draft_poll_to_cancel"]},
+        KOC_AND_OPERATOR,
+    ),
+    Case(
+        "closePoll",
+        "mutation($p: ID!) { closePoll(pollId: $p) { errors { code } } }",
+        lambda w: {"p": w["poll_to_close"]},
+        KOC_AND_OPERATOR,
+    ),
+    Case(
+        "castVote",
+        VOTE,
+        lambda w: {"p": w["open_poll"], "o": [w["voted_option"]]},
+        {"member"},
+    ),
+    Case(
+        "createDrop",
+        "mutation($i: DropInput!) { createDrop(input: $i) { errors { code } } }",
+        lambda w: {"i": drop_input([w["community"]])},
+        KOC_AND_OPERATOR,
+    ),
+    Case(
+        "updateDrop",
+        "mutation($d: ID!, $i: DropInput!) { updateDrop(dropId: $d, input: $i) { "
+        "errors { code } } }",
+        lambda w: {"d": w["draft_drop"], "i": drop_input([w["community"]])},
+        KOC_AND_OPERATOR,
+    ),
+    Case(
+        "publishDrop",
+        "mutation($d: ID!) { publishDrop(dropId: $d) { errors { code } } }",
+        lambda w: {"d": w["draft_drop_to_publish"]},
+        KOC_AND_OPERATOR,
+    ),
+    Case(
+        "closeDrop",
+        "mutation($d: ID!) { closeDrop(dropId: $d) { errors { code } } }",
+        lambda w: {"d": w["drop_to_close"]},
+        KOC_AND_OPERATOR,
+    ),
+    Case(
+        "settleDrop",
+        "mutation($d: ID!) { settleDrop(dropId: $d) { errors { code } } }",
+        lambda w: {"d": w["batch_drop"]},
+        KOC_AND_OPERATOR,
+    ),
+    Case(
+        "cancelDrop",
+        "mutation($d: ID!) { cancelDrop(dropId: $d) { errors { code } } }",
+        lambda w: {"d": w["drop_to_cancel"]},
+        KOC_AND_OPERATOR,
+    ),
+    Case(
+        "assignFactories",
+        "mutation($d: ID!, $f: [ID!]!) { assignFactories(dropId: $d, factoryIds: $f) { "
+        "errors { code } } }",
+        lambda w: {"d": w["open_drop"], "f": [w["factory_id"]]},
+        KOC_AND_OPERATOR,
+    ),
+    Case(
+        "placePreorder",
+        """mutation($d: ID!, $v: ID!, $k: String!) { placePreorder(dropId: $d,
+          lines: [{variantId: $v, quantity: 1}], idempotencyKey: $k,
+          shippingAddress: {name: "Li", phone: "13800000000", region: "Hangzhou", detail: "1"}) {
+          errors { code } } }""",
+        lambda w: {"d": w["open_drop"], "v": w["variant"], "k": f"k{next(w['counter'])}"},
+        {"member"},
+    ),
+    Case(
+        "payOrder",
+        "mutation($o: ID!) { payOrder(orderId: $o) { errors { code } } }",
+        lambda w: {"o": w["order"]},
+        {"member"},
+    ),
+    Case(
+        "confirmDelivery",
+        "mutation($o: ID!) { confirmDelivery(orderId: $o) { errors { code } } }",
+        lambda w: {"o": w["order"]},
+        {"member"},
+    ),
+    Case(
+        "cancelOrder",
+        "mutation($o: ID!) { cancelOrder(orderId: $o) { errors { code } } }",
+        lambda w: {"o": w["order_to_cancel"]},
+        {"member", "operator"},
+    ),
+    Case(
+        "markNotificationsRead",
+        "mutation { markNotificationsRead { errors { code } } }",
+        lambda w: {},
+        SIGNED_IN,
+    ),
+    Case("setNotificationOptOut", OPT, lambda w: {"k": "DROP_OPENED"}, SIGNED_IN),
+    Case(
+        "acceptBatch",
+        "mutation($b: ID!) { acceptBatch(batchId: $b) { errors { code } } }",
+        lambda w: {"b": w["batch"]},
+        FACTORY,
+    ),
+    Case(
+        "reportProgress",
+        "mutation($b: ID!) { reportProgress(batchId: $b, stage: CUTTING) { errors { code } } }",
+        lambda w: {"b": w["batch"]},
+        FACTORY,
+    ),
+    Case(
+        "shipBatch",
+        """mutation($b: ID!, $v: ID!) { shipBatch(batchId: $b, carrier: "SF",
+          trackingNumber: "SF1", quantities: [{variantId: $v, quantity: 1}]) {
+          errors { code } } }""",
+        lambda w: {"b": w["batch"], "v": w["batch_variant"]},
+        FACTORY,
+    ),
+]
+
+SUBSCRIPTIONS = [
+    Case(
+        "pollResults",
+        "subscription($p: ID!) { pollResults(pollId: $p) { totalVoters } }",
+        lambda w: {"p": w["open_poll"]},
+        {"member", "koc", "operator"},
+    ),
+    Case(
+        "dropProgress",
+        "subscription($d: ID!) { dropProgress(dropId: $d) { totalQuantity } }",
+        lambda w: {"d": w["open_drop"]},
+        {"member", "koc", "operator"},
+    ),
+]
+
+
+def _schema_fields() -> dict[str, set[str]]:
+    text = (Path(__file__).resolve().parents[2] / "schema.graphql").read_text()
+    from graphql import build_schema
+
+    schema = build_schema(text)
+    out: dict[str, set[str]] = {}
+    for kind, t in (
+        ("query", schema.query_type),
+        ("mutation", schema.mutation_type),
+        ("subscription", schema.subscription_type),
+    ):
+        assert t is not None
+        out[kind] = set(t.fields)
+    return out
+
+
+def test_every_field_has_rows() -> None:
+    fields = _schema_fields()
+    covered = {
+        "query": {c.field for c in QUERIES},
+        "mutation": {c.field for c in MUTATIONS},
+        "subscription": {c.field for c in SUBSCRIPTIONS},
+    }
+    for kind, names in fields.items():
+        assert names - covered[kind] == set(), f"{kind} fields without access rows"
+        assert covered[kind] - names == set(), f"rows for {kind} fields that do not exist"
+    for case in QUERIES + MUTATIONS + SUBSCRIPTIONS:
+        assert case.allow <= EVERYONE, case.name
+
+
+# -- the worlds ---------------------------------------------------------------------------------
+
+FACTORY_DOC = """mutation($n: String!) { createFactory(input: {name: $n}) { factory { id } } }"""
+KEY_DOC = """mutation($f: ID!) { createFactoryApiKey(factoryId: $f) { apiKey { id } secret } }"""
+ASSIGN = """mutation($d: ID!, $f: [ID!]!) { assignFactories(dropId: $d, factoryIds: $f) {
+  errors { code } } }"""
+CLOSE_DROP = "mutation($d: ID!) { closeDrop(dropId: $d) { errors { code } } }"
+PRODUCTION = """query($d: ID!) { dropProduction(dropId: $d) {
+  batches { id lines { variant { id } } } } }"""
+
+
+async def _factory(client: GraphQLClient, op: str, name: str) -> tuple[str, str, str]:
+    out = await client.query(FACTORY_DOC, {"n": name}, token=op)
+    fid = out["createFactory"]["factory"]["id"]
+    key = (await client.query(KEY_DOC, {"f": fid}, token=op))["createFactoryApiKey"]
+    return fid, key["apiKey"]["id"], key["secret"]
+
+
+async def _draft_poll(client: GraphQLClient, token: str, community: str) -> str:
+    out = await client.query(CREATE_POLL, {"i": poll_input([community])}, token=token)
+    assert out["createPoll"]["errors"] == [], out
+    return str(out["createPoll"]["poll"]["id"])
+
+
+async def _draft_drop(client: GraphQLClient, token: str, community: str) -> str:
+    out = await client.query(CREATE_DROP, {"i": drop_input([community])}, token=token)
+    assert out["createDrop"]["errors"] == [], out
+    return str(out["createDrop"]["drop"]["id"])
+
+
+async def build_world(
+    client: GraphQLClient, services: Any, op: str, owner: dict[str, Any], tag: str, factory: str
+) -> World:
+    koc = owner["accessToken"]
+    community = await make_community(client, koc, f"{tag} circle")
+    spare = await make_community(client, koc, f"{tag} spare")
+    member = await client.login(f"{tag}-member")
+    victim = await client.login(f"{tag}-victim")
+    for s in (member, victim):
+        await join(client, s["accessToken"], community["inviteCode"])
+    mt = member["accessToken"]
+
+    open_poll = await make_open_poll(client, koc, [community["id"]])
+    voted = open_poll["options"][0]["id"]
+    await client.query(VOTE, {"p": open_poll["id"], "o": [voted]}, token=mt)
+    poll_to_close = await make_open_poll(client, koc, [community["id"]])
+
+    open_drop = await make_open_drop(client, koc, [community["id"]], cap=40, limit=10)
+    variant = open_drop["variants"][0]["id"]
+    drop_to_close = await make_open_drop(client, koc, [community["id"]])
+    drop_to_cancel = await make_open_drop(client, koc, [community["id"]])
+    orders = []
+    for key in ("a", "b"):
+        out = await preorder(client, mt, open_drop["id"], [(variant, 1)], f"{tag}-{key}")
+        assert out["errors"] == [], out
+        orders.append(out["order"]["id"])
+
+    # A drop that sold, was paid for, closed and planned: its batch goes to ``factory``.
+    batch_drop = await make_open_drop(client, koc, [community["id"]], moq=1, mode="FULL")
+    out = await preorder(
+        client, mt, batch_drop["id"], [(batch_drop["variants"][0]["id"], 1)], f"{tag}-paid"
+    )
+    assert out["errors"] == [], out
+    order = out["order"]
+    status = await pay(
+        client,
+        services,
+        pk(order["id"]),
+        order["amountDue"]["amountFen"],
+        PaymentStep.FULL,
+        f"{tag}-T",
+    )
+    assert status == 204
+    assigned = await client.query(ASSIGN, {"d": batch_drop["id"], "f": [factory]}, token=koc)
+    assert assigned["assignFactories"]["errors"] == []
+    closed = await client.query(CLOSE_DROP, {"d": batch_drop["id"]}, token=koc)
+    assert closed["closeDrop"]["errors"] == []
+    async with services.unit_of_work() as session:
+        await settlement.settle_drop(session, pk(batch_drop["id"]))
+    async with services.unit_of_work() as session:
+        assert len(await planner.plan(session, pk(batch_drop["id"]))) == 1
+    production = await client.query(PRODUCTION, {"d": batch_drop["id"]}, token=koc)
+    batch = production["dropProduction"]["batches"][0]
+
+    return {
+        "community": community["id"],
+        "spare_community": spare["id"],
+        "spare_invite": spare["inviteCode"],
+        "member_token": mt,
+        "member_id": member["user"]["id"],
+        "victim_id": victim["user"]["id"],
+        "open_poll": open_poll["id"],
+        "voted_option": voted,
+        "poll_to_close": poll_to_close["id"],
+        "draft_poll": await _draft_poll(client, koc, community["id"]),
+        "draft_poll_to_publish": await _draft_poll(client, koc, community["id"]),
+        "draft_poll_to_cancel": await _draft_poll(client, koc, community["id"]),
+        "open_drop": open_drop["id"],
+        "variant": variant,
+        "drop_to_close": drop_to_close["id"],
+        "drop_to_cancel": drop_to_cancel["id"],
+        "draft_drop": await _draft_drop(client, koc, community["id"]),
+        "draft_drop_to_publish": await _draft_drop(client, koc, community["id"]),
+        "order": orders[0],
+        "order_to_cancel": orders[1],
+        "batch_drop": batch_drop["id"],
+        "batch": batch["id"],
+        "batch_variant": batch["lines"][0]["variant"]["id"],
+    }
+
+
+@dataclass
+class Scene:
+    tokens: dict[str, str | None]
+    worlds: dict[str, World]  # per role: the world its targets come from
+    shared: World = field(default_factory=dict)
+
+
+@pytest.fixture
+async def scene(client: GraphQLClient, services: Any, operator_token: str) -> Scene:
+    op = operator_token
+    factory_id, factory_key_id, factory_secret = await _factory(client, op, "Factory A")
+    _, _, other_secret = await _factory(client, op, "Factory B")
+    _, spare_key_id, _ = await _factory(client, op, "Factory C")
+    koc = await make_koc(client, op, "koc-a")
+    revoked = await make_koc(client, op, "koc-r")
+    other_koc = await make_koc(client, op, "koc-b")
+    bystander = await client.login("bystander")
+
+    world = await build_world(client, services, op, koc, "a", factory_id)
+    own_world = await build_world(client, services, op, revoked, "r", factory_id)
+    out = await client.query(
+        "mutation($u: ID!) { revokeKocRole(userId: $u) { errors { code } } }",
+        {"u": revoked["user"]["id"]},
+        token=op,
+    )
+    assert out["revokeKocRole"]["errors"] == []
+
+    other = await make_community(client, other_koc["accessToken"], "b circle")
+    outsider = await client.login("b-member")
+    await join(client, outsider["accessToken"], other["inviteCode"])
+    assert (await client.query(GRANT, {"u": bystander["user"]["id"]}, token=op))["grantKocRole"][
+        "errors"
+    ] == []
+
+    spares: dict[str, list[str]] = {"refresh": [], "logout": []}
+    for i in range(2 * len(ROLES)):
+        s = await client.login(f"spare-{i}")
+        spares["refresh" if i % 2 else "logout"].append(s["refreshToken"])
+    shared = {
+        "factory_id": factory_id,
+        "factory_key_id": factory_key_id,
+        "spare_key_id": spare_key_id,
+        "bystander_id": bystander["user"]["id"],
+        "spares": spares,
+        "counter": itertools.count(),
+    }
+    tokens: dict[str, str | None] = {
+        "anonymous": None,
+        "member": world["member_token"],
+        "outsider": outsider["accessToken"],
+        "other_koc": other_koc["accessToken"],
+        "koc": koc["accessToken"],
+        "revoked": revoked["accessToken"],
+        "factory": factory_secret,
+        "other_factory": other_secret,
+        "operator": op,
+    }
+    worlds = {role: {**shared, **world} for role in ROLES}
+    worlds["revoked"] = {**shared, **own_world}
+    return Scene(tokens, worlds, shared)
+
+
+# -- the checks ---------------------------------------------------------------------------------
+
+
+def _verdict(case: Case, kind: str, body: dict[str, Any], world: World) -> str:
+    errors = body.get("errors") or []
+    codes = {(e.get("extensions") or {}).get("code") for e in errors}
+    assert codes <= REFUSALS | {None}, f"{case.name}: unexpected errors {errors}"
+    if codes & REFUSALS:
+        return "deny"
+    assert not errors, f"{case.name}: {errors}"
+    data = body["data"]
+    if kind == "mutation":
+        payload_codes = {e["code"] for e in data[case.field]["errors"]}
+        return "deny" if payload_codes & REFUSALS else "allow"
+    if case.seen is not None:
+        return "allow" if case.seen(data, world) else "deny"
+    return "allow"
+
+
+async def _run(client: GraphQLClient, scene: Scene, cases: list[Case], kind: str) -> list[str]:
+    wrong = []
+    for case in cases:
+        # Refusals first: a refused call changes nothing, so the allowed ones still find the
+        # targets in the state the rows were written for.
+        for role in sorted(case.roles, key=lambda r: r in case.allow):
+            world = scene.worlds[role]
+            resp = await client.post(
+                {"query": case.doc, "variables": case.variables(world)},
+                token=scene.tokens[role] or "",
+            )
+            assert resp.status_code == 200, (case.name, role, resp.text)
+            got = _verdict(case, kind, resp.json(), world)
+            want = "allow" if role in case.allow else "deny"
+            if got != want:
+                wrong.append(f"{case.name} as {role}: {got}, expected {want}")
+    return wrong
+
+
+async def _subscribe(app: Any, token: str | None, case: Case, world: World) -> str:
+    async with httpx.AsyncClient(
+        transport=ASGIWebSocketTransport(app), base_url="http://c2m.test"
+    ) as ws_http:
+        async with aconnect_ws("/graphql", ws_http, subprotocols=["graphql-transport-ws"]) as ws:
+            init: dict[str, Any] = {"type": "connection_init"}
+            if token:
+                init["payload"] = {"Authorization": f"Bearer {token}"}
+            await ws.send_json(init)
+            assert (await ws.receive_json(timeout=5))["type"] == "connection_ack"
+            await ws.send_json(
+                {
+                    "id": "1",
+                    "type": "subscribe",
+                    "payload": {"query": case.doc, "variables": case.variables(world)},
+                }
+            )
+            msg = await ws.receive_json(timeout=5)
+            if msg["type"] == "error":
+                errors = msg["payload"]
+            else:
+                assert msg["type"] == "next", msg
+                errors = msg["payload"].get("errors") or []
+            codes = {(e.get("extensions") or {}).get("code") for e in errors}
+            assert codes <= REFUSALS, (case.name, msg)
+            return "deny" if codes else "allow"
+
+
+async def test_access_matrix(
+    app: Any, client: GraphQLClient, scene: Scene, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    wrong = await _run(client, scene, QUERIES, "query")
+    wrong += await _run(client, scene, MUTATIONS, "mutation")
+    for case in SUBSCRIPTIONS:
+        for role in ROLES:
+            got = await _subscribe(app, scene.tokens[role], case, scene.worlds[role])
+            want = "allow" if role in case.allow else "deny"
+            if got != want:
+                wrong.append(f"{case.name} as {role}: {got}, expected {want}")
+    assert wrong == [], "\n".join(wrong)
+    traces = [r for r in caplog.records if r.exc_info or re.search(r"Traceback", r.getMessage())]
+    assert traces == [], [r.getMessage() for r in traces]
