@@ -14,7 +14,17 @@ from domain.payments.models import PaymentStep
 from domain.payments.provider import sign_notification
 from domain.payments.trade import out_trade_no
 from tests.conftest import GraphQLClient
-from tests.helpers import make_community, make_koc, make_open_drop, members, pk, preorder
+from tests.helpers import (
+    CREATE_DROP,
+    PUBLISH_DROP,
+    drop_input,
+    make_community,
+    make_koc,
+    make_open_drop,
+    members,
+    pk,
+    preorder,
+)
 
 PAY = """mutation($o: ID!) { payOrder(orderId: $o) { params { appId package signType paySign }
   errors { code } } }"""
@@ -216,3 +226,29 @@ async def test_a_payment_the_order_does_not_await_is_kept_apart_and_refunded(
     node = (await client.query(ORDER, {"o": order["order"]["id"]}, token=order["token"]))["node"]
     assert node["status"] == "PENDING_PAYMENT"
     assert [e["kind"] for e in node["ledger"]] == ["PAYMENT", "REFUND"]
+
+
+async def test_amounts_beyond_32_bits_are_placed_paid_and_read_exactly(
+    client: GraphQLClient, operator_token: str
+) -> None:
+    """The highest price times a large quantity: 2.2 billion fen does not fit GraphQL's Int."""
+    from domain.drops.inputs import MAX_PRICE_FEN
+
+    koc = await make_koc(client, operator_token)
+    community = await make_community(client, koc["accessToken"])
+    [buyer] = await members(client, community["inviteCode"], 1, prefix="rich")
+    drop_in = drop_input([community["id"]], cap=100, limit=30, mode="FULL")
+    drop_in |= {"priceFen": MAX_PRICE_FEN, "tiers": []}
+    created = await client.query(CREATE_DROP, {"i": drop_in}, token=koc["accessToken"])
+    drop = created["createDrop"]["drop"]
+    await client.query(PUBLISH_DROP, {"d": drop["id"]}, token=koc["accessToken"])
+
+    out = await preorder(client, buyer, drop["id"], [(drop["variants"][0]["id"], 22)], "big")
+    assert out["errors"] == [], out
+    assert out["order"]["amountDue"] == {"amountFen": 22 * MAX_PRICE_FEN, "currency": "CNY"}
+    paid = (await client.query(PAY, {"o": out["order"]["id"]}, token=buyer))["payOrder"]
+    assert paid["errors"] == []
+    node = await _wait_status(client, buyer, out["order"]["id"], "PAID")
+    assert node["ledger"] == [{"kind": "PAYMENT", "amount": {"amountFen": 2_200_000_000}}]
+    mine = await client.query("{ myOrders { nodes { amountDue { amountFen } } } }", token=buyer)
+    assert mine["myOrders"]["nodes"] == [{"amountDue": {"amountFen": 2_200_000_000}}]
