@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError
@@ -22,6 +22,7 @@ from schema.drops.subscriptions import DropSubscription
 from schema.extensions import ErrorsAndMetrics
 from schema.identity.mutations import IdentityMutation
 from schema.identity.queries import IdentityQuery
+from schema.ids import resolve_node
 from schema.limits import DocumentLimits
 from schema.limits import Limits as DocumentSize
 from schema.notifications.mutations import NotificationMutation
@@ -41,7 +42,18 @@ def _root_types() -> tuple[type, type, type]:
     class Query(
         IdentityQuery, CommunityQuery, PollQuery, DropQuery, NotificationQuery, ProductionQuery
     ):
-        node: relay.Node | None = relay.node(description="Fetch any object by its global id.")
+        @strawberry.field(
+            description=(
+                "Fetch any object by its global id: null when it does not exist or the caller "
+                "may not see it."
+            )
+        )
+        async def node(
+            self,
+            info: strawberry.Info,
+            id: Annotated[relay.GlobalID, strawberry.argument(description="The ID of the object.")],
+        ) -> relay.Node | None:
+            return await resolve_node(info, id)
 
     @strawberry.type(name="Mutation")
     class Mutation(

@@ -3,9 +3,14 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable
+from typing import Any
 
 from strawberry import relay
+from strawberry.relay.types import GlobalIDValueError
+from strawberry.types import Info
+from strawberry.types.cast import cast as strawberry_cast
 
 from domain.errors import DomainError, NotFound
 
@@ -38,3 +43,18 @@ def decode_ids(
 def node_pks(node_ids: Iterable[str]) -> list[int | None]:
     """The database ids behind ``node``/``nodes`` lookups, None where the text is not one."""
     return [parse_pk(raw) for raw in node_ids]
+
+
+async def resolve_node(info: Info[Any, Any], gid: relay.GlobalID) -> relay.Node | None:
+    """``node(id:)``: the object, or null when the id names no Node type (``Query:1``,
+    ``Nope:1``), no object, or one the caller may not see."""
+    try:
+        node_type = gid.resolve_type(info)
+    except GlobalIDValueError:
+        return None
+    if node_type is relay.Node:  # the interface itself names no object
+        return None
+    found = node_type.resolve_node(gid.node_id, info=info, required=False)
+    if inspect.isawaitable(found):
+        found = await found
+    return None if found is None else strawberry_cast(node_type, found)

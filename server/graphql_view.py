@@ -4,6 +4,7 @@ HTTP-level problems as GraphQL-shaped JSON instead of plain text."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from cross_web import HTTPException
@@ -23,6 +24,29 @@ from server.auth import authenticate
 from server.persisted import PersistedDocuments, PersistedError
 
 MAX_JSON_NESTING = 32
+REJECTED = "c2m.rejected_document"
+
+
+# A lone surrogate can only come from a JSON escape (UTF-8 bytes cannot encode one); a surrogate
+# pair decodes to one character and is fine.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _has_lone_surrogate(value: object) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _LONE_SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _nesting(value: object) -> int:
@@ -83,7 +107,7 @@ class C2MGraphQL(GraphQL[Context, None]):
             code = "BAD_REQUEST" if e.status_code == 400 else f"HTTP_{e.status_code}"
             response = JSONResponse(_error_body(code, e.reason), status_code=e.status_code)
         else:
-            if getattr(request.state, "rejected_document", False) and response.status_code == 200:
+            if scope.get(REJECTED) and response.status_code == 200:
                 response.status_code = 400
         await response(scope, receive, send)
 
@@ -99,7 +123,9 @@ class C2MGraphQL(GraphQL[Context, None]):
                 (e.extensions or {}).get("code") == "PERSISTED_QUERY_NOT_FOUND"
                 for e in result.errors
             ):
-                request.state.rejected_document = True
+                # In the request's own scope: ``request.state`` can be shared between requests
+                # (the lifespan state is copied shallowly, or not at all by some servers).
+                request.scope[REJECTED] = True
         return process_result(result)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
@@ -158,6 +184,13 @@ class C2MGraphQL(GraphQL[Context, None]):
             raise json.JSONDecodeError("not UTF-8", "", 0) from None
         if _nesting(value) > MAX_JSON_NESTING:
             raise json.JSONDecodeError(f"nested deeper than {MAX_JSON_NESTING}", "", 0)
+        escaped = (
+            _SURROGATE_ESCAPE_BYTES.search(data)
+            if isinstance(data, bytes)
+            else _SURROGATE_ESCAPE.search(data)
+        )
+        if escaped and _has_lone_surrogate(value):
+            raise json.JSONDecodeError("a string holds a lone surrogate (\\ud800-\\udfff)", "", 0)
         return value
 
     def parse_json(self, data: str | bytes) -> Any:
