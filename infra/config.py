@@ -38,7 +38,14 @@ class Settings(BaseSettings):
     introspection: bool = True
     trusted_documents_only: bool = False
     persisted_documents_file: Path | None = None
-    apq_ttl_seconds: int = 7 * 24 * 3600
+    apq_ttl_seconds: int = 24 * 3600
+    apq_max_document_bytes: int = 20_000
+    apq_registrations_per_minute: int = 20  # per client (member, factory or address)
+    apq_registrations_per_hour: int = 500  # for everyone: at most ~10 MB of documents per hour
+    # WebSockets (graphql-transport-ws only)
+    ws_max_sockets_per_identity: int = 10  # per API process
+    ws_max_subscriptions_per_socket: int = 10
+    ws_connection_init_timeout_seconds: float = 10.0
 
     # WeChat mini-program login (code2session)
     wechat_app_id: str | None = None

@@ -11,13 +11,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from infra.outages import OutageLog, is_outage
+
 log = logging.getLogger(__name__)
+OUTAGES = OutageLog(log)
 
 
 class PubSubHub:
@@ -85,3 +91,120 @@ class PubSubHub:
                 await self._reader
         with contextlib.suppress(Exception):
             await self._pubsub.reset()
+
+
+T = TypeVar("T")
+PUSH_INTERVAL = 0.5  # at most one read (and one push) per channel every 500 ms
+IDLE_RECHECK = 5.0  # re-read now and then: a state can change without a message
+
+
+@dataclass
+class _Feed:
+    value: Any = None
+    version: int = 0
+    done: bool = False
+    subscribers: int = 0
+    changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    task: asyncio.Task[None] | None = None
+
+
+class SharedFeeds:
+    """One reader per channel in this API process, shared by all its subscribers.
+
+    However many sockets follow a poll or a drop, this process reads its state once per change
+    (at most every ``PUSH_INTERVAL``) and hands the same value to every follower: a member with
+    hundreds of subscriptions costs queue slots, not database connections. ``read`` must not
+    depend on who follows (authorize each follower before it joins). A failing read (an outage)
+    is retried; followers simply see no change meanwhile.
+    """
+
+    def __init__(self, hub: PubSubHub) -> None:
+        self._hub = hub
+        self._feeds: dict[str, _Feed] = {}
+
+    async def follow(
+        self,
+        channel: str,
+        read: Callable[[], Awaitable[T]],
+        signature: Callable[[T], Hashable],
+        keep_going: Callable[[T], bool],
+        last: Hashable,
+    ) -> AsyncIterator[T]:
+        """Values of ``channel`` whose signature differs from the previous one (starting from
+        ``last``, what the follower already has); ends when ``keep_going`` says so."""
+        feed = self._feeds.get(channel)
+        if feed is None or feed.done:
+            feed = _Feed()
+            self._feeds[channel] = feed
+            feed.task = asyncio.create_task(self._run(channel, feed, read, keep_going))
+        feed.subscribers += 1
+        seen = 0
+
+        def moved() -> bool:
+            return feed.version > seen or feed.done
+
+        try:
+            while True:
+                async with feed.changed:
+                    await feed.changed.wait_for(moved)
+                if feed.version > seen:
+                    seen = feed.version
+                    value = feed.value
+                    if signature(value) != last:
+                        last = signature(value)
+                        yield value
+                    if not keep_going(value):
+                        return
+                elif feed.done:
+                    return
+        finally:
+            feed.subscribers -= 1
+            if feed.subscribers == 0 and feed.task is not None:
+                feed.task.cancel()
+                if self._feeds.get(channel) is feed:
+                    del self._feeds[channel]
+
+    async def _run(
+        self,
+        channel: str,
+        feed: _Feed,
+        read: Callable[[], Awaitable[T]],
+        keep_going: Callable[[T], bool],
+    ) -> None:
+        try:
+            async with self._hub.listen(channel) as changed:
+                while True:
+                    changed.clear()
+                    current = await self._read(channel, read)
+                    async with feed.changed:
+                        feed.value, feed.version = current, feed.version + 1
+                        feed.changed.notify_all()
+                    if not keep_going(current):
+                        return
+                    started = time.monotonic()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(changed.wait(), timeout=IDLE_RECHECK)
+                    wait = PUSH_INTERVAL - (time.monotonic() - started)
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+        finally:
+            feed.done = True
+            with contextlib.suppress(RuntimeError):
+                async with feed.changed:
+                    feed.changed.notify_all()
+
+    @staticmethod
+    async def _read(channel: str, read: Callable[[], Awaitable[T]]) -> T:
+        delay = 0.5
+        while True:
+            try:
+                return await read()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 - retried: followers just see no change
+                if is_outage(e):
+                    OUTAGES.report(f"live feed {channel}", e)
+                else:
+                    log.exception("live feed %s: read failed; retrying", channel)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)

@@ -22,7 +22,7 @@ from infra.adapters import (
     make_wechat_login,
 )
 from infra.config import Settings
-from infra.pubsub import PubSubHub
+from infra.pubsub import PubSubHub, SharedFeeds
 from infra.queue import make_broker
 from infra.resources import make_engine, make_redis, make_sessionmaker
 from infra.uow import unit_of_work
@@ -42,6 +42,7 @@ class Services:
     live_polls: LivePolls
     reservations: ReservationStore
     hub: PubSubHub
+    feeds: SharedFeeds
 
     def unit_of_work(self) -> AbstractAsyncContextManager[AsyncSession]:
         """One transaction; jobs and hooks queued inside run only after it commits."""
@@ -83,6 +84,7 @@ async def open_services(
         live_polls=LivePolls(sessionmaker, redis),
         reservations=ReservationStore(redis),
         hub=hub,
+        feeds=SharedFeeds(hub),
     )
     try:
         yield services

@@ -77,6 +77,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 manifest,
                 trusted_only=settings.trusted_documents_only,
                 ttl_seconds=settings.apq_ttl_seconds,
+                max_document_bytes=settings.apq_max_document_bytes,
+                per_client_per_minute=settings.apq_registrations_per_minute,
+                per_hour=settings.apq_registrations_per_hour,
             )
             holder["view"] = C2MGraphQL(
                 schema,

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from datetime import timedelta
+from typing import Any, cast
 
 from cross_web import HTTPException
 from graphql import GraphQLError, GraphQLSyntaxError
@@ -14,10 +15,17 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 from strawberry.types import ExecutionResult
 
 from infra.logging import request_id_var
+from infra.outages import is_outage
 from infra.services import Services
 from schema.context import Context
 from server.auth import authenticate
@@ -88,13 +96,92 @@ def _error_body(code: str, message: str) -> dict[str, Any]:
     return {"errors": [{"message": message, "extensions": {"code": code}}]}
 
 
+def client_of(context: Context) -> str:
+    """Who is asking, for per-client limits: the member, the factory, or the address."""
+    if context.actor.user_id is not None:
+        return f"user:{context.actor.user_id}"
+    if context.actor.factory_id is not None:
+        return f"factory:{context.actor.factory_id}"
+    client = context.request.client if context.request is not None else None
+    return f"ip:{client.host if client else '-'}"
+
+
+class TransportWS(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws with the same rules as HTTP: a subscribe message may name a persisted
+    document (``payload.extensions.persistedQuery``) and must, in trusted-documents mode; the
+    socket's slot for its identity is given back when it closes."""
+
+    async def handle(self) -> Any:
+        try:
+            return await super().handle()
+        finally:
+            cast("C2MGraphQL", self.view).sockets.release(self.context)
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        view = cast("C2MGraphQL", self.view)
+        payload = message.get("payload") or {}
+        extensions = payload.get("extensions")
+        try:
+            resolved = await view.persisted.resolve(
+                payload.get("query"),
+                extensions if isinstance(extensions, dict) else None,
+                client=client_of(self.context),
+            )
+            if resolved.query is None:
+                raise PersistedError("BAD_REQUEST", "A subscribe message needs a query.", 400)
+        except PersistedError as e:
+            error = GraphQLError(e.message, extensions={"code": e.code})
+            await self.send_message(
+                {"id": message["id"], "type": "error", "payload": [error.formatted]}
+            )
+            return
+        message["payload"]["query"] = resolved.query
+        await super().handle_subscribe(message)
+
+
+class SocketSlots:
+    """At most ``limit`` open sockets per identity (member, factory, or address for anonymous
+    sockets) in this API process: one client cannot hold the process's connections."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._open: dict[str, int] = {}
+
+    def acquire(self, context: Context) -> bool:
+        key = client_of(context)
+        if self._open.get(key, 0) >= self.limit:
+            return False
+        self._open[key] = self._open.get(key, 0) + 1
+        context.loaders["socket_slot"] = key
+        return True
+
+    def release(self, context: Context) -> None:
+        key = context.loaders.pop("socket_slot", None)
+        if key is None:
+            return
+        left = self._open.get(key, 1) - 1
+        if left > 0:
+            self._open[key] = left
+        else:
+            self._open.pop(key, None)
+
+
 class C2MGraphQL(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = TransportWS
+
     def __init__(
         self, schema: Any, services: Services, persisted: PersistedDocuments, **kwargs: Any
     ) -> None:
-        super().__init__(schema, **kwargs)
+        # graphql-transport-ws only: the legacy graphql-ws protocol is not offered.
+        super().__init__(schema, subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,), **kwargs)
         self.services = services
         self.persisted = persisted
+        settings = services.settings
+        self.sockets = SocketSlots(settings.ws_max_sockets_per_identity)
+        self.max_subscriptions_per_connection = settings.ws_max_subscriptions_per_socket
+        self.connection_init_wait_timeout = timedelta(
+            seconds=settings.ws_connection_init_timeout_seconds
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -146,6 +233,9 @@ class C2MGraphQL(GraphQL[Context, None]):
         header = params.get("Authorization") or params.get("authorization")
         if isinstance(header, str) and header:
             context.actor, context.auth_error = await authenticate(self.services, header)
+        if not self.sockets.acquire(context):
+            # Closed with 4403: this identity already holds its sockets in this process.
+            raise ConnectionRejectionError({"code": "TOO_MANY_CONNECTIONS"})
         return await super().on_ws_connect(context)
 
     async def execute_single(  # noqa: PLR0917
@@ -158,17 +248,33 @@ class C2MGraphQL(GraphQL[Context, None]):
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
         try:
-            query = await self.persisted.resolve(request_data.query, request_data.extensions)
+            resolved = await self.persisted.resolve(
+                request_data.query, request_data.extensions, client=client_of(context)
+            )
         except PersistedError as e:
             if isinstance(sub_response, Response):
                 sub_response.status_code = e.status
             return ExecutionResult(
                 data=None, errors=[GraphQLError(e.message, extensions={"code": e.code})]
             )
-        request_data.query = query
-        return await super().execute_single(
+        request_data.query = resolved.query
+        result = await super().execute_single(
             request, request_adapter, sub_response, context, root_value, request_data
         )
+        rejected = (
+            result.data is None
+            and bool(result.errors)
+            and all(e.path is None for e in result.errors or [])
+        )
+        if resolved.registration is not None and not rejected:
+            # Kept only once it parsed, validated and passed the limits; a registration that
+            # cannot be kept now (Redis away, a limit reached) is simply sent again next time.
+            try:
+                await self.persisted.register(resolved.registration)
+            except Exception as e:  # noqa: BLE001
+                if not is_outage(e):
+                    raise
+        return result
 
     def encode_json(self, data: object) -> str:
         return json.dumps(data, separators=(",", ":"), ensure_ascii=False)

@@ -40,7 +40,32 @@ async def progress(
     drop_id: int,
 ) -> DropProgress:
     drop = await get_visible(session, actor, drop_id)
+    return await _progress_of(sessionmaker, store, session, drop)
+
+
+async def current_progress(
+    session: AsyncSession,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    store: ReservationStore,
+    drop_id: int,
+) -> DropProgress | None:
+    """The same progress with no viewer: for a live feed whose followers were each authorized
+    (with ``progress``) before they joined. None once the drop is gone."""
+    drop = await repo.get(session, drop_id)
+    return None if drop is None else await _progress_of(sessionmaker, store, session, drop)
+
+
+async def _progress_of(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    store: ReservationStore,
+    session: AsyncSession,
+    drop: Drop,
+) -> DropProgress:
+    drop_id = drop.id
     variants = await repo.variants(session, drop_id)
+    # Hand the connection back before Redis: a read that finds the counters missing waits for a
+    # rebuild, which needs a connection of its own (a crowd holding theirs would starve it).
+    await session.close()
     try:
         p = await store.progress(drop_id)
     except NotReady:

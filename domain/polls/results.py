@@ -28,7 +28,18 @@ class Results:
 
 
 async def results(session: AsyncSession, live: LivePolls, actor: Actor, poll_id: int) -> Results:
-    poll = await get_visible(session, actor, poll_id)
+    return await _results_of(session, live, await get_visible(session, actor, poll_id))
+
+
+async def current_results(session: AsyncSession, live: LivePolls, poll_id: int) -> Results | None:
+    """The same results with no viewer: for a live feed whose followers were each authorized
+    (with ``results``) before they joined. None once the poll is gone."""
+    poll = await repo.get(session, poll_id)
+    return None if poll is None else await _results_of(session, live, poll)
+
+
+async def _results_of(session: AsyncSession, live: LivePolls, poll: Poll) -> Results:
+    poll_id = poll.id
     options = await repo.options(session, poll_id)
     if poll.status is PollStatus.CLOSED:
         final = {o.id: o.final_votes or 0 for o in options}
@@ -40,6 +51,9 @@ async def results(session: AsyncSession, live: LivePolls, actor: Actor, poll_id:
             final=True,
         )
     if poll.status is PollStatus.OPEN:
+        # Hand the connection back before Redis: a read that finds the tallies missing waits for
+        # a rebuild, which needs a connection of its own (a crowd holding theirs would starve it).
+        await session.close()
         tally = await live.read(poll_id)
         return Results(
             poll, rank(options, tally.counts, poll.advance_count), tally.voters, final=False

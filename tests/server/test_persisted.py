@@ -6,10 +6,14 @@ import hashlib
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from httpx_ws import WebSocketDisconnect, aconnect_ws
+from httpx_ws.transport import ASGIWebSocketTransport
+from redis.asyncio import Redis
 
 from infra.config import Settings
 from tests.conftest import GraphQLClient
@@ -50,7 +54,7 @@ async def test_apq_bad_version(client: GraphQLClient) -> None:
 
 
 @pytest.fixture
-async def trusted_client(settings: Settings, tmp_path: Path) -> AsyncIterator[GraphQLClient]:
+async def trusted_app(settings: Settings, tmp_path: Path) -> AsyncIterator[Any]:
     from server.app import create_app
 
     manifest = tmp_path / "persisted-query-manifest.json"
@@ -74,10 +78,15 @@ async def trusted_client(settings: Settings, tmp_path: Path) -> AsyncIterator[Gr
         )
     )
     async with LifespanManager(app) as m:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=m.app), base_url="http://t"
-        ) as http:
-            yield GraphQLClient(http)
+        yield m.app
+
+
+@pytest.fixture
+async def trusted_client(trusted_app: Any) -> AsyncIterator[GraphQLClient]:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=trusted_app), base_url="http://t"
+    ) as http:
+        yield GraphQLClient(http)
 
 
 async def test_trusted_documents_run_by_id(trusted_client: GraphQLClient) -> None:
@@ -98,3 +107,115 @@ async def test_trusted_mode_refuses_registration(trusted_client: GraphQLClient) 
     resp = await trusted_client.post({"query": other, "extensions": pq(other)})
     assert resp.status_code == 400
     assert resp.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_ALLOWED"
+
+
+async def _ws_run(app: Any, payload: dict[str, Any], token: str | None = None) -> dict[str, Any]:
+    async with httpx.AsyncClient(
+        transport=ASGIWebSocketTransport(app), base_url="http://t"
+    ) as ws_http:
+        async with aconnect_ws("/graphql", ws_http, subprotocols=["graphql-transport-ws"]) as ws:
+            init: dict[str, Any] = {"type": "connection_init"}
+            if token:
+                init["payload"] = {"Authorization": f"Bearer {token}"}
+            await ws.send_json(init)
+            assert (await ws.receive_json(timeout=5))["type"] == "connection_ack"
+            await ws.send_json({"id": "1", "type": "subscribe", "payload": payload})
+            return dict(await ws.receive_json(timeout=5))
+
+
+async def test_trusted_mode_holds_over_websocket(trusted_app: Any) -> None:
+    free = await _ws_run(trusted_app, {"query": "{ viewer { id displayName } }"})
+    assert free["type"] == "error"
+    assert free["payload"][0]["extensions"]["code"] == "PERSISTED_QUERY_REQUIRED"
+    other = "{ viewer { displayName } }"
+    registering = await _ws_run(trusted_app, {"query": other, "extensions": pq(other)})
+    assert registering["payload"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_ALLOWED"
+    by_id = await _ws_run(trusted_app, {"extensions": pq(VIEWER)})
+    assert by_id["type"] == "next" and by_id["payload"] == {"data": {"viewer": None}}
+
+
+async def test_apq_over_websocket_runs_a_registered_document(
+    app: Any, client: GraphQLClient
+) -> None:
+    await client.post({"query": VIEWER, "extensions": pq(VIEWER)})
+    hit = await _ws_run(app, {"extensions": pq(VIEWER)})
+    assert hit["type"] == "next" and hit["payload"] == {"data": {"viewer": None}}
+
+
+async def _stored(settings: Settings, text: str) -> bool:
+    redis = Redis.from_url(str(settings.redis_url))
+    try:
+        return bool(await redis.exists(f"c2m:apq:{sha(text)}"))
+    finally:
+        await redis.aclose()
+
+
+async def test_apq_keeps_only_documents_that_ran(client: GraphQLClient, settings: Settings) -> None:
+    invalid = "{ viewer { nope } }" + " " * 10
+    resp = await client.post({"query": invalid, "extensions": pq(invalid)})
+    assert resp.status_code == 400
+    too_big = "query Big { viewer { id } }\n" + "#" * 30_000
+    resp = await client.post({"query": too_big, "extensions": pq(too_big)})
+    assert resp.json() == {"data": {"viewer": None}}  # it runs, it is not kept
+    too_deep = "{ viewer " + "{ id " * 1 + "}" + " }"
+    await client.post({"query": too_deep, "extensions": pq(too_deep)})
+    assert not await _stored(settings, invalid)
+    assert not await _stored(settings, too_big)
+    assert await _stored(settings, too_deep)
+    # Not kept means not found by hash alone.
+    miss = await client.post({"extensions": pq(invalid)})
+    assert miss.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+
+
+async def test_apq_registrations_are_rate_limited_per_client(
+    client: GraphQLClient, settings: Settings
+) -> None:
+    limit = settings.apq_registrations_per_minute
+    docs = [f"query Q{i} {{ viewer {{ id }} }}" for i in range(limit + 5)]
+    for doc in docs:
+        resp = await client.post({"query": doc, "extensions": pq(doc)})
+        assert resp.json() == {"data": {"viewer": None}}  # every one runs
+    kept = [await _stored(settings, doc) for doc in docs]
+    # A minute boundary may fall inside the loop: at most two windows' worth is kept.
+    assert limit <= sum(kept) <= 2 * limit
+    assert sum(kept) < len(docs) or len(docs) <= 2 * limit
+
+
+async def test_sockets_per_identity_are_bounded(app: Any, settings: Settings) -> None:
+    limit = settings.ws_max_sockets_per_identity
+    async with httpx.AsyncClient(
+        transport=ASGIWebSocketTransport(app), base_url="http://t"
+    ) as ws_http:
+        import contextlib
+
+        async with contextlib.AsyncExitStack() as stack:
+            for _ in range(limit):
+                ws = await stack.enter_async_context(
+                    aconnect_ws("/graphql", ws_http, subprotocols=["graphql-transport-ws"])
+                )
+                await ws.send_json({"type": "connection_init"})
+                assert (await ws.receive_json(timeout=5))["type"] == "connection_ack"
+            async with aconnect_ws(
+                "/graphql", ws_http, subprotocols=["graphql-transport-ws"]
+            ) as extra:
+                await extra.send_json({"type": "connection_init"})
+                with pytest.raises(WebSocketDisconnect) as closed:
+                    await extra.receive_json(timeout=5)
+                assert closed.value.code == 4403
+        # All closed: the slots are free again.
+        assert await _ws_run(app, {"query": "{ viewer { id } }"}) == {
+            "id": "1",
+            "type": "next",
+            "payload": {"data": {"viewer": None}},
+        }
+
+
+async def test_the_legacy_graphql_ws_protocol_is_not_offered(app: Any) -> None:
+    async with httpx.AsyncClient(
+        transport=ASGIWebSocketTransport(app), base_url="http://t"
+    ) as ws_http:
+        async with aconnect_ws("/graphql", ws_http, subprotocols=["graphql-ws"]) as ws:
+            await ws.send_json({"type": "connection_init"})
+            with pytest.raises(WebSocketDisconnect) as closed:
+                await ws.receive_json(timeout=5)
+            assert closed.value.code == 4406
