@@ -11,9 +11,23 @@ import platformdirs
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+PLACEHOLDER_WORDS = ("change-me", "changeme", "insecure", "example", "secret-key", "password")
+
+
+def strong_secret(key: str) -> bool:
+    """At least 32 characters, at least 12 different ones, and no placeholder's words (the
+    compose file's dev default says ``insecure`` and ``change-me`` on purpose)."""
+    lowered = key.lower()
+    return (
+        len(key) >= 32
+        and len(set(key)) >= 12
+        and not any(word in lowered for word in PLACEHOLDER_WORDS)
+    )
+
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="C2M_", extra="ignore")
+    # An empty variable (compose passes `${X:-}` through) means "not set".
+    model_config = SettingsConfigDict(env_prefix="C2M_", extra="ignore", env_ignore_empty=True)
 
     env: Literal["dev", "test", "production"] = "dev"
     host: str = "127.0.0.1"
@@ -35,7 +49,7 @@ class Settings(BaseSettings):
     max_query_cost: int = 25_000
     max_tokens: int = 2000
     max_body_bytes: int = 256 * 1024
-    introspection: bool = True
+    introspection: bool | None = None  # default: on, except in production
     trusted_documents_only: bool = False
     persisted_documents_file: Path | None = None
     apq_ttl_seconds: int = 24 * 3600
@@ -99,11 +113,21 @@ class Settings(BaseSettings):
             path.chmod(0o600)
             return key
 
+    @property
+    def introspection_enabled(self) -> bool:
+        return self.introspection if self.introspection is not None else self.env != "production"
+
     def check(self) -> None:
         """Fail fast on settings that cannot work together."""
         if self.env == "production":
             if not self.secret_key:
                 raise RuntimeError("C2M_SECRET_KEY must be set when C2M_ENV=production")
+            if not strong_secret(self.secret_key):
+                raise RuntimeError(
+                    "C2M_SECRET_KEY is too weak for production: use at least 32 random "
+                    "characters, not a placeholder (e.g. the output of "
+                    "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+                )
             if not (self.wechat_app_id and self.wechat_app_secret):
                 raise RuntimeError(
                     "C2M_WECHAT_APP_ID and C2M_WECHAT_APP_SECRET must be set when "

@@ -87,7 +87,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     # One extension for every limit: the lexer's token limit, the document's size measured in
     # linear time before validation (schema/limits.py, instead of strawberry's depth and alias
     # limiters, which walk every fragment spread again), and introspection when it is off.
-    rules: list[Any] = [] if settings.introspection else [NoSchemaIntrospectionCustomRule]
+    rules: list[Any] = [] if settings.introspection_enabled else [NoSchemaIntrospectionCustomRule]
     max_tokens = settings.max_tokens
     document_limits = DocumentSize(
         depth=settings.max_query_depth,

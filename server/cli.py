@@ -74,6 +74,18 @@ def _servers(settings: Settings) -> Iterator[tuple[str, str]]:
         handle.close()
 
 
+def _stop_on_sigterm() -> None:
+    """SIGTERM (what systemd, Docker and Kubernetes send) stops as cleanly as Ctrl-C: it becomes
+    SystemExit, so every ``finally`` runs (the worker is told to stop and returns its jobs to the
+    queue, the embedded servers are stopped). Uvicorn finishes in-flight requests first, then
+    re-raises the signal it caught, which lands here."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 def _settings(host: str | None = None, port: int | None = None) -> Settings:
     settings = Settings()
     updates: dict[str, object] = {}
@@ -138,6 +150,7 @@ def cli() -> None:
 @click.option("--host", default=None, help="Interface to bind (default 127.0.0.1, or C2M_HOST).")
 @click.option("--port", type=int, default=None, help="Port (default 8000, or C2M_PORT).")
 def serve(host: str | None, port: int | None) -> None:
+    _stop_on_sigterm()
     settings = _settings(host, port)
     with _servers(settings) as (db, rd):
         env = {**os.environ, "C2M_DATABASE_URL": db, "C2M_REDIS_URL": rd}
@@ -165,6 +178,7 @@ def serve(host: str | None, port: int | None) -> None:
     help="API processes (they share nothing but PostgreSQL and Redis).",
 )
 def api(host: str | None, port: int | None, workers: int) -> None:
+    _stop_on_sigterm()
     settings = _settings(host, port)
     with _servers(settings) as (db, rd):
         _run_api(settings, db, rd, workers)

@@ -112,4 +112,8 @@ def test_production_refuses_to_start_without_wechat(settings: Settings) -> None:
     from server.app import create_app
 
     with pytest.raises(RuntimeError, match="WECHAT"):
-        create_app(settings.model_copy(update={"env": "production"}))
+        create_app(
+            settings.model_copy(
+                update={"env": "production", "secret_key": "Zq4mW8-pT2vK9xR3yB7nL1cF6hJ0dG5sA"}
+            )
+        )

@@ -80,8 +80,8 @@ def _start(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
     raise AssertionError("c2m serve did not become ready")
 
 
-def _stop(proc: subprocess.Popen[str]) -> str:
-    proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+def _stop(proc: subprocess.Popen[str], how: signal.Signals = signal.SIGINT) -> str:
+    proc.send_signal(how)  # SIGINT: what Ctrl-C sends; SIGTERM: systemd, Docker, Kubernetes
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, out
     return out
@@ -121,7 +121,8 @@ def test_serve_keeps_data_across_restarts_and_leaves_nothing_running(
         ).json()
         assert viewer == {"data": {"viewer": {"id": first["user"]["id"]}}}
     finally:
-        _stop(proc)
+        out = _stop(proc, signal.SIGTERM)
+    assert "Embedded servers stopped." in out
     assert _processes_using(tmp_path / "data") == []
 
 
