@@ -1,5 +1,5 @@
-"""Hostile requests, anonymous: each is refused with a typed 4xx in well under 50 ms (the work is
-linear in the request's size), and the server stays responsive."""
+"""Hostile requests, anonymous: each is refused with a typed 4xx in well under 50 ms of server
+CPU (the work is linear in the request's size), and the server stays responsive."""
 
 from __future__ import annotations
 
@@ -101,18 +101,20 @@ def uninstrumented() -> Iterator[None]:
 
 
 async def _timed(client: GraphQLClient, body: Any, **kw: Any) -> tuple[Any, float]:
-    """The best of three (other processes share this machine's two cores), each a text never
-    seen before (a new comment), so no cache of parsed documents or verdicts helps."""
+    """The CPU time this thread (where the in-process server runs) spends on the request: wall
+    time on a machine whose two cores the other test processes share measures them, not us.
+    The best of three, each a text never seen before (a new comment), so no cache of parsed
+    documents or verdicts helps."""
     best = float("inf")
     for _ in range(3):
         if body is not None and "query" in body:
             body = {**body, "query": body["query"] + f"\n# {uuid.uuid4().hex}"}
         with uninstrumented():
-            started = time.perf_counter()
+            started = time.thread_time()
             resp = await client.http.post(
                 "/graphql", **({"json": body} if body is not None else {}), **kw
             )
-            best = min(best, time.perf_counter() - started)
+            best = min(best, time.thread_time() - started)
     return resp, best
 
 
