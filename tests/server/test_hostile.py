@@ -87,16 +87,19 @@ def uninstrumented() -> Iterator[None]:
     """Time the server's own work: coverage's tracing (on in the README's test command) slows
     Python code several times over, and a garbage collection of the whole test process is not
     the server's doing, so both are paused while a refusal is timed."""
-    cov = coverage.Coverage.current()
-    if cov is not None:
+    # Every running instance: under xdist, pytest-cov's worker and coverage's process-startup
+    # hook each run one, and stopping only the current one leaves the other tracing.
+    stopped = []
+    while (cov := coverage.Coverage.current()) is not None:
         cov.stop()
+        stopped.append(cov)
     gc.collect()
     gc.disable()
     try:
         yield
     finally:
         gc.enable()
-        if cov is not None:
+        for cov in reversed(stopped):
             cov.start()
 
 
