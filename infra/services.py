@@ -5,17 +5,22 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from taskiq import AsyncBroker
 
+from domain.batching import GroupCommit
+from domain.drops.models import Order
+from domain.drops.preorders import PreorderRequest, place_preorders, preorder_key
 from domain.drops.reservations import ReservationStore
 from domain.identity.tokens import TokenIssuer
 from domain.identity.wechat import WeChatLogin
 from domain.notifications.wechat import SubscribeMessages
 from domain.payments.provider import PaymentProvider, Poster
 from domain.polls.live import LivePolls
+from domain.polls.voting import VoteOutcome, VoteRequest, cast_votes, vote_key
 from infra.adapters import (
     make_payment_provider,
     make_subscribe_messages,
@@ -43,6 +48,8 @@ class Services:
     reservations: ReservationStore
     hub: PubSubHub
     feeds: SharedFeeds
+    votes: GroupCommit[VoteRequest, VoteOutcome]
+    preorders: GroupCommit[PreorderRequest, Order]
 
     def unit_of_work(self) -> AbstractAsyncContextManager[AsyncSession]:
         """One transaction; jobs and hooks queued inside run only after it commits."""
@@ -71,6 +78,12 @@ async def open_services(
         await broker.startup()
     sessionmaker = make_sessionmaker(engine)
     hub = PubSubHub(redis)
+    live_polls = LivePolls(sessionmaker, redis)
+    reservations = ReservationStore(redis)
+
+    def uow() -> AbstractAsyncContextManager[AsyncSession]:
+        return unit_of_work(sessionmaker, broker)
+
     services = Services(
         settings=settings,
         engine=engine,
@@ -81,14 +94,24 @@ async def open_services(
         wechat_login=make_wechat_login(settings),
         subscribe_messages=make_subscribe_messages(settings),
         payments=make_payment_provider(settings, poster),
-        live_polls=LivePolls(sessionmaker, redis),
-        reservations=ReservationStore(redis),
+        live_polls=live_polls,
+        reservations=reservations,
         hub=hub,
         feeds=SharedFeeds(hub),
+        votes=GroupCommit(
+            partial(cast_votes, sessionmaker, live_polls), key=vote_key, name="votes"
+        ),
+        preorders=GroupCommit(
+            partial(place_preorders, uow, sessionmaker, reservations),
+            key=preorder_key,
+            name="pre-orders",
+        ),
     )
     try:
         yield services
     finally:
+        await services.votes.aclose()
+        await services.preorders.aclose()
         await services.payments.aclose()
         await services.subscribe_messages.aclose()
         await services.wechat_login.aclose()

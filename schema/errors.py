@@ -69,3 +69,16 @@ async def mutate(
             return await work(session, actor)
     except DomainError as error:
         return payload(errors=[UserError.from_domain(error)])
+
+
+async def respond(
+    info: Info[Context, Any],
+    payload: Callable[..., P],
+    work: Callable[[Actor], Awaitable[P]],
+) -> P:
+    """``mutate`` for work that runs its own transactions (a group commit shares one between
+    requests): the caller signed in, a domain error becomes ``payload(errors=[...])``."""
+    try:
+        return await work(info.context.authenticated_actor())
+    except DomainError as error:
+        return payload(errors=[UserError.from_domain(error)])

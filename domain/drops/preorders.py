@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain import validation as v
 from domain.base import utcnow
+from domain.batching import GroupCommit
 from domain.drops import repository as repo
 from domain.drops.counters import rebuild_counters
 from domain.drops.inputs import Address, check_address, check_lines, request_hash
@@ -108,6 +109,29 @@ async def _why_not(session: AsyncSession, drop_id: int, user_id: int) -> DomainE
     return refusal_error(Refusal("MEMBER_LIMIT", remaining=max(0, drop.per_member_limit - held)))
 
 
+def _prepare(
+    user_id: int,
+    drop_id: int,
+    lines: Sequence[tuple[int, int]],
+    idempotency_key: str,
+    address: Address,
+) -> _Request:
+    key = v.idempotency_key(idempotency_key)
+    if key is None:
+        raise ValidationFailed("idempotencyKey is required.", field="idempotencyKey")
+    clean = check_lines(lines)
+    addr = check_address(address)
+    return _Request(
+        user_id=user_id,
+        drop_id=drop_id,
+        lines=clean,
+        quantity=sum(q for _, q in clean),
+        key=key,
+        digest=request_hash(drop_id, clean, addr),
+        address=addr,
+    )
+
+
 async def place_preorder(
     unit_of_work: UnitOfWork,
     sessionmaker: async_sessionmaker[AsyncSession],
@@ -121,20 +145,17 @@ async def place_preorder(
     """Place a pre-order, or return the one this idempotency key already placed."""
     if actor.user_id is None:
         raise Unauthenticated()
-    key = v.idempotency_key(idempotency_key)
-    if key is None:
-        raise ValidationFailed("idempotencyKey is required.", field="idempotencyKey")
-    clean = check_lines(lines)
-    addr = check_address(address)
-    request = _Request(
-        user_id=actor.user_id,
-        drop_id=drop_id,
-        lines=clean,
-        quantity=sum(q for _, q in clean),
-        key=key,
-        digest=request_hash(drop_id, clean, addr),
-        address=addr,
-    )
+    request = _prepare(actor.user_id, drop_id, lines, idempotency_key, address)
+    return await _place(unit_of_work, sessionmaker, store, request)
+
+
+async def _place(
+    unit_of_work: UnitOfWork,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    store: ReservationStore,
+    request: _Request,
+) -> Order:
+    drop_id, key = request.drop_id, request.key
     for attempt in range(3):
         try:
             return await _place_once(unit_of_work, sessionmaker, store, request)
@@ -248,3 +269,204 @@ async def _release_unless_placed(
     except Exception:  # a rebuild will drop the phantom
         log.exception("could not release reservation of order %s", order_id)
     return None
+
+
+# -- group commit ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PreorderRequest:
+    """One member's pre-order waiting for its batch (``domain/batching.py``)."""
+
+    user_id: int
+    drop_id: int
+    lines: tuple[tuple[int, int], ...]
+    idempotency_key: str
+    address: Address
+
+
+def preorder_key(request: PreorderRequest) -> int:
+    """One request per member in a batch: the per-member limit is summed by the statement,
+    which does not see a sibling row of the same batch."""
+    return request.user_id
+
+
+async def preorder(
+    batcher: GroupCommit[PreorderRequest, Order],
+    actor: Actor,
+    drop_id: int,
+    lines: Sequence[tuple[int, int]],
+    idempotency_key: str,
+    address: Address,
+) -> Order:
+    """``place_preorder`` through the group commit (answered once its batch committed)."""
+    if actor.user_id is None:
+        raise Unauthenticated()
+    return await batcher.submit(
+        PreorderRequest(actor.user_id, drop_id, tuple(lines), idempotency_key, address)
+    )
+
+
+class _BatchAbort(Exception):
+    """PostgreSQL refused units Redis handed out: undo the batch, place each order alone."""
+
+
+async def place_preorders(
+    unit_of_work: UnitOfWork,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    store: ReservationStore,
+    requests: Sequence[PreorderRequest],
+) -> list[Order | BaseException]:
+    """``place_preorder`` for a batch, with the same guarantees, in one transaction.
+
+    Idempotency keys looked up together; the drops' locks taken shared in id order; the orders
+    inserted by one statement that re-checks every drop's status, window, membership and the
+    per-member limit; the reservations made in one Redis round trip (an order Redis refuses is
+    deleted again before the commit); the lines and held units written by one statement; one
+    commit. What the batch cannot settle by itself (an order a drop refused: the single path
+    says why; counters to rebuild; units PostgreSQL refuses) is placed alone afterwards."""
+    results: list[Order | BaseException | None] = [None] * len(requests)
+    todo: list[tuple[int, _Request]] = []
+    for i, r in enumerate(requests):
+        try:
+            todo.append((i, _prepare(r.user_id, r.drop_id, r.lines, r.idempotency_key, r.address)))
+        except DomainError as e:
+            results[i] = e
+    alone: list[int] = []
+    if todo:
+        await _place_batch(unit_of_work, sessionmaker, store, todo, results, alone)
+    prepared = dict(todo)
+    for i in alone:
+        try:
+            results[i] = await _place(unit_of_work, sessionmaker, store, prepared[i])
+        except Exception as e:  # noqa: BLE001 - this request's own outcome
+            results[i] = e
+    return [r if r is not None else Conflict("The order could not be placed.") for r in results]
+
+
+async def _place_batch(
+    unit_of_work: UnitOfWork,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    store: ReservationStore,
+    todo: list[tuple[int, _Request]],
+    results: list[Order | BaseException | None],
+    alone: list[int],
+) -> None:
+    # (request index, request, order id, order): the id as a plain int, since a rollback
+    # expires the ORM instance.
+    reserved: list[tuple[int, _Request, int, Order]] = []
+    committing = False
+    try:
+        async with unit_of_work() as session:
+            existing = await repo.orders_by_keys(session, [(r.user_id, r.key) for _, r in todo])
+            fresh: list[tuple[int, _Request]] = []
+            for i, r in todo:
+                found = existing.get((r.user_id, r.key))
+                if found is None:
+                    fresh.append((i, r))
+                    continue
+                try:
+                    v.same_request(found.request_hash, r.digest)
+                    results[i] = found
+                except DomainError as e:
+                    results[i] = e
+            if not fresh:
+                return
+            for drop_id in sorted({r.drop_id for _, r in fresh}):
+                await repo.lock_shared(session, drop_id)
+            inserted = await repo.insert_orders(
+                session,
+                [(r.drop_id, r.user_id, r.key, r.digest, r.quantity, r.address) for _, r in fresh],
+            )
+            by_member = {o.user_id: o for o in inserted}
+            placed = []
+            for i, r in fresh:
+                order = by_member.get(r.user_id)
+                if order is None:
+                    alone.append(i)  # refused by its drop, or its key raced: said alone
+                else:
+                    placed.append((i, r, order))
+            if not placed:
+                return
+            outcomes = await store.reserve_many(
+                [(r.drop_id, o.id, r.user_id, r.lines) for _, r, o in placed]
+            )
+            holds: list[tuple[int, int, Held]] = []
+            undo: list[int] = []
+            for (i, r, order), out in zip(placed, outcomes, strict=True):
+                if isinstance(out, Held):
+                    reserved.append((i, r, order.id, order))
+                    holds.append((r.drop_id, order.id, out))
+                elif isinstance(out, Refusal):
+                    results[i] = refusal_error(out)
+                    undo.append(order.id)
+                else:  # NotReady: the single path rebuilds the counters first
+                    alone.append(i)
+                    undo.append(order.id)
+            await repo.delete_orders(session, undo)
+            if holds:
+                try:
+                    fits = await repo.insert_holds(session, holds)
+                except IntegrityError:  # the transaction is aborted; raising rolls it back
+                    fits = False
+                if not fits:
+                    raise _BatchAbort()
+            committing = True  # leaving the block commits: from here the outcome may be unsure
+    except _BatchAbort:
+        log.warning("a batch of pre-orders met units PostgreSQL refuses; placing them alone")
+        await _release_all(store, reserved)
+        alone.extend(i for i, _, _, _ in reserved)
+        return
+    except Exception as e:  # noqa: BLE001 - each request gets its true outcome
+        placed_anyway = await _release_batch_unless_placed(
+            sessionmaker, store, reserved, committing
+        )
+        for i, _ in todo:
+            if results[i] is None and i not in alone:
+                results[i] = placed_anyway.get(i, e)
+        for i in alone:
+            results[i] = e
+        alone.clear()
+        return
+    for i, _, _, order in reserved:
+        results[i] = order
+
+
+async def _release_all(
+    store: ReservationStore, reserved: list[tuple[int, _Request, int, Order]]
+) -> None:
+    try:
+        await store.release_many([(r.drop_id, order_id) for _, r, order_id, _ in reserved])
+    except Exception:  # the reconciler drops the phantoms
+        log.exception("could not release %s reservations", len(reserved))
+
+
+async def _release_batch_unless_placed(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    store: ReservationStore,
+    reserved: list[tuple[int, _Request, int, Order]],
+    committing: bool,
+) -> dict[int, Order]:
+    """``_release_unless_placed`` for a batch: before the commit was sent nothing stood; a
+    failure while committing leaves it unknown, so the orders are looked up (found: placed;
+    the lookup failing too: the reservations stay for the reconciler)."""
+    if not reserved:
+        return {}
+    if committing:
+        try:
+            async with sessionmaker() as session:
+                found = await repo.orders_by_keys(
+                    session, [(r.user_id, r.key) for _, r, _, _ in reserved]
+                )
+        except Exception:  # noqa: BLE001 - PostgreSQL unreachable: keep the reservations
+            log.warning("%s orders: commit outcome unknown; reservations kept", len(reserved))
+            return {}
+        placed = {
+            i: found[(r.user_id, r.key)]
+            for i, r, order_id, _ in reserved
+            if (r.user_id, r.key) in found and found[(r.user_id, r.key)].id == order_id
+        }
+        await _release_all(store, [x for x in reserved if x[0] not in placed])
+        return placed
+    await _release_all(store, reserved)
+    return {}

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, false, func, select, text, true, update
+from sqlalchemy import bindparam, delete, false, func, select, text, true, tuple_, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,6 +50,66 @@ INSERT_ORDER = text(
     RETURNING orders.*
     """
 ).bindparams(bindparam("address", type_=JSONB))
+
+# Many members' orders in one statement (group commit): the same checks as INSERT_ORDER, row by
+# row; at most one request per member in a batch (the per-member sum would not see a sibling
+# row). An idempotency key some order already has is skipped (the caller looks it up).
+INSERT_ORDERS = text(
+    """
+    WITH req AS (
+      SELECT * FROM unnest(CAST(:drop_ids AS bigint[]), CAST(:user_ids AS bigint[]),
+                           CAST(:keys AS text[]), CAST(:hashes AS bytea[]),
+                           CAST(:quantities AS integer[]), CAST(:addresses AS text[]))
+        AS r(drop_id, user_id, key, hash, quantity, address)
+    )
+    INSERT INTO orders (drop_id, user_id, idempotency_key, request_hash, status, quantity,
+                        unit_price_fen, amount_due_fen, currency, shipping_address, expires_at)
+    SELECT d.id, r.user_id, r.key, r.hash, 'PENDING_PAYMENT', r.quantity, d.price_fen,
+           (CASE WHEN d.payment_mode = 'DEPOSIT' THEN d.deposit_fen ELSE d.price_fen END)
+             * r.quantity,
+           d.currency, CAST(r.address AS jsonb),
+           now() + make_interval(secs => d.unpaid_expiry_seconds)
+    FROM req r JOIN drops d ON d.id = r.drop_id
+    WHERE d.status IN ('SCHEDULED', 'OPEN') AND d.opens_at <= now() AND d.closes_at > now()
+      AND EXISTS (SELECT 1 FROM drop_communities dc
+                  JOIN community_members cm ON cm.community_id = dc.community_id
+                  WHERE dc.drop_id = d.id AND cm.user_id = r.user_id AND cm.status = 'ACTIVE')
+      AND r.quantity + (
+            SELECT coalesce(sum(o.quantity), 0) FROM orders o
+            WHERE o.user_id = r.user_id AND o.drop_id = d.id
+              AND o.status NOT IN ('CANCELLED', 'REFUNDED')) <= d.per_member_limit
+    ON CONFLICT (user_id, idempotency_key) DO NOTHING
+    RETURNING orders.*
+    """
+)
+
+# The lines and held units of many orders in one statement: as INSERT_HOLD, row by row.
+INSERT_HOLDS = text(
+    """
+    WITH lines AS (
+      INSERT INTO order_lines (order_id, variant_id, quantity)
+      SELECT o, v, q FROM unnest(CAST(:line_orders AS bigint[]), CAST(:line_variants AS bigint[]),
+                                 CAST(:line_quantities AS integer[])) AS t(o, v, q)
+    ), units AS (
+      INSERT INTO drop_units (drop_id, unit, order_id)
+      SELECT d.id, t.u, t.o
+      FROM unnest(CAST(:unit_drops AS bigint[]), CAST(:units AS integer[]),
+                  CAST(:unit_orders AS bigint[])) AS t(d, u, o)
+      JOIN drops d ON d.id = t.d
+      WHERE t.u <= d.cap
+      RETURNING 1
+    ), vunits AS (
+      INSERT INTO variant_units (variant_id, unit, order_id)
+      SELECT t.v, t.u, t.o
+      FROM unnest(CAST(:vunit_drops AS bigint[]), CAST(:vunit_variants AS bigint[]),
+                  CAST(:vunits AS integer[]), CAST(:vunit_orders AS bigint[])) AS t(d, v, u, o)
+      JOIN drop_variants dv ON dv.id = t.v AND dv.drop_id = t.d
+      WHERE t.u <= dv.cap
+      RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM units), (SELECT count(*) FROM vunits)
+    """
+)
 
 # The lines and the units an order holds, in one statement. A unit above the cap is not
 # written (the caller compares the counts); a unit some live order holds already is a unique
@@ -186,6 +247,71 @@ async def insert_order(
         },
     )
     return row.scalar_one_or_none()
+
+
+async def orders_by_keys(
+    session: AsyncSession, pairs: Sequence[tuple[int, str]]
+) -> dict[tuple[int, str], Order]:
+    """Orders by (member, idempotency key), many at once."""
+    if not pairs:
+        return {}
+    stmt = select(Order).where(
+        tuple_(Order.user_id, Order.idempotency_key).in_([(u, k) for u, k in pairs])
+    )
+    return {(o.user_id, o.idempotency_key): o for o in (await session.execute(stmt)).scalars()}
+
+
+async def insert_orders(
+    session: AsyncSession,
+    requests: Sequence[tuple[int, int, str, bytes, int, dict[str, Any]]],
+) -> list[Order]:
+    """Many (drop, member, key, hash, quantity, address) orders at once; those the drops
+    accepted (a member's key already used is skipped)."""
+    rows = await session.execute(
+        select(Order).from_statement(INSERT_ORDERS),
+        {
+            "drop_ids": [r[0] for r in requests],
+            "user_ids": [r[1] for r in requests],
+            "keys": [r[2] for r in requests],
+            "hashes": [r[3] for r in requests],
+            "quantities": [r[4] for r in requests],
+            "addresses": [json.dumps(r[5], ensure_ascii=False) for r in requests],
+        },
+    )
+    return list(rows.scalars())
+
+
+async def delete_orders(session: AsyncSession, order_ids: Sequence[int]) -> None:
+    """Orders inserted in this transaction that are not to be (refused by Redis)."""
+    if order_ids:
+        await session.execute(delete(Order).where(Order.id.in_(order_ids)))
+
+
+async def insert_holds(session: AsyncSession, holds: Sequence[tuple[int, int, Held]]) -> bool:
+    """``insert_hold`` for many (drop, order, held) at once; False when a unit is above its
+    cap (the caller rolls back). A unit already held raises IntegrityError."""
+    lines = [(o, v, q) for _, o, h in holds for v, q in h.lines]
+    units = [(d, u, o) for d, o, h in holds for u in h.units]
+    vunits = [(d, v, u, o) for d, o, h in holds for v, us in h.variant_units.items() for u in us]
+    conn = await session.connection()
+    row = (
+        await conn.execute(
+            INSERT_HOLDS,
+            {
+                "line_orders": [x[0] for x in lines],
+                "line_variants": [x[1] for x in lines],
+                "line_quantities": [x[2] for x in lines],
+                "unit_drops": [x[0] for x in units],
+                "units": [x[1] for x in units],
+                "unit_orders": [x[2] for x in units],
+                "vunit_drops": [x[0] for x in vunits],
+                "vunit_variants": [x[1] for x in vunits],
+                "vunits": [x[2] for x in vunits],
+                "vunit_orders": [x[3] for x in vunits],
+            },
+        )
+    ).one()
+    return int(row[0]) == len(units) and int(row[1]) == len(vunits)
 
 
 async def insert_hold(session: AsyncSession, drop_id: int, order_id: int, held: Held) -> bool:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -299,6 +300,25 @@ def _free(held: Iterable[int]) -> tuple[int, list[int]]:
     return hw, holes
 
 
+def _reserved(drop_id: int, out: Any) -> Held | Refusal | NotReady:
+    status = int(out[0])
+    if status in (1, 2):
+        return Held.parse(str(out[2]))
+    if status == -1:
+        return NotReady(drop_id)
+    if status == -2:
+        return Refusal("NOT_OPEN")
+    if status == -3:
+        return Refusal("CLOSED")
+    if status == -4:
+        return Refusal("MEMBER_LIMIT", remaining=max(0, int(out[1])))
+    if status == -5:
+        return Refusal("DROP_CAP", remaining=max(0, int(out[1])))
+    if status == -6:
+        return Refusal("VARIANT_CAP", variant_id=int(out[1]), remaining=max(0, int(out[2])))
+    return Refusal("UNKNOWN_VARIANT", variant_id=int(out[1]))
+
+
 class ReservationStore:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
@@ -314,27 +334,42 @@ class ReservationStore:
     ) -> Held | Refusal:
         """The units now held under ``order_id`` (or already held under it), or a Refusal.
         Raises NotReady when the counters must be rebuilt first."""
+        keys_, args = self._reserve_call(drop_id, order_id, member_id, lines)
+        out = _reserved(drop_id, await self._reserve(keys=keys_, args=args))
+        if isinstance(out, NotReady):
+            raise out
+        return out
+
+    async def reserve_many(
+        self, orders: Sequence[tuple[int, int, int, Sequence[tuple[int, int]]]]
+    ) -> list[Held | Refusal | NotReady]:
+        """``reserve`` for many (drop, order, member, lines) in one round trip; a NotReady in
+        place of an order whose drop's counters must be rebuilt first."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for drop_id, order_id, member_id, lines in orders:
+                keys_, args = self._reserve_call(drop_id, order_id, member_id, lines)
+                await self._reserve(keys=keys_, args=args, client=pipe)
+            outs = await pipe.execute()
+        return [_reserved(o[0], out) for o, out in zip(orders, outs, strict=True)]
+
+    @staticmethod
+    def _reserve_call(
+        drop_id: int, order_id: int, member_id: int, lines: Sequence[tuple[int, int]]
+    ) -> tuple[list[str], list[str | int]]:
         args: list[str | int] = [order_id, member_id, channel(drop_id)]
         for variant_id, qty in lines:
             args += [variant_id, qty]
         free_keys = [variant_free_key(drop_id, v) for v, _ in lines]
-        out = await self._reserve(keys=keys(drop_id) + free_keys, args=args)
-        status = int(out[0])
-        if status in (1, 2):
-            return Held.parse(str(out[2]))
-        if status == -1:
-            raise NotReady(drop_id)
-        if status == -2:
-            return Refusal("NOT_OPEN")
-        if status == -3:
-            return Refusal("CLOSED")
-        if status == -4:
-            return Refusal("MEMBER_LIMIT", remaining=max(0, int(out[1])))
-        if status == -5:
-            return Refusal("DROP_CAP", remaining=max(0, int(out[1])))
-        if status == -6:
-            return Refusal("VARIANT_CAP", variant_id=int(out[1]), remaining=max(0, int(out[2])))
-        return Refusal("UNKNOWN_VARIANT", variant_id=int(out[1]))
+        return keys(drop_id) + free_keys, args
+
+    async def release_many(self, orders: Sequence[tuple[int, int]]) -> None:
+        """``release`` for many (drop, order) in one round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for drop_id, order_id in orders:
+                await self._release(
+                    keys=keys(drop_id), args=[order_id, channel(drop_id)], client=pipe
+                )
+            await pipe.execute()
 
     async def release(self, drop_id: int, order_id: int) -> bool:
         return bool(await self._release(keys=keys(drop_id), args=[order_id, channel(drop_id)]))

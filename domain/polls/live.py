@@ -33,6 +33,14 @@ class LivePolls:
             await self.rebuild(poll_id, force=False)
             await self.store.apply_vote(poll_id, user_id, version, option_ids)
 
+    async def apply_votes(self, votes: Sequence[tuple[int, int, int, Sequence[int]]]) -> None:
+        """``apply_vote`` for a committed batch, in one round trip; a poll whose keys are
+        missing is rebuilt and its votes applied again."""
+        results = await self.store.apply_votes(votes)
+        for vote, result in zip(votes, results, strict=True):
+            if result == -1:
+                await self.apply_vote(*vote)
+
     async def read(self, poll_id: int) -> LiveTally:
         try:
             return await self.store.read(poll_id)

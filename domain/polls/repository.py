@@ -39,6 +39,36 @@ CAST_VOTE = text(
 ).bindparams(bindparam("option_ids", type_=ARRAY(BigInteger)))
 
 
+# Many members' votes in one statement (group commit): the same checks as CAST_VOTE, row by row.
+# One row per (poll, member) in a batch (ON CONFLICT cannot touch a row twice in one statement).
+# Picks travel as text ('{1,2}') since arrays of unequal length do not unnest.
+CAST_VOTES = text(
+    """
+    WITH req AS (
+      SELECT * FROM unnest(CAST(:poll_ids AS bigint[]), CAST(:user_ids AS bigint[]),
+                           CAST(:picks AS text[])) AS r(poll_id, user_id, picks)
+    ), ok AS (
+      SELECT r.poll_id, r.user_id, CAST(r.picks AS bigint[]) AS option_ids
+      FROM req r JOIN polls p ON p.id = r.poll_id
+      WHERE p.status = 'OPEN' AND p.opens_at <= now() AND p.closes_at > now()
+        AND cardinality(CAST(r.picks AS bigint[])) BETWEEN 1 AND p.max_choices
+        AND (SELECT count(*) FROM poll_options o
+             WHERE o.poll_id = p.id AND o.id = ANY(CAST(r.picks AS bigint[])))
+            = cardinality(CAST(r.picks AS bigint[]))
+        AND EXISTS (SELECT 1 FROM poll_communities pc
+                    JOIN community_members cm ON cm.community_id = pc.community_id
+                    WHERE pc.poll_id = p.id AND cm.user_id = r.user_id AND cm.status = 'ACTIVE')
+    )
+    INSERT INTO ballots (poll_id, user_id, option_ids, version)
+    SELECT poll_id, user_id, option_ids, 1 FROM ok
+    ON CONFLICT (poll_id, user_id) DO UPDATE
+      SET option_ids = EXCLUDED.option_ids, version = ballots.version + 1, updated_at = now()
+      WHERE ballots.option_ids IS DISTINCT FROM EXCLUDED.option_ids
+    RETURNING poll_id, user_id, version
+    """
+)
+
+
 def lock_key(poll_id: int) -> int:
     # One 64-bit advisory lock key per poll, in a namespace of its own.
     return (0x504F4C4C << 32) | (poll_id & 0xFFFFFFFF)
@@ -66,6 +96,23 @@ async def cast_vote(
         CAST_VOTE, {"poll_id": poll_id, "user_id": user_id, "option_ids": option_ids}
     )
     return row.scalar_one_or_none()
+
+
+async def cast_votes(
+    session: AsyncSession, ballots: Sequence[tuple[int, int, Sequence[int]]]
+) -> dict[tuple[int, int], int]:
+    """Write many (poll, user, picks) ballots at once; the new version of each one written
+    (absent: refused or unchanged)."""
+    conn = await session.connection()
+    rows = await conn.execute(
+        CAST_VOTES,
+        {
+            "poll_ids": [p for p, _, _ in ballots],
+            "user_ids": [u for _, u, _ in ballots],
+            "picks": ["{" + ",".join(str(o) for o in picks) + "}" for _, _, picks in ballots],
+        },
+    )
+    return {(int(p), int(u)): int(v) for p, u, v in rows}
 
 
 async def get(session: AsyncSession, poll_id: int) -> Poll | None:

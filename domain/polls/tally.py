@@ -138,6 +138,19 @@ class TallyStore:
             raise NotReady(poll_id)
         return int(result) == 1
 
+    async def apply_votes(self, votes: Sequence[tuple[int, int, int, Sequence[int]]]) -> list[int]:
+        """Many (poll, user, version, picks) in one round trip; per vote 1 applied, 0 older,
+        -1 not ready (that poll needs a rebuild)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for poll_id, user_id, version, option_ids in votes:
+                picks = ",".join(str(o) for o in option_ids)
+                await self._vote(
+                    keys=list(keys(poll_id)),
+                    args=[user_id, version, picks, channel(poll_id)],
+                    client=pipe,
+                )
+            return [int(r) for r in await pipe.execute()]
+
     async def read(self, poll_id: int) -> LiveTally:
         out = await self._read(keys=list(keys(poll_id)))
         if int(out[0]) != 1:

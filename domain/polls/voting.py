@@ -3,14 +3,18 @@ commit (``domain/polls/tally.py``)."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain import jobs
 from domain.base import utcnow
+from domain.batching import GroupCommit
 from domain.errors import (
     Conflict,
+    DomainError,
     ErrorCode,
     NotFound,
     PermissionDenied,
@@ -22,6 +26,8 @@ from domain.polls import repository as repo
 from domain.polls.inputs import MAX_OPTIONS
 from domain.polls.live import LivePolls
 from domain.polls.models import PollStatus
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,79 @@ async def cast_vote(
         return await _refused_or_unchanged(session, poll_id, user_id, picks)
     jobs.after_commit(lambda: live.apply_vote(poll_id, user_id, version, picks))
     return VoteOutcome(poll_id, picks, version, changed=True)
+
+
+@dataclass(frozen=True)
+class VoteRequest:
+    """One member's ballot waiting for its batch (``domain/batching.py``)."""
+
+    user_id: int
+    poll_id: int
+    option_ids: tuple[int, ...]
+
+
+def vote_key(request: VoteRequest) -> tuple[int, int]:
+    """One ballot per (poll, member) in a batch: the statement cannot touch a row twice."""
+    return request.poll_id, request.user_id
+
+
+async def cast_votes(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    live: LivePolls,
+    requests: Sequence[VoteRequest],
+) -> list[VoteOutcome | BaseException]:
+    """``cast_vote`` for a batch: one transaction (the polls' locks shared, in id order; one
+    statement for every ballot), then the live tallies in one Redis round trip. A ballot the
+    statement did not write is refused or unchanged: each is told which, off the hot path."""
+    results: list[VoteOutcome | BaseException | None] = [None] * len(requests)
+    todo: list[tuple[int, VoteRequest, list[int]]] = []
+    for i, r in enumerate(requests):
+        try:
+            todo.append((i, r, _normalise_choice(list(r.option_ids))))
+        except DomainError as e:
+            results[i] = e
+    if todo:
+        async with sessionmaker() as session, session.begin():
+            for poll_id in sorted({r.poll_id for _, r, _ in todo}):
+                await repo.lock_shared(session, poll_id)
+            written = await repo.cast_votes(
+                session, [(r.poll_id, r.user_id, picks) for _, r, picks in todo]
+            )
+        # Committed: from here on nothing may turn these votes into failures.
+        applied = []
+        for i, r, picks in todo:
+            version = written.get((r.poll_id, r.user_id))
+            if version is not None:
+                results[i] = VoteOutcome(r.poll_id, picks, version, changed=True)
+                applied.append((r.poll_id, r.user_id, version, picks))
+        if applied:
+            try:
+                await live.apply_votes(applied)
+            except Exception:  # the reconciler repairs the tallies
+                log.exception("could not move the live tallies of %s votes", len(applied))
+        slow = [(i, r, picks) for i, r, picks in todo if results[i] is None]
+        if slow:
+            async with sessionmaker() as session:
+                for i, r, picks in slow:
+                    try:
+                        results[i] = await _refused_or_unchanged(
+                            session, r.poll_id, r.user_id, picks
+                        )
+                    except DomainError as e:
+                        results[i] = e
+    return [r if r is not None else Conflict("The vote could not be recorded.") for r in results]
+
+
+async def vote(
+    batcher: GroupCommit[VoteRequest, VoteOutcome],
+    actor: Actor,
+    poll_id: int,
+    option_ids: list[int],
+) -> VoteOutcome:
+    """Cast the member's ballot through the group commit (answered once its batch committed)."""
+    if actor.user_id is None:
+        raise Unauthenticated()
+    return await batcher.submit(VoteRequest(actor.user_id, poll_id, tuple(option_ids)))
 
 
 async def _refused_or_unchanged(

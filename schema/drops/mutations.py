@@ -188,8 +188,9 @@ class DropMutation:
         idempotency_key: str,
         shipping_address: ShippingAddressInput,
     ) -> OrderPayload:
-        # Not through ``mutate``: placing an order runs its own transactions (a reservation in
-        # Redis between the insert and the commit, and retries after a rebuild).
+        # Not through ``mutate``: placing an order runs its own transactions (a group commit
+        # shared with the requests that arrive together; a reservation in Redis between the
+        # insert and the commit; retries after a rebuild).
         ctx = info.context
         try:
             parsed = [
@@ -200,10 +201,8 @@ class DropMutation:
                 for x in lines
             ]
             a = shipping_address
-            order = await preorders.place_preorder(
-                ctx.unit_of_work,
-                ctx.sessionmaker,
-                ctx.services.reservations,
+            order = await preorders.preorder(
+                ctx.services.preorders,
                 ctx.authenticated_actor(),
                 _drop_id(drop_id),
                 parsed,

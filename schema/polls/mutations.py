@@ -14,7 +14,7 @@ from domain.identity.actor import Actor
 from domain.polls import inputs, lifecycle, voting
 from domain.polls.models import Poll as PollRow
 from schema.context import Context
-from schema.errors import mutate
+from schema.errors import mutate, respond
 from schema.ids import decode_id, decode_ids
 from schema.polls.types import Poll, PollPayload, VotePayload
 
@@ -125,10 +125,9 @@ class PollMutation:
     async def cast_vote(
         self, info: Info[Context, Any], poll_id: relay.GlobalID, option_ids: list[relay.GlobalID]
     ) -> VotePayload:
-        async def work(session: AsyncSession, actor: Actor) -> VotePayload:
-            out = await voting.cast_vote(
-                session,
-                info.context.services.live_polls,
+        async def work(actor: Actor) -> VotePayload:
+            out = await voting.vote(
+                info.context.services.votes,
                 actor,
                 decode_id(poll_id, "Poll", "pollId"),
                 decode_ids(option_ids, "PollOption", "optionIds", unknown=OPTION_NOT_IN_POLL),
@@ -139,4 +138,4 @@ class PollMutation:
                 changed=out.changed,
             )
 
-        return await mutate(info, VotePayload, work)
+        return await respond(info, VotePayload, work)
