@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import random
 import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -161,19 +162,19 @@ async def storm(args: argparse.Namespace, db_url: str, redis_url: str) -> dict[s
                 profilers.append(
                     subprocess.Popen(  # noqa: ASYNC220 - started once, before the clock runs
                         [
-                            "py-spy",
+                            str(Path(sys.executable).with_name("py-spy")),
                             "record",
                             "--pid",
                             str(proc.pid),
                             "--format",
-                            "speedscope",
+                            "raw",
                             "--duration",
                             str(args.profile_seconds),
                             "--rate",
                             "200",
                             "--subprocesses",
                             "-o",
-                            str(Path(args.profile) / f"{name}.speedscope.json"),
+                            str(Path(args.profile) / f"{name}.folded"),
                         ],
                         stdout=subprocess.DEVNULL,
                         stderr=subprocess.DEVNULL,
@@ -244,7 +245,11 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=3000)
     parser.add_argument("--revote", type=float, default=0.2)
     parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--profile", metavar="DIR", help="write py-spy profiles of both servers")
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="write py-spy profiles (folded stacks) of both servers; read with bench.layers",
+    )
     parser.add_argument("--profile-seconds", type=int, default=40)
     args = parser.parse_args()
     common.run(storm, args)

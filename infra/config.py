@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     max_tokens: int = 2000
     max_body_bytes: int = 256 * 1024
     introspection: bool | None = None  # default: on, except in production
+    fast_lane: bool = True  # castVote/placePreorder of a simple shape without the executor
     trusted_documents_only: bool = False
     persisted_documents_file: Path | None = None
     apq_ttl_seconds: int = 24 * 3600

@@ -82,6 +82,15 @@ class C2MSchema(strawberry.Schema):
         return None
 
 
+def document_limits(settings: Settings) -> DocumentSize:
+    return DocumentSize(
+        depth=settings.max_query_depth,
+        aliases=settings.max_aliases,
+        fields=settings.max_query_fields,
+        cost=settings.max_query_cost,
+    )
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
     # One extension for every limit: the lexer's token limit, the document's size measured in
@@ -89,15 +98,10 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     # limiters, which walk every fragment spread again), and introspection when it is off.
     rules: list[Any] = [] if settings.introspection_enabled else [NoSchemaIntrospectionCustomRule]
     max_tokens = settings.max_tokens
-    document_limits = DocumentSize(
-        depth=settings.max_query_depth,
-        aliases=settings.max_aliases,
-        fields=settings.max_query_fields,
-        cost=settings.max_query_cost,
-    )
+    measured_limits = document_limits(settings)
 
     class Limits(DocumentLimits):
-        limits = document_limits
+        limits = measured_limits
         verdicts: OrderedDict[str, str | None] = OrderedDict()
 
         def on_operation(self) -> Iterator[None]:

@@ -28,7 +28,8 @@ from infra.config import Settings
 from infra.logging import request_id_var
 from infra.outages import OutageLog, is_outage
 from infra.services import Services, open_services
-from schema.build import build_schema
+from schema.build import build_schema, document_limits
+from schema.fast import FastLane
 from schema.ids import parse_pk
 from server.auth import authenticate
 from server.graphql_view import C2MGraphQL
@@ -85,10 +86,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 schema,
                 services,
                 persisted,
+                FastLane(schema, document_limits(settings), settings.max_tokens)
+                if settings.fast_lane
+                else None,
                 graphql_ide="graphiql" if settings.env == "dev" else None,
                 allow_queries_via_get=False,
             )
             app.state.services = services  # for tools and tests; requests use the lifespan state
+            app.state.graphql_view = holder["view"]
             holder["services"] = services
             yield {"services": services}
 

@@ -28,6 +28,7 @@ from infra.logging import request_id_var
 from infra.outages import is_outage
 from infra.services import Services
 from schema.context import Context
+from schema.fast import FastLane
 from server.auth import authenticate
 from server.persisted import PersistedDocuments, PersistedError
 
@@ -170,12 +171,18 @@ class C2MGraphQL(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = TransportWS
 
     def __init__(
-        self, schema: Any, services: Services, persisted: PersistedDocuments, **kwargs: Any
+        self,
+        schema: Any,
+        services: Services,
+        persisted: PersistedDocuments,
+        fast: FastLane | None = None,
+        **kwargs: Any,
     ) -> None:
         # graphql-transport-ws only: the legacy graphql-ws protocol is not offered.
         super().__init__(schema, subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,), **kwargs)
         self.services = services
         self.persisted = persisted
+        self.fast = fast
         settings = services.settings
         self.sockets = SocketSlots(settings.ws_max_sockets_per_identity)
         self.max_subscriptions_per_connection = settings.ws_max_subscriptions_per_socket
@@ -188,6 +195,11 @@ class C2MGraphQL(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
             return
         request = Request(scope=scope, receive=receive)
+        if self.fast is not None and scope["method"] == "POST":
+            fast = await self._fast_lane(request)
+            if fast is not None:
+                await fast(scope, receive, send)
+                return
         try:
             response = await self.run(request)
         except HTTPException as e:
@@ -197,6 +209,49 @@ class C2MGraphQL(GraphQL[Context, None]):
             if scope.get(REJECTED) and response.status_code == 200:
                 response.status_code = 400
         await response(scope, receive, send)
+
+    async def _fast_lane(self, request: Request) -> Response | None:
+        """The response when the fast lane serves this request (``schema/fast.py``), else None
+        (and the body stays readable: Starlette keeps it on the request)."""
+        assert self.fast is not None
+        if not request.headers.get("content-type", "").startswith("application/json"):
+            return None
+        try:
+            body = self.decode_json(await request.body())
+        except ValueError:
+            return None
+        if not isinstance(body, dict):
+            return None
+        query, extensions = body.get("query"), body.get("extensions")
+        if not (query is None or isinstance(query, str)) or not (
+            extensions is None or isinstance(extensions, dict)
+        ):
+            return None
+        context = await self.get_context(request, response=None)
+        try:
+            resolved = await self.persisted.resolve(query, extensions, client=client_of(context))
+        except PersistedError:
+            return None
+        plan = self.fast.plan(resolved.query) if resolved.query else None
+        if plan is None:
+            return None
+        operation_name = body.get("operationName")
+        if operation_name is not None and (
+            plan.operation.name is None or operation_name != plan.operation.name.value
+        ):
+            return None
+        if context.actor.user_id is None:  # anonymous or a bad token: the executor says so
+            return None
+        result = await self.fast.run(plan, body.get("variables"), context)
+        if result is None:
+            return None
+        if resolved.registration is not None and "errors" not in result:
+            try:
+                await self.persisted.register(resolved.registration)
+            except Exception as e:  # noqa: BLE001
+                if not is_outage(e):
+                    raise
+        return Response(self.encode_json(result), media_type="application/json")
 
     async def process_result(
         self, request: Request, result: ExecutionResult

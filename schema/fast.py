@@ -1,0 +1,257 @@
+"""The fast lane: a hot mutation of a simple shape runs its resolver without the executor.
+
+A flash drop is thousands of the same two documents a second (``castVote``, ``placePreorder``).
+Through strawberry and graphql-core, the execution around the resolver (extension hooks, argument
+conversion, result completion) cost more CPU than the vote itself. Here a document is planned
+once (cached by its text): parsed, validated against the schema, measured against the document
+limits, and its selection compiled into a serializer. Every request with that text then:
+
+* coerces its variables and arguments with graphql-core's own functions and converts them with
+  strawberry's (so what is accepted, and how, is what the executor would do);
+* calls **the same resolver** the executor calls, with the same context;
+* serializes the payload through the schema's own leaf serializers, in the document's order;
+* shapes an error escaping the resolver with the same ``shape_error`` and counts the operation in
+  the same metrics.
+
+What the lane does not serve exactly falls back to the executor *before* the resolver runs: a
+document of another shape (fragments, directives, several root fields, a field with its own
+resolver in the selection, a query), variables that do not coerce, an id that does not decode,
+no signed-in member. The lane never falls back once the resolver ran. ``tests/server/
+test_fast_lane.py`` sends the same requests through both lanes and compares the responses.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from operator import attrgetter
+from types import SimpleNamespace
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    GraphQLError,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    is_leaf_type,
+    parse,
+    validate,
+)
+from graphql.execution.values import get_argument_values, get_variable_values
+from strawberry import Schema, relay
+from strawberry.types.arguments import convert_arguments
+from strawberry.types.fields.resolver import StrawberryResolver
+
+from infra.metrics import GRAPHQL_LATENCY, GRAPHQL_OPERATIONS, operation_label
+from schema.context import Context
+from schema.extensions import shape_error
+from schema.limits import Limits, measure, too_big
+
+# The root mutations the lane serves: the hot path of a flash drop.
+FAST_FIELDS = frozenset({"castVote", "placePreorder"})
+MAX_PLANS = 512
+MAX_SELECTED = 64  # fields in a planned selection (a real payload has a dozen)
+
+Serializer = Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class Plan:
+    operation: OperationDefinitionNode
+    field_node: FieldNode
+    response_key: str
+    field_name: str
+    resolver: StrawberryResolver[Any]
+    arguments: Any
+    serialize: Serializer
+
+
+class NotPlannable(Exception):
+    pass
+
+
+def _constant(value: str) -> Serializer:
+    return lambda _: value
+
+
+def _node_id(type_name: str, serialize: Serializer) -> Serializer:
+    return lambda v: serialize(relay.GlobalID(type_name, str(v.id)))
+
+
+def _attribute(python_name: str, inner: Serializer) -> Serializer:
+    get = attrgetter(python_name)
+    return lambda v: inner(get(v))
+
+
+class FastLane:
+    def __init__(self, schema: Schema, limits: Limits, max_tokens: int) -> None:
+        self._schema = schema
+        self._gql: GraphQLSchema = schema._schema
+        self._limits = limits
+        self._max_tokens = max_tokens
+        self._plans: OrderedDict[str, Plan | None] = OrderedDict()
+        self.served = 0  # requests this lane answered (tests and metrics)
+
+    # -- planning ------------------------------------------------------------------------------
+
+    def plan(self, text: str) -> Plan | None:
+        """The plan of a document the lane serves, or None (cached either way, LRU)."""
+        if text in self._plans:
+            self._plans.move_to_end(text)
+            return self._plans[text]
+        try:
+            plan: Plan | None = self._make_plan(text)
+        except NotPlannable:
+            plan = None
+        except Exception:  # noqa: BLE001 - anything odd is the executor's to answer
+            plan = None
+        self._plans[text] = plan
+        if len(self._plans) > MAX_PLANS:
+            self._plans.popitem(last=False)
+        return plan
+
+    def _make_plan(self, text: str) -> Plan:
+        if "mutation" not in text:
+            raise NotPlannable
+        document = parse(text, max_tokens=self._max_tokens)
+        if len(document.definitions) != 1:
+            raise NotPlannable
+        operation = document.definitions[0]
+        if not isinstance(operation, OperationDefinitionNode):
+            raise NotPlannable
+        if operation.operation is not OperationType.MUTATION or operation.directives:
+            raise NotPlannable
+        if too_big(measure(document), self._limits) is not None:
+            raise NotPlannable
+        if validate(self._gql, document):
+            raise NotPlannable
+        selections = operation.selection_set.selections
+        if len(selections) != 1 or not isinstance(selections[0], FieldNode):
+            raise NotPlannable
+        field_node = selections[0]
+        name = field_node.name.value
+        if name not in FAST_FIELDS or field_node.directives:
+            raise NotPlannable
+        mutation_type = self._gql.mutation_type
+        assert mutation_type is not None
+        field_def = mutation_type.fields[name]
+        definition = field_def.extensions.get("strawberry-definition")
+        resolver = getattr(definition, "base_resolver", None)
+        if resolver is None or field_node.selection_set is None:
+            raise NotPlannable
+        counter = [0]
+        serialize = self._compile(field_def.type, field_node.selection_set, counter)
+        return Plan(
+            operation=operation,
+            field_node=field_node,
+            response_key=field_node.alias.value if field_node.alias else name,
+            field_name=name,
+            resolver=resolver,
+            arguments=(field_def, definition),
+            serialize=serialize,
+        )
+
+    def _compile(
+        self, type_: Any, selection_set: SelectionSetNode | None, counter: list[int]
+    ) -> Serializer:
+        """A function from a resolver's value to the response value of ``type_``."""
+        if isinstance(type_, GraphQLNonNull):
+            return self._compile(type_.of_type, selection_set, counter)
+        if isinstance(type_, GraphQLList):
+            item = self._compile(type_.of_type, selection_set, counter)
+            return lambda v: None if v is None else [item(x) for x in v]
+        if is_leaf_type(type_):
+            if selection_set is not None:
+                raise NotPlannable
+            leaf = type_.serialize
+            return lambda v: None if v is None else leaf(v)
+        if not isinstance(type_, GraphQLObjectType) or selection_set is None:
+            raise NotPlannable  # interfaces and unions need the executor
+        return self._compile_object(type_, selection_set, counter)
+
+    def _compile_object(
+        self, type_: GraphQLObjectType, selection_set: SelectionSetNode, counter: list[int]
+    ) -> Serializer:
+        parts: list[tuple[str, Callable[[Any], Any]]] = []
+        is_node = any(i.name == "Node" for i in type_.interfaces)
+        for selection in selection_set.selections:
+            if not isinstance(selection, FieldNode) or selection.directives:
+                raise NotPlannable
+            if selection.arguments:
+                raise NotPlannable
+            counter[0] += 1
+            if counter[0] > MAX_SELECTED:
+                raise NotPlannable
+            name = selection.name.value
+            key = selection.alias.value if selection.alias else name
+            if name == "__typename":
+                parts.append((key, _constant(type_.name)))
+                continue
+            field = type_.fields[name]
+            definition = field.extensions.get("strawberry-definition")
+            if definition is None:
+                raise NotPlannable
+            if definition.base_resolver is not None:
+                if not (is_node and name == "id"):
+                    raise NotPlannable  # a field with its own resolver: the executor's
+                to_id = self._gql.get_type("ID").serialize  # type: ignore[union-attr]
+                parts.append((key, _node_id(type_.name, to_id)))
+                continue
+            inner = self._compile(field.type, selection.selection_set, counter)
+            parts.append((key, _attribute(definition.python_name, inner)))
+
+        def serialize(value: Any) -> Any:
+            if value is None:
+                return None
+            return {key: part(value) for key, part in parts}
+
+        return serialize
+
+    # -- running -------------------------------------------------------------------------------
+
+    async def run(self, plan: Plan, variables: Any, context: Context) -> dict[str, Any] | None:
+        """The response of ``plan`` for these variables, or None when the executor must answer
+        (decided before the resolver runs; never after)."""
+        if variables is not None and not isinstance(variables, dict):
+            return None
+        values = get_variable_values(
+            self._gql, plan.operation.variable_definitions or (), variables or {}
+        )
+        if isinstance(values, list):  # variables that do not coerce: the executor says how
+            return None
+        field_def, definition = plan.arguments
+        try:
+            raw = get_argument_values(field_def, plan.field_node, values)
+            kwargs = convert_arguments(
+                raw,
+                definition.arguments,
+                scalar_registry=self._schema.schema_converter.scalar_registry,
+                config=self._schema.config,
+            )
+        except Exception:  # noqa: BLE001 - an id that does not decode, say: the executor's
+            return None
+        info = SimpleNamespace(context=context)
+        self.served += 1
+        started = time.perf_counter()
+        name = operation_label(plan.operation.name.value if plan.operation.name else None)
+        try:
+            resolve: Any = plan.resolver.wrapped_func
+            payload = await resolve(None, info, **kwargs)
+            response: dict[str, Any] = {"data": {plan.response_key: plan.serialize(payload)}}
+            outcome = "ok"
+        except Exception as e:  # noqa: BLE001 - shaped exactly as the executor's errors are
+            error = GraphQLError(
+                str(e), nodes=[plan.field_node], path=[plan.response_key], original_error=e
+            )
+            response = {"data": None, "errors": [shape_error(error, context.request_id).formatted]}
+            outcome = "error"
+        GRAPHQL_OPERATIONS.labels(name, "mutation", outcome).inc()
+        GRAPHQL_LATENCY.labels(name, "mutation").observe(time.perf_counter() - started)
+        return response
