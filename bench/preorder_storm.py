@@ -122,6 +122,7 @@ async def seed(
                 ).scalars()
             )
             drops[name] = (drop, variants)
+    await common.analyze(engine)
     await engine.dispose()
     return users, drops
 

@@ -109,6 +109,7 @@ async def seed(db_url: str, members: int) -> tuple[list[int], dict[str, tuple[in
                 ).scalars()
             )
             polls[name] = (poll, opts)
+    await common.analyze(engine)
     await engine.dispose()
     return user_ids, polls
 

@@ -22,6 +22,7 @@ test_fast_lane.py`` sends the same requests through both lanes and compares the 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -47,6 +48,7 @@ from graphql import (
 from graphql.execution.values import get_argument_values, get_variable_values
 from strawberry import Schema, relay
 from strawberry.types.arguments import convert_arguments
+from strawberry.types.base import StrawberryList, StrawberryOptional, get_object_definition
 from strawberry.types.fields.resolver import StrawberryResolver
 
 from infra.metrics import GRAPHQL_LATENCY, GRAPHQL_OPERATIONS, operation_label
@@ -71,6 +73,9 @@ class Plan:
     resolver: StrawberryResolver[Any]
     arguments: Any
     serialize: Serializer
+    # strawberry's argument conversion compiled for this field's argument types (GlobalIDs,
+    # lists, plain scalars, input types of those), or None to call strawberry's own.
+    convert: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
 
 class NotPlannable(Exception):
@@ -83,6 +88,25 @@ def _constant(value: str) -> Serializer:
 
 def _node_id(type_name: str, serialize: Serializer) -> Serializer:
     return lambda v: serialize(relay.GlobalID(type_name, str(v.id)))
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _optional(inner: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda v: None if v is None else inner(v)
+
+
+def _each(inner: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda v: [inner(x) for x in v]
+
+
+def _input(cls: Any, fields: list[tuple[str, str, Callable[[Any], Any]]]) -> Callable[[Any], Any]:
+    def build(value: dict[str, Any]) -> Any:
+        return cls(**{py: convert(value[gql]) for gql, py, convert in fields})
+
+    return build
 
 
 def _attribute(python_name: str, inner: Serializer) -> Serializer:
@@ -98,6 +122,7 @@ class FastLane:
         self._max_tokens = max_tokens
         self._plans: OrderedDict[str, Plan | None] = OrderedDict()
         self.served = 0  # requests this lane answered (tests and metrics)
+        self._metrics: dict[tuple[str, str], tuple[Any, Any]] = {}
 
     # -- planning ------------------------------------------------------------------------------
 
@@ -149,6 +174,7 @@ class FastLane:
         counter = [0]
         serialize = self._compile(field_def.type, field_node.selection_set, counter)
         return Plan(
+            convert=self._compile_arguments(definition.arguments),
             operation=operation,
             field_node=field_node,
             response_key=field_node.alias.value if field_node.alias else name,
@@ -214,6 +240,50 @@ class FastLane:
 
         return serialize
 
+    def _compile_arguments(
+        self, arguments: list[Any]
+    ) -> Callable[[dict[str, Any]], dict[str, Any]] | None:
+        names = self._schema.config.name_converter
+        parts = []
+        for argument in arguments:
+            convert = self._converter(argument.type)
+            if convert is None:
+                return None
+            parts.append((names.from_argument(argument), argument.python_name, convert))
+
+        def convert_all(raw: dict[str, Any]) -> dict[str, Any]:
+            return {py: conv(raw[gql]) for gql, py, conv in parts if gql in raw}
+
+        return convert_all
+
+    def _converter(self, type_: Any) -> Callable[[Any], Any] | None:
+        """What ``strawberry.types.arguments.convert_argument`` does for ``type_``, or None
+        for a type not covered here (then strawberry's own function runs)."""
+        if type_ is relay.GlobalID:
+            return relay.GlobalID.from_id  # an id that does not decode raises: the executor's
+        if type_ in (str, int, float, bool):
+            return _same
+        if isinstance(type_, StrawberryOptional):
+            inner = self._converter(type_.of_type)
+            return None if inner is None else _optional(inner)
+        if isinstance(type_, StrawberryList):
+            inner = self._converter(type_.of_type)
+            return None if inner is None else _each(inner)
+        definition = get_object_definition(type_)
+        if definition is None or not definition.is_input:
+            return None
+        names = self._schema.config.name_converter
+        fields = []
+        for field in definition.fields:
+            convert = self._converter(field.type)
+            has_default = field.default is not dataclasses.MISSING or (
+                field.default_factory is not dataclasses.MISSING
+            )
+            if convert is None or has_default:
+                return None  # a default to fill in: strawberry's own function
+            fields.append((names.get_graphql_name(field), field.python_name, convert))
+        return _input(type_, fields)
+
     # -- running -------------------------------------------------------------------------------
 
     async def run(self, plan: Plan, variables: Any, context: Context) -> dict[str, Any] | None:
@@ -229,12 +299,15 @@ class FastLane:
         field_def, definition = plan.arguments
         try:
             raw = get_argument_values(field_def, plan.field_node, values)
-            kwargs = convert_arguments(
-                raw,
-                definition.arguments,
-                scalar_registry=self._schema.schema_converter.scalar_registry,
-                config=self._schema.config,
-            )
+            if plan.convert is not None:
+                kwargs = plan.convert(raw)
+            else:
+                kwargs = convert_arguments(
+                    raw,
+                    definition.arguments,
+                    scalar_registry=self._schema.schema_converter.scalar_registry,
+                    config=self._schema.config,
+                )
         except Exception:  # noqa: BLE001 - an id that does not decode, say: the executor's
             return None
         info = SimpleNamespace(context=context)
@@ -252,6 +325,21 @@ class FastLane:
             )
             response = {"data": None, "errors": [shape_error(error, context.request_id).formatted]}
             outcome = "error"
-        GRAPHQL_OPERATIONS.labels(name, "mutation", outcome).inc()
-        GRAPHQL_LATENCY.labels(name, "mutation").observe(time.perf_counter() - started)
+        count, latency = self._series(name, outcome)
+        count.inc()
+        latency.observe(time.perf_counter() - started)
         return response
+
+    def _series(self, name: str, outcome: str) -> tuple[Any, Any]:
+        """The labelled metric children, looked up once (names are bounded by
+        ``operation_label``)."""
+        key = (name, outcome)
+        found = self._metrics.get(key)
+        if found is None:
+            found = (
+                GRAPHQL_OPERATIONS.labels(name, "mutation", outcome),
+                GRAPHQL_LATENCY.labels(name, "mutation"),
+            )
+            if len(self._metrics) < 1000:
+                self._metrics[key] = found
+        return found

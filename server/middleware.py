@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import time
-import uuid
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -15,6 +16,29 @@ from infra.metrics import HTTP_LATENCY, HTTP_REQUESTS, path_label
 
 log = logging.getLogger("c2m.http")
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_SERIES: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
+def _series(method: str, path: str, status: int) -> tuple[Any, Any]:
+    """The labelled metric children of a request, looked up once (``labels`` takes a lock)."""
+    label = path_label(path)
+    key = (method if method in _METHODS else "OTHER", label, status)
+    found = _SERIES.get(key)
+    if found is None:
+        found = (
+            HTTP_REQUESTS.labels(key[0], label, str(status)),
+            HTTP_LATENCY.labels(key[0], label),
+        )
+        if len(_SERIES) < 1000:  # labels are a handful of paths, methods and statuses
+            _SERIES[key] = found
+    return found
+
+
+class _TooLarge(Exception):
+    pass
 
 
 class RequestIdMiddleware:
@@ -27,8 +51,12 @@ class RequestIdMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        incoming = ""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                incoming = value.decode("latin-1")
+                break
+        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else os.urandom(16).hex()
         token = request_id_var.set(request_id)
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
@@ -46,10 +74,10 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             if scope["type"] == "http":
-                path = path_label(scope["path"])
                 elapsed = time.perf_counter() - started
-                HTTP_REQUESTS.labels(scope["method"], path, str(status)).inc()
-                HTTP_LATENCY.labels(scope["method"], path).observe(elapsed)
+                count, latency = _series(scope["method"], scope["path"], status)
+                count.inc()
+                latency.observe(elapsed)
             request_id_var.reset(token)
 
 
@@ -64,8 +92,11 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        length = headers.get(b"content-length")
+        length = None
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                length = value
+                break
         if length is not None:
             try:
                 too_big = int(length) > self.max_bytes
@@ -74,12 +105,13 @@ class BodySizeLimitMiddleware:
             if too_big:
                 await self._reject(send)
                 return
+            # The HTTP server reads exactly Content-Length bytes: nothing more to watch.
+            await self.app(scope, receive, send)
+            return
 
         received = 0
         response_started = False
-
-        class TooLarge(Exception):
-            pass
+        TooLarge = _TooLarge
 
         async def limited_receive() -> Message:
             nonlocal received

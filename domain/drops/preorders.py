@@ -358,6 +358,7 @@ async def _place_batch(
     committing = False
     try:
         async with unit_of_work() as session:
+            await repo.plan_each_time(session)
             existing = await repo.orders_by_keys(session, [(r.user_id, r.key) for _, r in todo])
             fresh: list[tuple[int, _Request]] = []
             for i, r in todo:

@@ -249,6 +249,17 @@ async def insert_order(
     return row.scalar_one_or_none()
 
 
+PLAN_EACH_TIME = text("SET LOCAL plan_cache_mode = force_custom_plan")
+
+
+async def plan_each_time(session: AsyncSession) -> None:
+    """For this transaction, plan each statement for its actual parameters. A batch statement
+    over arrays (unnest) gets a generic plan after five runs, and the generic plan of the
+    per-member limit read every order of the drop: 9.2 s instead of 3.3 s for 6,000 orders."""
+    conn = await session.connection()
+    await conn.execute(PLAN_EACH_TIME)
+
+
 async def orders_by_keys(
     session: AsyncSession, pairs: Sequence[tuple[int, str]]
 ) -> dict[tuple[int, str], Order]:

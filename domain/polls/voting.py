@@ -99,6 +99,7 @@ async def cast_votes(
             results[i] = e
     if todo:
         async with sessionmaker() as session, session.begin():
+            await repo.plan_each_time(session)
             for poll_id in sorted({r.poll_id for _, r, _ in todo}):
                 await repo.lock_shared(session, poll_id)
             written = await repo.cast_votes(
