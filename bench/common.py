@@ -112,3 +112,29 @@ async def analyze(engine: Any) -> None:
 
     async with engine.connect() as conn:
         await conn.execute(text("ANALYZE"))
+
+
+def profile_options(parser: Any) -> None:
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="write py-spy profiles (folded stacks); read with bench.layers",
+    )
+    parser.add_argument("--profile-seconds", type=int, default=20)
+
+
+def profile(args: Any, procs: dict[str, subprocess.Popen[bytes]]) -> list[subprocess.Popen[bytes]]:
+    """py-spy samples each server while it takes the storm (for "where does time go")."""
+    if not getattr(args, "profile", None):
+        return []
+    spy = str(Path(sys.executable).with_name("py-spy"))
+    return [
+        subprocess.Popen(
+            [spy, "record", "--pid", str(p.pid), "--format", "raw", "--duration",
+             str(args.profile_seconds), "--rate", "200", "-o",
+             str(Path(args.profile) / f"{name}.folded")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name, p in procs.items()
+    ]  # fmt: skip

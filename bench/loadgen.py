@@ -22,6 +22,7 @@ class Outcome:
     ok: int = 0
     failed: int = 0
     bodies: list[bytes] = field(default_factory=list)
+    finished: list[float] = field(default_factory=list)  # per request: seconds since the start
     elapsed: float = 0.0
 
     def percentile(self, p: float) -> float:
@@ -78,27 +79,34 @@ async def run(
     concurrency: int,
     is_ok: Callable[[int, bytes], bool],
     keep_bodies: bool = False,
+    stop: asyncio.Event | None = None,
 ) -> Outcome:
+    """Send ``requests`` over ``concurrency`` keep-alive connections (until ``stop`` is set, if
+    given: the rest are not sent)."""
     assert host in ("127.0.0.1", "localhost", "::1"), "load tests target loopback only"
     outcome = Outcome()
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(len(requests)):
         queue.put_nowait(i)
     bodies: list[bytes] = [b""] * len(requests)
+    finished: list[float] = [0.0] * len(requests)
     deadline = time.monotonic() + MAX_SECONDS
+    started = time.perf_counter()
 
     async def worker() -> None:
         reader, writer = await asyncio.open_connection(host, port)
         try:
-            while time.monotonic() < deadline:
+            while time.monotonic() < deadline and not (stop is not None and stop.is_set()):
                 try:
                     i = queue.get_nowait()
                 except asyncio.QueueEmpty:
                     return
-                started = time.perf_counter()
+                sent = time.perf_counter()
                 writer.write(requests[i])
                 status, body = await _read_response(reader)
-                outcome.latencies.append(time.perf_counter() - started)
+                now = time.perf_counter()
+                outcome.latencies.append(now - sent)
+                finished[i] = now - started
                 if is_ok(status, body):
                     outcome.ok += 1
                 else:
@@ -108,8 +116,8 @@ async def run(
         finally:
             writer.close()
 
-    started = time.perf_counter()
     await asyncio.gather(*[worker() for _ in range(concurrency)])
     outcome.elapsed = time.perf_counter() - started
     outcome.bodies = bodies
+    outcome.finished = finished
     return outcome

@@ -163,8 +163,9 @@ async def storm(args: argparse.Namespace, db_url: str, redis_url: str) -> dict[s
     issuer = TokenIssuer(SECRET, 4 * 3600)
     tokens = {u: issuer.issue(u).token for u in users}
     rng = random.Random(7)
-    with common.api_and_bare(db_url, redis_url) as (_, gql_port, __, bare_port):
+    with common.api_and_bare(db_url, redis_url) as (api, gql_port, bare, bare_port):
         results: dict[str, object] = {}
+        profilers = common.profile(args, {"graphql": api, "bare": bare})
         for name in ("graphql", "bare"):
             drop_id, variants = drops[name]
             plan = [(u, rng.choice(variants), 1) for u in users]
@@ -242,6 +243,8 @@ async def storm(args: argparse.Namespace, db_url: str, redis_url: str) -> dict[s
                 **check,
                 "oversold": max(0, int(check["sold_in_postgres"]) - args.cap),  # type: ignore[call-overload]
             }
+        for profiler in profilers:
+            profiler.wait()
         g, b = results["graphql"], results["bare"]
         results["graphql_to_bare_ratio"] = round(g["requests_per_s"] / b["requests_per_s"], 2)  # type: ignore[index,operator]
         return results
@@ -254,6 +257,7 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=2000)
     parser.add_argument("--cap", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=64)
+    common.profile_options(parser)
     args = parser.parse_args()
     common.run(storm, args)
 

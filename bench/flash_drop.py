@@ -1,0 +1,275 @@
+"""A flash drop: 100,000 distinct members tap "buy" on one drop with cap 10,000, through GraphQL,
+with the API at two processes, while 32 connections keep reading the drop page.
+
+    python -m bench.flash_drop [--members 100000] [--cap 10000] [--workers 2]
+                               [--concurrency 256] [--readers 32]
+
+Tokens are issued before the clock starts. Reported: when the last unit sold and when the last
+member was answered, pre-order p50/p99, drop-page read p50/p99 during the storm, and the checks:
+0 oversold, 0 acknowledged orders missing, Redis equal to PostgreSQL after reconciliation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+from bench import common, loadgen
+from bench.common import SECRET, gid
+from domain.drops import counters
+from domain.drops import repository as drop_repo
+from domain.drops.reservations import ReservationStore
+from domain.identity.tokens import TokenIssuer
+from infra.config import Settings
+from infra.resources import make_engine, make_redis, make_sessionmaker
+
+PLACE = (
+    "mutation PlacePreorder($dropId: ID!, $lines: [OrderLineInput!]!, $idempotencyKey: String!,"
+    " $shippingAddress: ShippingAddressInput!) { placePreorder(dropId: $dropId, lines: $lines,"
+    " idempotencyKey: $idempotencyKey, shippingAddress: $shippingAddress)"
+    " { order { id status quantity amountDue { amountFen currency } expiresAt }"
+    " errors { code message field remaining variantId } } }"
+)
+PAGE = (
+    "query DropPage($id: ID!) { node(id: $id) { ... on Drop { id title status"
+    " progress { totalQuantity buyers remaining moqPercent currentPrice { amountFen }"
+    " secondsLeft } } } }"
+)
+ADDRESS = {"name": "Li", "phone": "13800000000", "region": "Hangzhou", "detail": "Road 1"}
+
+
+async def seed(db_url: str, members: int, cap: int) -> tuple[list[int], int, list[int]]:
+    conn = await asyncpg.connect(db_url.replace("+asyncpg", ""))
+    now = datetime.now(UTC)
+    tag = f"flash-{int(time.time())}"
+    try:
+        async with conn.transaction():
+            koc = await conn.fetchval(
+                "INSERT INTO users (wechat_openid, display_name, is_koc, is_operator)"
+                " VALUES ($1, 'KOC', true, false) RETURNING id",
+                f"{tag}-koc",
+            )
+            users = [
+                r[0]
+                for r in await conn.fetch(
+                    "INSERT INTO users (wechat_openid, display_name, is_koc, is_operator)"
+                    " SELECT $1 || '-' || g, 'm' || g, false, false"
+                    " FROM generate_series(1, $2) g RETURNING id",
+                    tag,
+                    members,
+                )
+            ]
+            community = await conn.fetchval(
+                "INSERT INTO communities (owner_id, name, description)"
+                " VALUES ($1, 'flash', '') RETURNING id",
+                koc,
+            )
+            await conn.execute(
+                "INSERT INTO community_members (community_id, user_id, status)"
+                " SELECT $1, u, 'ACTIVE' FROM unnest($2::bigint[]) u",
+                community,
+                users,
+            )
+            drop = await conn.fetchval(
+                "INSERT INTO drops (owner_id, title, description, image_urls, size_chart, status,"
+                " currency, price_fen, tiers, payment_mode, deposit_fen, moq, cap,"
+                " per_member_limit, opens_at, closes_at, unpaid_expiry_seconds,"
+                " keep_deposit_on_default, published_at, balance_hours)"
+                " VALUES ($1, 'flash', '', '{}', '', 'OPEN', 'CNY', 19900, '[]', 'DEPOSIT',"
+                " 5000, $2, $3, 2, $4, $5, 7200, true, $4, 48) RETURNING id",
+                koc,
+                cap // 2,
+                cap,
+                now - timedelta(minutes=1),
+                now + timedelta(hours=2),
+            )
+            await conn.execute(
+                "INSERT INTO drop_communities (drop_id, community_id) VALUES ($1, $2)",
+                drop,
+                community,
+            )
+            variants = [
+                r[0]
+                for r in await conn.fetch(
+                    "INSERT INTO drop_variants (drop_id, position, size, color)"
+                    " SELECT $1, (s - 1) * 4 + c, 'S' || s, 'C' || c"
+                    " FROM generate_series(1, 5) s, generate_series(1, 4) c RETURNING id",
+                    drop,
+                )
+            ]
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
+    return users, drop, variants
+
+
+async def verify(
+    db_url: str, redis_url: str, drop_id: int, cap: int, order_ids: list[int]
+) -> dict[str, object]:
+    settings = Settings(secret_key=SECRET)
+    engine = make_engine(settings, db_url, pool_size=2)
+    sessionmaker = make_sessionmaker(engine)
+    redis = make_redis(settings, redis_url)
+    store = ReservationStore(redis)
+    try:
+        await counters.reconcile(sessionmaker, store, drop_id)
+        async with sessionmaker() as session:
+            sold, per_variant = await drop_repo.sold(session, drop_id)
+        conn = await asyncpg.connect(db_url.replace("+asyncpg", ""))
+        try:
+            found = await conn.fetchval(
+                "SELECT count(*) FROM orders WHERE id = ANY($1::bigint[])", order_ids
+            )
+        finally:
+            await conn.close()
+        live = await store.progress(drop_id)
+        return {
+            "sold_in_postgres": sold,
+            "oversold": max(0, sold - cap),
+            "acknowledged_orders_missing": len(order_ids) - int(found),
+            "redis_equals_postgres_after_reconcile": live.reserved == sold
+            and {k: q for k, q in live.per_variant.items() if q} == per_variant,
+        }
+    finally:
+        await redis.aclose()
+        await engine.dispose()
+
+
+async def flash(args: argparse.Namespace, db_url: str, redis_url: str) -> dict[str, object]:
+    users, drop_id, variants = await seed(db_url, args.members, args.cap)
+    issuer = TokenIssuer(SECRET, 4 * 3600)
+    rng = random.Random(11)
+    port = common.free_port()
+    requests = []
+    for u in users:  # tokens and bodies before the clock starts
+        body = {
+            "query": PLACE,
+            "operationName": "PlacePreorder",
+            "variables": {
+                "dropId": gid("Drop", drop_id),
+                "lines": [{"variantId": gid("DropVariant", rng.choice(variants)), "quantity": 1}],
+                "idempotencyKey": f"flash-{u}",
+                "shippingAddress": ADDRESS,
+            },
+        }
+        token = issuer.issue(u).token
+        requests.append(
+            loadgen.build_request(
+                "127.0.0.1", port, "/graphql", body, {"Authorization": f"Bearer {token}"}
+            )
+        )
+    reader_token = issuer.issue(users[0]).token
+    page = loadgen.build_request(
+        "127.0.0.1",
+        port,
+        "/graphql",
+        {"query": PAGE, "variables": {"id": gid("Drop", drop_id)}},
+        {"Authorization": f"Bearer {reader_token}"},
+    )
+    env = {
+        **os.environ,
+        "C2M_DATABASE_URL": db_url,
+        "C2M_REDIS_URL": redis_url,
+        "C2M_SECRET_KEY": SECRET,
+        "C2M_LOG_LEVEL": "WARNING",
+        "C2M_ENV": "test",
+    }
+    api = subprocess.Popen(  # noqa: ASYNC220 - started once, before the clock runs
+        [
+            sys.executable,
+            "-m",
+            "server.cli",
+            "api",
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        common.wait_ready(f"http://127.0.0.1:{port}/healthz", api)
+        warm = await loadgen.run("127.0.0.1", port, [page] * 200, 8, lambda s, b: s == 200)
+        assert warm.failed == 0, "the drop page does not answer"
+        stop = asyncio.Event()
+        reading = asyncio.create_task(
+            loadgen.run("127.0.0.1", port, [page] * 300_000, args.readers,
+                        lambda s, b: s == 200 and b'"progress"' in b, stop=stop)
+        )  # fmt: skip
+        buying = await loadgen.run(
+            "127.0.0.1",
+            port,
+            requests,
+            args.concurrency,
+            lambda s, b: s == 200 and (b'"errors":[]' in b or b'"SOLD_OUT"' in b),
+            keep_bodies=True,
+        )
+        stop.set()
+        reads = await reading
+    finally:
+        api.terminate()
+        try:
+            api.wait(20)
+        except subprocess.TimeoutExpired:
+            api.kill()
+    order_ids: list[int] = []
+    codes: dict[str, int] = {}
+    sold_out_at, unanswered = 0.0, 0
+    for body, done in zip(buying.bodies, buying.finished, strict=True):
+        data = json.loads(body) if body else {}
+        payload = (data.get("data") or {}).get("placePreorder") or {}
+        if not payload:
+            unanswered += 1
+        if payload.get("order"):
+            order_ids.append(int(base64.b64decode(payload["order"]["id"]).decode().split(":")[1]))
+            sold_out_at = max(sold_out_at, done)
+        for e in payload.get("errors") or data.get("errors") or []:
+            code = e.get("code") or (e.get("extensions") or {}).get("code")
+            codes[code] = codes.get(code, 0) + 1
+    check = await verify(db_url, redis_url, drop_id, args.cap, order_ids)
+    return {
+        "members": args.members,
+        "cap": args.cap,
+        "api_processes": args.workers,
+        "concurrency": args.concurrency,
+        "orders_acknowledged": len(order_ids),
+        "refused": codes,
+        "requests_without_an_answer": unanswered,
+        "seconds_to_sell_out": round(sold_out_at, 2),
+        "seconds_to_answer_everyone": round(buying.elapsed, 2),
+        "preorders_per_s": round(buying.rate, 1),
+        "preorder_p50_ms": round(buying.percentile(50) * 1000, 1),
+        "preorder_p99_ms": round(buying.percentile(99) * 1000, 1),
+        "page_reads": reads.ok + reads.failed,
+        "page_read_p50_ms": round(reads.percentile(50) * 1000, 1),
+        "page_read_p99_ms": round(reads.percentile(99) * 1000, 1),
+        **check,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--members", type=int, default=100_000)
+    parser.add_argument("--cap", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=256)
+    parser.add_argument("--readers", type=int, default=32)
+    args = parser.parse_args()
+    common.run(flash, args)
+
+
+if __name__ == "__main__":
+    main()
