@@ -7,6 +7,7 @@ import base64
 import json
 import os
 import platform
+import shutil
 import socket
 import subprocess
 import sys
@@ -87,8 +88,9 @@ def run(storm: Callable[[Any, str, str], Awaitable[dict[str, Any]]], args: Any) 
     directory, and print the report with the machine and the date."""
     db_url, redis_url = os.environ.get("C2M_DATABASE_URL"), os.environ.get("C2M_REDIS_URL")
     embedded = None
+    data_dir = Path(tempfile.mkdtemp(prefix="c2m-bench-"))
     if not (db_url and redis_url):
-        embedded = EmbeddedServices(Path(tempfile.mkdtemp(prefix="c2m-bench-")))
+        embedded = EmbeddedServices(data_dir)
         embedded.start()
         db_url, redis_url = embedded.database_url, embedded.redis_url
     assert db_url and redis_url
@@ -98,6 +100,7 @@ def run(storm: Callable[[Any, str, str], Awaitable[dict[str, Any]]], args: Any) 
     finally:
         if embedded is not None:
             embedded.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)  # the servers' data dir, and nothing else
     results["machine"] = (
         f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}"
     )

@@ -373,6 +373,9 @@ async def _place_batch(
                     results[i] = e
             if not fresh:
                 return
+            fresh = await _refuse_if_sold_out(session, store, fresh, results)
+            if not fresh:
+                return
             for drop_id in sorted({r.drop_id for _, r in fresh}):
                 await repo.lock_shared(session, drop_id)
             inserted = await repo.insert_orders(
@@ -431,6 +434,41 @@ async def _place_batch(
         return
     for i, _, _, order in reserved:
         results[i] = order
+
+
+async def _refuse_if_sold_out(
+    session: AsyncSession,
+    store: ReservationStore,
+    fresh: list[tuple[int, _Request]],
+    results: list[Order | BaseException | None],
+) -> list[tuple[int, _Request]]:
+    """After a drop sells out, most requests for it are refusals: refuse them without writing.
+
+    Only for drops this process saw refuse for their cap lately. Redis says, reading only,
+    whether the reservation script would refuse each request for the cap now (the same checks
+    in the same order: window, variants, the member's limit, then the cap); PostgreSQL says,
+    reading only, whether the drop would otherwise take the order (``repository.ACCEPTS``, the
+    insert's own predicate). Both yes: SOLD_OUT, exactly what the order's insert and the script
+    would have answered, with no order inserted and deleted. Anything else takes the normal
+    road. Returns the requests still to place."""
+    hinted = [(i, r) for i, r in fresh if store.maybe_full(r.drop_id)]
+    if not hinted:
+        return fresh
+    remaining = await store.cap_refusals([(r.drop_id, r.user_id, r.lines) for _, r in hinted])
+    candidates = [
+        (i, r, left) for (i, r), left in zip(hinted, remaining, strict=True) if left is not None
+    ]
+    if not candidates:
+        return fresh
+    ok = await repo.accepted(
+        session, [(r.drop_id, r.user_id, r.quantity) for _, r, _ in candidates]
+    )
+    refused: set[int] = set()
+    for n, (i, _, left) in enumerate(candidates):
+        if n in ok:
+            results[i] = refusal_error(Refusal("DROP_CAP", remaining=left))
+            refused.add(i)
+    return [(i, r) for i, r in fresh if i not in refused]
 
 
 async def _release_all(

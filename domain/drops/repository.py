@@ -51,6 +51,20 @@ INSERT_ORDER = text(
     """
 ).bindparams(bindparam("address", type_=JSONB))
 
+# What a drop asks of a request before it takes an order (r: the request, d: the drop): open
+# now, the member in one of its communities, the member's limit kept. Shared by the insert and
+# by the read that lets a sold-out drop refuse without writing.
+ACCEPTS = """
+    d.status IN ('SCHEDULED', 'OPEN') AND d.opens_at <= now() AND d.closes_at > now()
+      AND EXISTS (SELECT 1 FROM drop_communities dc
+                  JOIN community_members cm ON cm.community_id = dc.community_id
+                  WHERE dc.drop_id = d.id AND cm.user_id = r.user_id AND cm.status = 'ACTIVE')
+      AND r.quantity + (
+            SELECT coalesce(sum(o.quantity), 0) FROM orders o
+            WHERE o.user_id = r.user_id AND o.drop_id = d.id
+              AND o.status NOT IN ('CANCELLED', 'REFUNDED')) <= d.per_member_limit
+"""
+
 # Many members' orders in one statement (group commit): the same checks as INSERT_ORDER, row by
 # row; at most one request per member in a batch (the per-member sum would not see a sibling
 # row). An idempotency key some order already has is skipped (the caller looks it up).
@@ -70,17 +84,23 @@ INSERT_ORDERS = text(
            d.currency, CAST(r.address AS jsonb),
            now() + make_interval(secs => d.unpaid_expiry_seconds)
     FROM req r JOIN drops d ON d.id = r.drop_id
-    WHERE d.status IN ('SCHEDULED', 'OPEN') AND d.opens_at <= now() AND d.closes_at > now()
-      AND EXISTS (SELECT 1 FROM drop_communities dc
-                  JOIN community_members cm ON cm.community_id = dc.community_id
-                  WHERE dc.drop_id = d.id AND cm.user_id = r.user_id AND cm.status = 'ACTIVE')
-      AND r.quantity + (
-            SELECT coalesce(sum(o.quantity), 0) FROM orders o
-            WHERE o.user_id = r.user_id AND o.drop_id = d.id
-              AND o.status NOT IN ('CANCELLED', 'REFUNDED')) <= d.per_member_limit
+    WHERE """
+    + ACCEPTS
+    + """
     ON CONFLICT (user_id, idempotency_key) DO NOTHING
     RETURNING orders.*
     """
+)
+
+# Which of many (drop, member, quantity) requests their drops would accept (by position).
+ACCEPTED = text(
+    """
+    SELECT r.i FROM unnest(CAST(:drop_ids AS bigint[]), CAST(:user_ids AS bigint[]),
+                           CAST(:quantities AS integer[])) WITH ORDINALITY
+        AS r(drop_id, user_id, quantity, i)
+    JOIN drops d ON d.id = r.drop_id
+    WHERE """
+    + ACCEPTS
 )
 
 # The lines and held units of many orders in one statement: as INSERT_HOLD, row by row.
@@ -290,6 +310,20 @@ async def insert_orders(
         },
     )
     return list(rows.scalars())
+
+
+async def accepted(session: AsyncSession, requests: Sequence[tuple[int, int, int]]) -> set[int]:
+    """The positions of the (drop, member, quantity) requests that ``insert_orders`` would
+    accept now, written nothing."""
+    rows = await session.execute(
+        ACCEPTED,
+        {
+            "drop_ids": [r[0] for r in requests],
+            "user_ids": [r[1] for r in requests],
+            "quantities": [r[2] for r in requests],
+        },
+    )
+    return {int(i) - 1 for (i,) in rows}
 
 
 async def delete_orders(session: AsyncSession, order_ids: Sequence[int]) -> None:

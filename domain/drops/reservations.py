@@ -25,6 +25,7 @@ and hands out unit numbers (1..cap, and 1..variant cap) that the order then hold
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -172,6 +173,32 @@ return {1, tonumber(redis.call('GET', KEYS[3]) or '0'), redis.call('HLEN', KEYS[
 """
 )
 
+# Would RESERVE refuse this request for the drop's cap, and with what remaining? The same checks
+# in the same order up to the cap (marker, window, variants known, the member's limit), reading
+# only: -1 means "not a cap refusal, take the normal road". KEYS: ready, limits, total, variant,
+# member. ARGV: member, quantity, variant ids.
+SOLD_OUT = (
+    "if not "
+    + VOUCHED
+    + """ then return -1 end
+local lim = redis.call('HGETALL', KEYS[2])
+local L = {}
+for i = 1, #lim, 2 do L[lim[i]] = tonumber(lim[i + 1]) end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if now < L['opens'] or now >= L['closes'] then return -1 end
+for i = 3, #ARGV do
+  if L['v:' .. ARGV[i]] == nil then return -1 end
+end
+local qty = tonumber(ARGV[2])
+local mine = tonumber(redis.call('HGET', KEYS[5], ARGV[1]) or '0')
+if mine + qty > L['member_limit'] then return -1 end
+local total = tonumber(redis.call('GET', KEYS[3]) or '0')
+if total + qty > L['cap'] then return math.max(0, L['cap'] - total) end
+return -1
+"""
+)
+
 STATE = (
     "if not "
     + VOUCHED
@@ -179,6 +206,9 @@ STATE = (
 return {1, tonumber(redis.call('GET', KEYS[3]) or '0'), redis.call('HKEYS', KEYS[6])}
 """
 )
+
+
+FULL_HINT_SECONDS = 5.0
 
 
 def _tag(drop_id: int) -> str:
@@ -328,6 +358,43 @@ class ReservationStore:
         self._progress = redis.register_script(PROGRESS)
         self._state = redis.register_script(STATE)
         self._vouched = redis.register_script(f"return {VOUCHED} and 1 or 0")
+        self._sold_out = redis.register_script(SOLD_OUT)
+        # Drops this process saw refuse for their cap lately (drop id -> monotonic time): only
+        # their requests are checked before an order is written, so a selling drop pays nothing.
+        self._full: dict[int, float] = {}
+
+    def seen_full(self, drop_id: int) -> None:
+        self._full[drop_id] = time.monotonic()
+
+    def maybe_full(self, drop_id: int) -> bool:
+        seen = self._full.get(drop_id)
+        if seen is None:
+            return False
+        if time.monotonic() - seen > FULL_HINT_SECONDS:
+            del self._full[drop_id]
+            return False
+        return True
+
+    async def cap_refusals(
+        self, requests: Sequence[tuple[int, int, Sequence[tuple[int, int]]]]
+    ) -> list[int | None]:
+        """For many (drop, member, lines): the units remaining when the reservation script
+        would refuse the request for its drop's cap right now, else None (another outcome:
+        the request takes the normal road). One round trip, nothing written."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for drop_id, member_id, lines in requests:
+                args: list[str | int] = [member_id, sum(q for _, q in lines)]
+                args += [v for v, _ in lines]
+                await self._sold_out(keys=keys(drop_id)[:5], args=args, client=pipe)
+            outs = await pipe.execute()
+        found: list[int | None] = []
+        for (drop_id, _, _), out in zip(requests, outs, strict=True):
+            if int(out) < 0:
+                found.append(None)
+            else:
+                self.seen_full(drop_id)
+                found.append(int(out))
+        return found
 
     async def reserve(
         self, drop_id: int, order_id: int, member_id: int, lines: Sequence[tuple[int, int]]
@@ -338,6 +405,8 @@ class ReservationStore:
         out = _reserved(drop_id, await self._reserve(keys=keys_, args=args))
         if isinstance(out, NotReady):
             raise out
+        if isinstance(out, Refusal) and out.code == "DROP_CAP":
+            self.seen_full(drop_id)
         return out
 
     async def reserve_many(
@@ -350,7 +419,11 @@ class ReservationStore:
                 keys_, args = self._reserve_call(drop_id, order_id, member_id, lines)
                 await self._reserve(keys=keys_, args=args, client=pipe)
             outs = await pipe.execute()
-        return [_reserved(o[0], out) for o, out in zip(orders, outs, strict=True)]
+        found = [_reserved(o[0], out) for o, out in zip(orders, outs, strict=True)]
+        for o, out in zip(orders, found, strict=True):
+            if isinstance(out, Refusal) and out.code == "DROP_CAP":
+                self.seen_full(o[0])
+        return found
 
     @staticmethod
     def _reserve_call(

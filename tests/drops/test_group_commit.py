@@ -12,7 +12,7 @@ import pytest
 from domain.batching import GroupCommit
 from tests.conftest import GraphQLClient
 from tests.drops.test_reservations import _assert_consistent, _drop
-from tests.helpers import VOTE, make_community, make_koc, make_open_poll, members, preorder
+from tests.helpers import VOTE, make_community, make_koc, make_open_poll, members, preorder, sql
 
 
 async def test_requests_that_arrive_together_share_a_flush() -> None:
@@ -151,3 +151,49 @@ async def test_a_member_limit_holds_across_batches(
     assert sum(1 for o in outs if o["order"]) == 2
     assert {e["code"] for o in outs for e in o["errors"]} == {"MEMBER_LIMIT_EXCEEDED"}
     assert await _assert_consistent(services, s["id"], 20) == 2
+
+
+async def _order_ids_used(settings: Any) -> int:
+    rows = await sql(settings.database_url, "SELECT last_value FROM orders_id_seq")
+    return int(rows[0]["last_value"])
+
+
+async def test_a_sold_out_drop_refuses_without_writing_and_says_what_it_always_said(
+    client: GraphQLClient, operator_token: str, services: Any, settings: Any
+) -> None:
+    s = await _drop(client, operator_token, 10, cap=3, moq=1, limit=2)
+    d, v, tokens = s["drop"]["id"], s["v"], s["tokens"]
+    sold = [await preorder(client, t, d, [(v[0], 1)], "a") for t in tokens[:3]]
+    assert all(o["order"] for o in sold)
+    # The first refusal takes the normal road (insert, script refuses, delete) ...
+    first = await preorder(client, tokens[3], d, [(v[1], 1)], "a")
+    assert first["order"] is None
+    assert first["errors"] == [
+        {"code": "SOLD_OUT", "field": "lines", "message": "Not enough left: 0 remaining."}
+    ]
+    # ... and from then on this process refuses a sold-out drop's requests reading only.
+    used = await _order_ids_used(settings)
+    storm = await asyncio.gather(
+        *(preorder(client, t, d, [(v[i % 4], 1)], "b") for i, t in enumerate(tokens[3:])),
+        preorder(client, tokens[0], d, [(v[0], 1)], "a"),  # a retry: still its own order
+    )
+    assert all(o["errors"] == first["errors"] for o in storm[:-1])
+    assert storm[-1]["order"]["id"] == sold[0]["order"]["id"] and storm[-1]["errors"] == []
+    assert await _order_ids_used(settings) == used  # no order written and deleted again
+    # What takes precedence over SOLD_OUT still does: not a member, over the member's limit.
+    outsider = (await client.login("sold-out-outsider"))["accessToken"]
+    others = await asyncio.gather(
+        preorder(client, outsider, d, [(v[0], 1)], "c"),
+        preorder(client, tokens[1], d, [(v[0], 2)], "c"),  # holds 1, limit 2
+    )
+    assert [[e["code"] for e in o["errors"]] for o in others] == [
+        ["NOT_A_MEMBER"],
+        ["MEMBER_LIMIT_EXCEEDED"],
+    ]
+    # A unit set free sells again at once, hint or no hint.
+    cancel = "mutation($o: ID!) { cancelOrder(orderId: $o) { order { status } errors { code } } }"
+    out = await client.query(cancel, {"o": sold[2]["order"]["id"]}, token=tokens[2])
+    assert out["cancelOrder"]["errors"] == []
+    again = await preorder(client, tokens[9], d, [(v[2], 1)], "d")
+    assert again["errors"] == [] and again["order"]["quantity"] == 1
+    assert await _assert_consistent(services, s["id"], 3) == 3
