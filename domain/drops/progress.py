@@ -43,6 +43,17 @@ async def progress(
     return await _progress_of(sessionmaker, store, session, drop)
 
 
+async def progress_of_seen(
+    session: AsyncSession,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    store: ReservationStore,
+    drop: Drop,
+) -> DropProgress:
+    """``progress`` of a drop the caller obtained in this request through ``get_visible``,
+    ``visible_drops`` or the KOC's own checks: the visibility is not checked twice."""
+    return await _progress_of(sessionmaker, store, session, drop)
+
+
 async def current_progress(
     session: AsyncSession,
     sessionmaker: async_sessionmaker[AsyncSession],

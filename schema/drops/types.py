@@ -144,6 +144,9 @@ class Drop(relay.Node):
         description="Set at settlement: the tier price everyone pays."
     )
     paid_quantity: int | None = None
+    # The row this object was built from: every Drop the schema hands out was obtained through
+    # the domain's visibility or ownership checks for this request's actor.
+    model: strawberry.Private[models.Drop | None] = None
 
     @classmethod
     def from_model(cls, d: models.Drop) -> Drop:
@@ -176,6 +179,7 @@ class Drop(relay.Node):
             else None,
             final_price=money(d.final_price_fen) if d.final_price_fen is not None else None,
             paid_quantity=d.paid_quantity,
+            model=d,
         )
 
     @strawberry.field
@@ -190,13 +194,18 @@ class Drop(relay.Node):
     async def progress(self, info: Info[Context, Any]) -> DropProgress:
         ctx = info.context
         async with ctx.read_session() as session:
-            p = await drop_progress.progress(
-                session,
-                ctx.sessionmaker,
-                ctx.services.reservations,
-                ctx.authenticated_actor(),
-                self.id,
-            )
+            if self.model is not None:  # seen by this actor in this request: not checked again
+                p = await drop_progress.progress_of_seen(
+                    session, ctx.sessionmaker, ctx.services.reservations, self.model
+                )
+            else:
+                p = await drop_progress.progress(
+                    session,
+                    ctx.sessionmaker,
+                    ctx.services.reservations,
+                    ctx.authenticated_actor(),
+                    self.id,
+                )
         return DropProgress.from_domain(p)
 
     @classmethod
