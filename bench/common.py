@@ -52,9 +52,10 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], seconds: float = 60) -> 
 
 @contextmanager
 def api_and_bare(
-    db_url: str, redis_url: str
+    db_url: str, redis_url: str, workers: int = 1
 ) -> Iterator[tuple[subprocess.Popen[bytes], int, subprocess.Popen[bytes], int]]:
-    """One `c2m api` process and the bare Starlette endpoints, on free loopback ports."""
+    """`c2m api` (one process unless ``workers`` says more) and the bare Starlette endpoints
+    (one process), on free loopback ports."""
     env = {
         **os.environ,
         "C2M_DATABASE_URL": db_url,
@@ -65,7 +66,8 @@ def api_and_bare(
     }
     gql_port, bare_port = free_port(), free_port()
     api = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "api", "--port", str(gql_port)],
+        [sys.executable, "-m", "server.cli", "api", "--port", str(gql_port)]
+        + (["--workers", str(workers)] if workers > 1 else []),
         env=env,
         stdout=subprocess.DEVNULL,
     )
@@ -124,12 +126,16 @@ def profile_options(parser: Any) -> None:
         help="write py-spy profiles (folded stacks); read with bench.layers",
     )
     parser.add_argument("--profile-seconds", type=int, default=20)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="API processes (`c2m api --workers N`)"
+    )
 
 
 def profile(args: Any, procs: dict[str, subprocess.Popen[bytes]]) -> list[subprocess.Popen[bytes]]:
     """py-spy samples each server while it takes the storm (for "where does time go")."""
     if not getattr(args, "profile", None):
         return []
+    Path(args.profile).mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before the clock
     spy = str(Path(sys.executable).with_name("py-spy"))
     return [
         subprocess.Popen(

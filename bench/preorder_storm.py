@@ -163,7 +163,7 @@ async def storm(args: argparse.Namespace, db_url: str, redis_url: str) -> dict[s
     issuer = TokenIssuer(SECRET, 4 * 3600)
     tokens = {u: issuer.issue(u).token for u in users}
     rng = random.Random(7)
-    with common.api_and_bare(db_url, redis_url) as (api, gql_port, bare, bare_port):
+    with common.api_and_bare(db_url, redis_url, args.workers) as (api, gql_port, bare, bare_port):
         results: dict[str, object] = {}
         profilers = common.profile(args, {"graphql": api, "bare": bare})
         for name in ("graphql", "bare"):

@@ -154,7 +154,7 @@ async def storm(args: argparse.Namespace, db_url: str, redis_url: str) -> dict[s
     user_ids, polls = await seed(db_url, args.members)
     issuer = TokenIssuer(SECRET, 3600 * 4)
     tokens = {u: issuer.issue(u).token for u in user_ids}
-    with common.api_and_bare(db_url, redis_url) as (api, gql_port, bare, bare_port):
+    with common.api_and_bare(db_url, redis_url, args.workers) as (api, gql_port, bare, bare_port):
         results: dict[str, object] = {}
         profilers = []
         if args.profile:
@@ -252,7 +252,12 @@ def main() -> None:
         help="write py-spy profiles (folded stacks) of both servers; read with bench.layers",
     )
     parser.add_argument("--profile-seconds", type=int, default=40)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="API processes (`c2m api --workers N`)"
+    )
     args = parser.parse_args()
+    if args.profile:
+        Path(args.profile).mkdir(parents=True, exist_ok=True)
     common.run(storm, args)
 
 

@@ -25,6 +25,7 @@ from domain.drops.models import (
     OrderStatus,
 )
 from domain.drops.reservations import Held, Reservation
+from domain.identity.models import User
 
 # The order is written only if the drop sells now, the member belongs to one of its communities
 # and stays within the per-member limit (PostgreSQL checks it too, not only Redis); price and
@@ -237,6 +238,26 @@ async def is_eligible(session: AsyncSession, drop_id: int, user_id: int) -> bool
         )
     )
     return int((await session.execute(stmt)).scalar_one()) > 0
+
+
+async def drops_for_viewer(
+    session: AsyncSession, user_id: int, drop_ids: Sequence[int]
+) -> list[tuple[Drop, User, bool]]:
+    """The drops among ``drop_ids`` with the viewer's account and whether the viewer is an
+    active member of one of each drop's communities: what visibility decides on, in one
+    round trip. No row when the account does not exist."""
+    eligible = (
+        select(DropCommunity.drop_id)
+        .join(CommunityMember, CommunityMember.community_id == DropCommunity.community_id)
+        .where(
+            DropCommunity.drop_id == Drop.id,
+            CommunityMember.user_id == user_id,
+            CommunityMember.status == MembershipStatus.ACTIVE,
+        )
+        .exists()
+    )
+    stmt = select(Drop, User, eligible).join(User, User.id == user_id).where(Drop.id.in_(drop_ids))
+    return [(d, u, bool(e)) for d, u, e in (await session.execute(stmt)).all()]
 
 
 async def order_by_key(session: AsyncSession, user_id: int, key: str) -> Order | None:

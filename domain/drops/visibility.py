@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.community import communities as community
 from domain.drops import repository as repo
 from domain.drops.models import Drop, DropStatus, DropVariant
-from domain.errors import NotFound, Unauthenticated
+from domain.errors import NotFound
 from domain.identity import roles
 from domain.identity.actor import Actor
 
@@ -31,14 +31,15 @@ async def get_visible(session: AsyncSession, actor: Actor, drop_id: int) -> Drop
 async def visible_drops(
     session: AsyncSession, actor: Actor, drop_ids: Sequence[int]
 ) -> dict[int, Drop]:
-    """The drops among ``drop_ids`` the actor may see (others are left out)."""
-    out: dict[int, Drop] = {}
-    for drop_id in drop_ids:
-        try:
-            out[drop_id] = await get_visible(session, actor, drop_id)
-        except (NotFound, Unauthenticated):
-            continue
-    return out
+    """The drops among ``drop_ids`` the actor may see (others are left out): the same rule as
+    ``get_visible``, decided on one statement's rows."""
+    if actor.user_id is None or not drop_ids:
+        return {}
+    return {
+        drop.id: drop
+        for drop, user, eligible in await repo.drops_for_viewer(session, actor.user_id, drop_ids)
+        if roles.manages(user, drop.owner_id) or (drop.status is not DropStatus.DRAFT and eligible)
+    }
 
 
 async def visible_variant(
