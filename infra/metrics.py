@@ -1,10 +1,19 @@
-"""Prometheus metrics: HTTP requests and GraphQL operations by name."""
+"""Prometheus metrics: HTTP requests and GraphQL operations by name.
+
+With several API processes (`c2m api --workers N`) the metrics run in prometheus_client's
+multiprocess mode: the CLI points PROMETHEUS_MULTIPROC_DIR at a fresh directory before the
+processes start, each process writes its samples there, and /metrics, whichever process
+answers it, sums them all."""
 
 from __future__ import annotations
 
+import os
 import re
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 HTTP_REQUESTS = Counter("c2m_http_requests_total", "HTTP requests", ["method", "path", "status"])
 HTTP_LATENCY = Histogram(
@@ -42,3 +51,13 @@ def operation_label(name: str | None) -> str:
 
 def path_label(path: str) -> str:
     return path if path in _KNOWN_PATHS else "other"
+
+
+def exposition() -> bytes:
+    """The text /metrics serves: this process's metrics, or every API process's in
+    multiprocess mode."""
+    if os.environ.get(MULTIPROCESS_DIR):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
+    return generate_latest()

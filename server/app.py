@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any, TypedDict
 
 import httpx
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -27,6 +27,7 @@ from infra import heartbeat
 from infra.adapters import NOTIFY_PATH
 from infra.config import Settings
 from infra.logging import request_id_var
+from infra.metrics import exposition as metrics_text
 from infra.outages import OutageLog, is_outage
 from infra.services import Services, open_services
 from schema.build import build_schema, document_limits
@@ -187,7 +188,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         )
 
     async def metrics(request: Request) -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        return Response(metrics_text(), media_type=CONTENT_TYPE_LATEST)
 
     routes = [
         Route("/graphql", graphql_endpoint, methods=["GET", "POST"]),

@@ -7,9 +7,11 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from typing import IO
 
@@ -21,6 +23,7 @@ from domain.identity.tokens import TokenIssuer
 from infra import heartbeat
 from infra.config import Settings
 from infra.logging import configure_logging
+from infra.metrics import MULTIPROCESS_DIR
 from infra.resources import make_engine, make_sessionmaker
 from schema.build import build_schema
 from server.app import create_app
@@ -116,15 +119,23 @@ def _run_api(settings: Settings, db: str, rd: str, workers: int = 1) -> None:
         os.environ["C2M_DATABASE_URL"] = db
         os.environ["C2M_REDIS_URL"] = rd
         os.environ["C2M_PUBLIC_URL"] = public
-        uvicorn.run(
-            "server.app:create_app",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=workers,
-            log_config=None,
-            access_log=False,
-        )
+        # Metrics in multiprocess mode: every process writes here, /metrics sums them.
+        own_dir = not os.environ.get(MULTIPROCESS_DIR)
+        if own_dir:
+            os.environ[MULTIPROCESS_DIR] = tempfile.mkdtemp(prefix="c2m-metrics-")
+        try:
+            uvicorn.run(
+                "server.app:create_app",
+                factory=True,
+                host=settings.host,
+                port=settings.port,
+                workers=workers,
+                log_config=None,
+                access_log=False,
+            )
+        finally:
+            if own_dir:
+                shutil.rmtree(os.environ.pop(MULTIPROCESS_DIR), ignore_errors=True)
         return
     uvicorn.run(
         create_app(settings),
@@ -172,14 +183,16 @@ def serve(host: str | None, port: int | None) -> None:
 @click.option("--port", type=int, default=None, help="Port (default 8000, or C2M_PORT).")
 @click.option(
     "--workers",
-    type=int,
-    default=1,
-    show_default=True,
-    help="API processes (they share nothing but PostgreSQL and Redis).",
+    type=click.IntRange(min=1),
+    default=None,
+    help="API processes (they share nothing but PostgreSQL and Redis); default: one per CPU "
+    "core when C2M_ENV=production, else 1.",
 )
-def api(host: str | None, port: int | None, workers: int) -> None:
+def api(host: str | None, port: int | None, workers: int | None) -> None:
     _stop_on_sigterm()
     settings = _settings(host, port)
+    if workers is None:
+        workers = (os.cpu_count() or 1) if settings.env == "production" else 1
     with _servers(settings) as (db, rd):
         _run_api(settings, db, rd, workers)
 

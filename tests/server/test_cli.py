@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -154,3 +155,57 @@ def test_help_lists_the_commands() -> None:
     ).stdout
     for command in ("serve", "api", "worker", "migrate", "create-operator", "export-schema"):
         assert command in out
+
+
+@pytest.mark.slow
+def test_api_workers_share_one_metrics_view(settings: Any) -> None:
+    """`c2m api --workers 2`: two processes answer, and /metrics, whichever answers it, counts
+    every process's requests (prometheus multiprocess mode); its directory goes with them."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("C2M_", "PROMETHEUS_"))}
+    env.update(
+        {
+            "C2M_DATABASE_URL": settings.database_url,
+            "C2M_REDIS_URL": settings.redis_url,
+            "C2M_SECRET_KEY": settings.secret_key,
+            "C2M_ENV": "test",
+            "C2M_PORT": str(port),
+        }
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "server.cli", "api", "--workers", "2"],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert time.monotonic() < deadline and proc.poll() is None, "c2m api did not start"
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        children = psutil.Process(proc.pid).children(recursive=True)
+        workers = [c for c in children if "spawn" in " ".join(c.cmdline())]
+        assert len(workers) == 2
+        metrics_dir = workers[0].environ()["PROMETHEUS_MULTIPROC_DIR"]
+        for _ in range(30):  # a new connection each time: both processes take some
+            r = httpx.post(f"{url}/graphql", json={"query": "query WorkersProbe { __typename }"})
+            assert r.json() == {"data": {"__typename": "Query"}}
+        for _ in range(6):
+            text = httpx.get(f"{url}/metrics").text
+            counted = [
+                float(line.rsplit(" ", 1)[1])
+                for line in text.splitlines()
+                if line.startswith("c2m_graphql_operations_total{")
+                and 'operation="WorkersProbe"' in line
+            ]
+            assert sum(counted) == 30, text
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+    assert not Path(metrics_dir).exists()

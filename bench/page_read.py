@@ -1,0 +1,80 @@
+"""The drop page a mini-program polls (`node(id:) { ... on Drop { progress } }` as a member),
+read alone: one connection (the latency of one read), then N connections (what one API process
+serves when only reads arrive).
+
+    python -m bench.page_read [--requests 3000] [--concurrency 1 32]
+
+Seeds one open drop and its member with bench.flash_drop's seed; one API process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from typing import Any
+
+from bench import common, loadgen
+from bench.common import SECRET, gid
+from bench.flash_drop import PAGE, seed
+from domain.identity.tokens import TokenIssuer
+
+
+async def run_all(args: argparse.Namespace, db_url: str, redis_url: str) -> dict[str, Any]:
+    users, drop_id, _ = await seed(db_url, 10, 1000)
+    token = TokenIssuer(SECRET, 3600).issue(users[0]).token
+    port = common.free_port()
+    page = loadgen.build_request(
+        "127.0.0.1",
+        port,
+        "/graphql",
+        {"query": PAGE, "variables": {"id": gid("Drop", drop_id)}},
+        {"Authorization": f"Bearer {token}"},
+    )
+    env = {
+        **os.environ,
+        "C2M_DATABASE_URL": db_url,
+        "C2M_REDIS_URL": redis_url,
+        "C2M_SECRET_KEY": SECRET,
+        "C2M_LOG_LEVEL": "WARNING",
+        "C2M_ENV": "test",
+    }
+    api = subprocess.Popen(  # noqa: ASYNC220 - started once, before the clock runs
+        [sys.executable, "-m", "server.cli", "api", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    out: dict[str, Any] = {}
+    try:
+        common.wait_ready(f"http://127.0.0.1:{port}/healthz", api)
+        ok = lambda s, b: s == 200 and b'"progress"' in b  # noqa: E731
+        await loadgen.run("127.0.0.1", port, [page] * 200, 4, ok)  # warm up
+        for n in args.concurrency:
+            r = await loadgen.run("127.0.0.1", port, [page] * args.requests, n, ok)
+            out[f"connections_{n}"] = {
+                "reads_per_s": round(r.rate),
+                "p50_ms": round(r.percentile(50) * 1000, 1),
+                "p99_ms": round(r.percentile(99) * 1000, 1),
+                "failed": r.failed,
+            }
+    finally:
+        api.terminate()
+        try:
+            api.wait(20)
+        except subprocess.TimeoutExpired:
+            api.kill()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 32])
+    common.run(run_all, parser.parse_args())
+
+
+if __name__ == "__main__":
+    main()
