@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -73,13 +74,20 @@ async def _progress_of(
     drop: Drop,
 ) -> DropProgress:
     drop_id = drop.id
-    variants = await repo.variants(session, drop_id)
-    # Hand the connection back before Redis: a read that finds the counters missing waits for a
-    # rebuild, which needs a connection of its own (a crowd holding theirs would starve it).
+    # The variants (PostgreSQL) and the counters (Redis) are read at the same time: one wait
+    # instead of two, which is what a read costs on a busy process.
+    variants, live = await asyncio.gather(
+        repo.variants(session, drop_id), store.progress(drop_id), return_exceptions=True
+    )
+    # Hand the connection back before any rebuild: a read that finds the counters missing waits
+    # for a rebuild, which needs a connection of its own (a crowd holding theirs would starve it).
     await session.close()
-    try:
-        p = await store.progress(drop_id)
-    except NotReady:
+    if isinstance(variants, BaseException):
+        raise variants
+    if isinstance(live, NotReady):
         await rebuild_counters(sessionmaker, store, drop_id)
-        p = await store.progress(drop_id)
+        live = await store.progress(drop_id)
+    elif isinstance(live, BaseException):
+        raise live
+    p = live
     return DropProgress(drop, p.reserved, p.buyers, p.per_variant, variants)
