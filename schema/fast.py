@@ -45,7 +45,18 @@ from graphql import (
     parse,
     validate,
 )
-from graphql.execution.values import get_argument_values, get_variable_values
+from graphql.execution.get_variable_signature import (
+    GraphQLVariableSignature,
+    get_variable_signature,
+)
+from graphql.execution.values import (
+    VariableValues,
+    VariableValueSource,
+    get_argument_values,
+    get_variable_values,
+)
+from graphql.pyutils import Undefined
+from graphql.utilities import coerce_input_value
 from strawberry import Schema, relay
 from strawberry.types.arguments import convert_arguments
 from strawberry.types.base import StrawberryList, StrawberryOptional, get_object_definition
@@ -76,10 +87,37 @@ class Plan:
     # strawberry's argument conversion compiled for this field's argument types (GlobalIDs,
     # lists, plain scalars, input types of those), or None to call strawberry's own.
     convert: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    # The operation's variables, typed once (none with a default value), or None to let
+    # graphql-core's get_variable_values do it per request.
+    signatures: tuple[GraphQLVariableSignature, ...] | None = None
 
 
 class NotPlannable(Exception):
     pass
+
+
+def _coerce(
+    signatures: tuple[GraphQLVariableSignature, ...] | None, inputs: dict[str, Any]
+) -> VariableValues | None:
+    """``get_variable_values`` for the common case, by graphql-core's own ``coerce_input_value``
+    on signatures typed once: every variable given and coercing. None sends the request to
+    ``get_variable_values`` (a variable missing or null, a value that does not coerce), which
+    says exactly what it would have said. Its depth check is left out: the view refuses JSON
+    nested deeper than 32 levels, far below graphql-core's limit of 200."""
+    if signatures is None:
+        return None
+    sources: dict[str, VariableValueSource] = {}
+    coerced: dict[str, Any] = {}
+    for signature in signatures:
+        value = inputs.get(signature.name)
+        if value is None:
+            return None
+        out = coerce_input_value(value, signature.type)
+        if out is Undefined:
+            return None
+        sources[signature.name] = VariableValueSource(signature, value)
+        coerced[signature.name] = out
+    return VariableValues(sources, coerced)
 
 
 def _constant(value: str) -> Serializer:
@@ -174,6 +212,7 @@ class FastLane:
         counter = [0]
         serialize = self._compile(field_def.type, field_node.selection_set, counter)
         return Plan(
+            signatures=self._signatures(operation),
             convert=self._compile_arguments(definition.arguments),
             operation=operation,
             field_node=field_node,
@@ -183,6 +222,17 @@ class FastLane:
             arguments=(field_def, definition),
             serialize=serialize,
         )
+
+    def _signatures(
+        self, operation: OperationDefinitionNode
+    ) -> tuple[GraphQLVariableSignature, ...] | None:
+        out = []
+        for node in operation.variable_definitions or ():
+            signature = get_variable_signature(self._gql, node)
+            if isinstance(signature, GraphQLError) or node.default_value is not None:
+                return None
+            out.append(signature)
+        return tuple(out)
 
     def _compile(
         self, type_: Any, selection_set: SelectionSetNode | None, counter: list[int]
@@ -291,7 +341,7 @@ class FastLane:
         (decided before the resolver runs; never after)."""
         if variables is not None and not isinstance(variables, dict):
             return None
-        values = get_variable_values(
+        values = _coerce(plan.signatures, variables or {}) or get_variable_values(
             self._gql, plan.operation.variable_definitions or (), variables or {}
         )
         if isinstance(values, list):  # variables that do not coerce: the executor says how
