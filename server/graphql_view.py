@@ -343,7 +343,14 @@ class C2MGraphQL(GraphQL[Context, None]):
             raise json.JSONDecodeError("nested too deeply", "", 0) from None
         except UnicodeDecodeError:
             raise json.JSONDecodeError("not UTF-8", "", 0) from None
-        if _nesting(value) > MAX_JSON_NESTING:
+        # A value nests no deeper than the brackets its text opens: most bodies open a handful,
+        # and only those opening more than the limit are walked.
+        opened = (
+            data.count(b"{") + data.count(b"[")
+            if isinstance(data, bytes)
+            else (data.count("{") + data.count("["))
+        )
+        if opened > MAX_JSON_NESTING and _nesting(value) > MAX_JSON_NESTING:
             raise json.JSONDecodeError(f"nested deeper than {MAX_JSON_NESTING}", "", 0)
         escaped = (
             _SURROGATE_ESCAPE_BYTES.search(data)
