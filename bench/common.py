@@ -50,13 +50,9 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], seconds: float = 60) -> 
     raise SystemExit(f"{url} did not come up")
 
 
-@contextmanager
-def api_and_bare(
-    db_url: str, redis_url: str, workers: int = 1
-) -> Iterator[tuple[subprocess.Popen[bytes], int, subprocess.Popen[bytes], int]]:
-    """`c2m api` (one process unless ``workers`` says more) and the bare Starlette endpoints
-    (one process), on free loopback ports."""
-    env = {
+def server_env(db_url: str, redis_url: str) -> dict[str, str]:
+    """The environment a benchmarked server runs with."""
+    return {
         **os.environ,
         "C2M_DATABASE_URL": db_url,
         "C2M_REDIS_URL": redis_url,
@@ -64,25 +60,49 @@ def api_and_bare(
         "C2M_LOG_LEVEL": "WARNING",
         "C2M_ENV": "test",
     }
-    gql_port, bare_port = free_port(), free_port()
+
+
+def start_api(db_url: str, redis_url: str, port: int, workers: int = 1) -> subprocess.Popen[bytes]:
+    """`c2m api` on ``port`` (one process unless ``workers`` says more), ready to answer."""
     api = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "api", "--port", str(gql_port)]
+        [sys.executable, "-m", "server.cli", "api", "--port", str(port)]
         + (["--workers", str(workers)] if workers > 1 else []),
-        env=env,
+        env=server_env(db_url, redis_url),
         stdout=subprocess.DEVNULL,
     )
-    bare = subprocess.Popen([sys.executable, "-m", "bench.bare_vote", str(bare_port)], env=env)
     try:
-        wait_ready(f"http://127.0.0.1:{gql_port}/healthz", api)
+        wait_ready(f"http://127.0.0.1:{port}/healthz", api)
+    except BaseException:
+        stop(api)
+        raise
+    return api
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@contextmanager
+def api_and_bare(
+    db_url: str, redis_url: str, workers: int = 1
+) -> Iterator[tuple[subprocess.Popen[bytes], int, subprocess.Popen[bytes], int]]:
+    """`c2m api` (one process unless ``workers`` says more) and the bare Starlette endpoints
+    (one process), on free loopback ports."""
+    gql_port, bare_port = free_port(), free_port()
+    api = start_api(db_url, redis_url, gql_port, workers)
+    bare = subprocess.Popen(
+        [sys.executable, "-m", "bench.bare_vote", str(bare_port)], env=server_env(db_url, redis_url)
+    )
+    try:
         wait_ready(f"http://127.0.0.1:{bare_port}/", bare)
         yield api, gql_port, bare, bare_port
     finally:
         for proc in (api, bare):
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc)
 
 
 def run(storm: Callable[[Any, str, str], Awaitable[dict[str, Any]]], args: Any) -> None:

@@ -15,10 +15,7 @@ import argparse
 import asyncio
 import base64
 import json
-import os
 import random
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -176,30 +173,8 @@ async def flash(args: argparse.Namespace, db_url: str, redis_url: str) -> dict[s
         {"query": PAGE, "variables": {"id": gid("Drop", drop_id)}},
         {"Authorization": f"Bearer {reader_token}"},
     )
-    env = {
-        **os.environ,
-        "C2M_DATABASE_URL": db_url,
-        "C2M_REDIS_URL": redis_url,
-        "C2M_SECRET_KEY": SECRET,
-        "C2M_LOG_LEVEL": "WARNING",
-        "C2M_ENV": "test",
-    }
-    api = subprocess.Popen(  # noqa: ASYNC220 - started once, before the clock runs
-        [
-            sys.executable,
-            "-m",
-            "server.cli",
-            "api",
-            "--port",
-            str(port),
-            "--workers",
-            str(args.workers),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )
+    api = common.start_api(db_url, redis_url, port, args.workers)
     try:
-        common.wait_ready(f"http://127.0.0.1:{port}/healthz", api)
         warm = await loadgen.run("127.0.0.1", port, [page] * 200, 8, lambda s, b: s == 200)
         assert warm.failed == 0, "the drop page does not answer"
         stop = asyncio.Event()
@@ -218,11 +193,7 @@ async def flash(args: argparse.Namespace, db_url: str, redis_url: str) -> dict[s
         stop.set()
         reads = await reading
     finally:
-        api.terminate()
-        try:
-            api.wait(20)
-        except subprocess.TimeoutExpired:
-            api.kill()
+        common.stop(api)
     order_ids: list[int] = []
     codes: dict[str, int] = {}
     sold_out_at, unanswered = 0.0, 0

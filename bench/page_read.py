@@ -10,9 +10,6 @@ Seeds one open drop and its member with bench.flash_drop's seed; one API process
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
 from typing import Any
 
 from bench import common, loadgen
@@ -32,22 +29,9 @@ async def run_all(args: argparse.Namespace, db_url: str, redis_url: str) -> dict
         {"query": PAGE, "variables": {"id": gid("Drop", drop_id)}},
         {"Authorization": f"Bearer {token}"},
     )
-    env = {
-        **os.environ,
-        "C2M_DATABASE_URL": db_url,
-        "C2M_REDIS_URL": redis_url,
-        "C2M_SECRET_KEY": SECRET,
-        "C2M_LOG_LEVEL": "WARNING",
-        "C2M_ENV": "test",
-    }
-    api = subprocess.Popen(  # noqa: ASYNC220 - started once, before the clock runs
-        [sys.executable, "-m", "server.cli", "api", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )
+    api = common.start_api(db_url, redis_url, port)
     out: dict[str, Any] = {}
     try:
-        common.wait_ready(f"http://127.0.0.1:{port}/healthz", api)
         ok = lambda s, b: s == 200 and b'"progress"' in b  # noqa: E731
         await loadgen.run("127.0.0.1", port, [page] * 200, 4, ok)  # warm up
         for n in args.concurrency:
@@ -59,11 +43,7 @@ async def run_all(args: argparse.Namespace, db_url: str, redis_url: str) -> dict
                 "failed": r.failed,
             }
     finally:
-        api.terminate()
-        try:
-            api.wait(20)
-        except subprocess.TimeoutExpired:
-            api.kill()
+        common.stop(api)
     return out
 
 
