@@ -209,6 +209,7 @@ return {1, tonumber(redis.call('GET', KEYS[3]) or '0'), redis.call('HKEYS', KEYS
 
 
 FULL_HINT_SECONDS = 5.0
+FULL_HINTS_KEPT = 10_000
 
 
 def _tag(drop_id: int) -> str:
@@ -364,6 +365,8 @@ class ReservationStore:
         self._full: dict[int, float] = {}
 
     def seen_full(self, drop_id: int) -> None:
+        if len(self._full) >= FULL_HINTS_KEPT and drop_id not in self._full:
+            self._full.clear()  # hints only: losing them costs one normal road per drop
         self._full[drop_id] = time.monotonic()
 
     def maybe_full(self, drop_id: int) -> bool:
