@@ -197,3 +197,21 @@ async def test_a_sold_out_drop_refuses_without_writing_and_says_what_it_always_s
     again = await preorder(client, tokens[9], d, [(v[2], 1)], "d")
     assert again["errors"] == [] and again["order"]["quantity"] == 1
     assert await _assert_consistent(services, s["id"], 3) == 3
+
+
+async def test_a_sold_out_drop_still_refuses_exactly_after_redis_comes_back_empty(
+    client: GraphQLClient, operator_token: str, services: Any
+) -> None:
+    s = await _drop(client, operator_token, 8, cap=2, moq=1, limit=2)
+    d, v, tokens = s["drop"]["id"], s["v"], s["tokens"]
+    assert all([(await preorder(client, t, d, [(v[0], 1)], "a"))["order"] for t in tokens[:2]])
+    first = await preorder(client, tokens[2], d, [(v[0], 1)], "a")
+    assert [e["code"] for e in first["errors"]] == ["SOLD_OUT"]  # the process now hints "full"
+    await services.redis.flushdb()  # counters and marker gone: nothing vouched for
+    storm = await asyncio.gather(
+        *(preorder(client, t, d, [(v[1], 1)], "b") for t in tokens[2:]),
+        preorder(client, tokens[0], d, [(v[0], 1)], "a"),  # a retry: still its own order
+    )
+    assert all([e["code"] for e in o["errors"]] == ["SOLD_OUT"] for o in storm[:-1])
+    assert storm[-1]["errors"] == [] and storm[-1]["order"]["quantity"] == 1
+    assert await _assert_consistent(services, s["id"], 2) == 2  # rebuilt from PostgreSQL
