@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import json
 import platform
+import shutil
 import sys
 import tempfile
 from datetime import UTC, datetime
@@ -38,7 +39,11 @@ def main() -> None:
             report = asyncio.run(scenarios.SCENARIOS[name](root, **kwargs))
             verdict = "held"
         except AssertionError as exc:
-            report, verdict, failed = {"broken": str(exc)}, "BROKEN", True
+            # The servers' data stays for a look at what broke; its place is in the report.
+            report = {"broken": str(exc), "data kept in": str(root)}
+            verdict, failed = "BROKEN", True
+        else:
+            shutil.rmtree(root, ignore_errors=True)  # 40 MB a scenario, nothing to look at
         print(
             json.dumps(
                 {
