@@ -215,3 +215,36 @@ async def test_a_sold_out_drop_still_refuses_exactly_after_redis_comes_back_empt
     assert all([e["code"] for e in o["errors"]] == ["SOLD_OUT"] for o in storm[:-1])
     assert storm[-1]["errors"] == [] and storm[-1]["order"]["quantity"] == 1
     assert await _assert_consistent(services, s["id"], 2) == 2  # rebuilt from PostgreSQL
+
+
+async def test_batches_go_on_when_redis_forgets_its_scripts(
+    client: GraphQLClient, operator_token: str, services: Any
+) -> None:
+    """A Redis whose script cache was flushed (a restart, SCRIPT FLUSH) gets the scripts again
+    before a batch's pipeline runs: every reservation, release and ballot lands exactly once."""
+    s = await _drop(client, operator_token, 6, cap=10, moq=1, limit=2)
+    d, v = s["drop"]["id"], s["v"]
+    koc = await make_koc(client, operator_token)
+    community = await make_community(client, koc["accessToken"])
+    voters = await members(client, community["inviteCode"], 4, prefix="sf")
+    poll = await make_open_poll(client, koc["accessToken"], [community["id"]])
+    options = [x["id"] for x in poll["options"]]
+    await services.redis.script_flush()
+    orders = await asyncio.gather(*(preorder(client, t, d, [(v[0], 1)], "a") for t in s["tokens"]))
+    votes = await asyncio.gather(
+        *(client.query(VOTE, {"p": poll["id"], "o": [options[0]]}, token=t) for t in voters)
+    )
+    assert all(o["errors"] == [] for o in orders)
+    assert all(x["castVote"]["errors"] == [] for x in votes)
+    assert await _assert_consistent(services, s["id"], 10) == 6  # each reserved once
+    await services.redis.script_flush()
+    cancel = "mutation($o: ID!) { cancelOrder(orderId: $o) { order { status } errors { code } } }"
+    out = await client.query(cancel, {"o": orders[0]["order"]["id"]}, token=s["tokens"][0])
+    assert out["cancelOrder"]["errors"] == []
+    assert await _assert_consistent(services, s["id"], 10) == 5
+    tally = await client.query(
+        "query($p: ID!) { node(id: $p) { ... on Poll { results { totalVoters } } } }",
+        {"p": poll["id"]},
+        token=koc["accessToken"],
+    )
+    assert tally["node"]["results"]["totalVoters"] == 4
