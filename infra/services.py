@@ -14,6 +14,7 @@ from taskiq import AsyncBroker
 from domain.batching import GroupCommit
 from domain.drops.models import Order
 from domain.drops.preorders import PreorderRequest, place_preorders, preorder_key
+from domain.drops.progress import PublishedVariants
 from domain.drops.reservations import ReservationStore
 from domain.identity.tokens import TokenIssuer
 from domain.identity.wechat import WeChatLogin
@@ -46,6 +47,7 @@ class Services:
     payments: PaymentProvider
     live_polls: LivePolls
     reservations: ReservationStore
+    published_variants: PublishedVariants
     hub: PubSubHub
     feeds: SharedFeeds
     votes: GroupCommit[VoteRequest, VoteOutcome]
@@ -96,6 +98,7 @@ async def open_services(
         payments=make_payment_provider(settings, poster),
         live_polls=live_polls,
         reservations=reservations,
+        published_variants=PublishedVariants(),
         hub=hub,
         feeds=SharedFeeds(hub),
         votes=GroupCommit(

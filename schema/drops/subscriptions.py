@@ -31,7 +31,12 @@ class DropSubscription:
         services = ctx.services
         async with ctx.sessionmaker() as session:  # this follower's own check, once
             first = await progress.progress(
-                session, ctx.sessionmaker, services.reservations, actor, did
+                session,
+                ctx.sessionmaker,
+                services.reservations,
+                actor,
+                did,
+                services.published_variants,
             )
         yield DropProgress.from_domain(first)
         if not _selling(first):
@@ -40,7 +45,11 @@ class DropSubscription:
         async def read() -> progress.DropProgress | None:
             async with ctx.sessionmaker() as session:
                 return await progress.current_progress(
-                    session, ctx.sessionmaker, services.reservations, did
+                    session,
+                    ctx.sessionmaker,
+                    services.reservations,
+                    did,
+                    services.published_variants,
                 )
 
         async for current in services.feeds.follow(

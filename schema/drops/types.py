@@ -196,7 +196,11 @@ class Drop(relay.Node):
         async with ctx.read_session() as session:
             if self.model is not None:  # seen by this actor in this request: not checked again
                 p = await drop_progress.progress_of_seen(
-                    session, ctx.sessionmaker, ctx.services.reservations, self.model
+                    session,
+                    ctx.sessionmaker,
+                    ctx.services.reservations,
+                    self.model,
+                    ctx.services.published_variants,
                 )
             else:
                 p = await drop_progress.progress(
@@ -205,6 +209,7 @@ class Drop(relay.Node):
                     ctx.services.reservations,
                     ctx.authenticated_actor(),
                     self.id,
+                    ctx.services.published_variants,
                 )
         return DropProgress.from_domain(p)
 

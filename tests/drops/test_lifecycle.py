@@ -236,3 +236,33 @@ async def test_a_drop_key_is_bound_to_its_request(
         "drop": None,
         "errors": [{"code": "IDEMPOTENCY_KEY_REUSED", "field": "idempotencyKey"}],
     }
+
+
+async def test_progress_shows_the_variants_a_draft_was_edited_to(
+    client: GraphQLClient, operator_token: str
+) -> None:
+    """Published drops' variants are kept per process (they cannot change any more); a draft's
+    are read every time, so its edits show at once, before and after publishing."""
+    koc = await make_koc(client, operator_token)
+    token = koc["accessToken"]
+    community = await make_community(client, token)
+    made = await client.query(CREATE_DROP, {"i": drop_input([community["id"]])}, token=token)
+    drop_id = made["createDrop"]["drop"]["id"]
+
+    async def sizes() -> list[str]:
+        out = await client.query(PROGRESS, {"d": drop_id}, token=token)
+        return [v["value"] for v in out["node"]["progress"]["perSize"]]
+
+    assert await sizes() == ["S", "M"]
+    edited = drop_input([community["id"]])
+    edited["variants"] = [{"size": "XL", "color": "red", "cap": None}]
+    out = await client.query(UPDATE, {"d": drop_id, "i": edited}, token=token)
+    assert out["updateDrop"]["errors"] == []
+    assert await sizes() == ["XL"]  # the draft's first read was not kept
+    pub = await client.query(
+        "mutation($d: ID!) { publishDrop(dropId: $d) { errors { code } } }",
+        {"d": drop_id},
+        token=token,
+    )
+    assert pub["publishDrop"]["errors"] == []
+    assert await sizes() == ["XL"] and await sizes() == ["XL"]
