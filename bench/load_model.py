@@ -126,7 +126,7 @@ def main() -> None:
     p.add_argument("--api-ms-preorder", type=float, default=0.9)
     p.add_argument("--api-ms-refusal", type=float, default=0.95)
     p.add_argument("--api-ms-vote", type=float, default=0.6)
-    p.add_argument("--api-ms-read", type=float, default=5.3)
+    p.add_argument("--api-ms-read", type=float, default=3.3)
     p.add_argument("--pg-ms-order", type=float, default=0.28)
     p.add_argument("--valkey-ms-order", type=float, default=0.094)
     p.add_argument("--valkey-ms-refusal", type=float, default=0.038)
