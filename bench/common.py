@@ -139,13 +139,14 @@ async def analyze(engine: Any) -> None:
         await conn.execute(text("ANALYZE"))
 
 
-def profile_options(parser: Any) -> None:
+def storm_options(parser: Any, profile_seconds: int = 20) -> None:
+    """The options every storm takes: py-spy profiles of its servers, and the API processes."""
     parser.add_argument(
         "--profile",
         metavar="DIR",
-        help="write py-spy profiles (folded stacks); read with bench.layers",
+        help="write py-spy profiles (folded stacks) of both servers; read with bench.layers",
     )
-    parser.add_argument("--profile-seconds", type=int, default=20)
+    parser.add_argument("--profile-seconds", type=int, default=profile_seconds)
     parser.add_argument(
         "--workers", type=int, default=1, help="API processes (`c2m api --workers N`)"
     )
@@ -160,7 +161,7 @@ def profile(args: Any, procs: dict[str, subprocess.Popen[bytes]]) -> list[subpro
     return [
         subprocess.Popen(
             [spy, "record", "--pid", str(p.pid), "--format", "raw", "--duration",
-             str(args.profile_seconds), "--rate", "200", "-o",
+             str(args.profile_seconds), "--rate", "200", "--subprocesses", "-o",
              str(Path(args.profile) / f"{name}.folded")],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

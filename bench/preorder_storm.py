@@ -257,7 +257,7 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=2000)
     parser.add_argument("--cap", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=64)
-    common.profile_options(parser)
+    common.storm_options(parser)
     args = parser.parse_args()
     common.run(storm, args)
 

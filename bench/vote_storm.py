@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import argparse
 import random
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import insert
 
@@ -156,31 +153,7 @@ async def storm(args: argparse.Namespace, db_url: str, redis_url: str) -> dict[s
     tokens = {u: issuer.issue(u).token for u in user_ids}
     with common.api_and_bare(db_url, redis_url, args.workers) as (api, gql_port, bare, bare_port):
         results: dict[str, object] = {}
-        profilers = []
-        if args.profile:
-            # py-spy samples each server while it takes the storm (for "where does time go").
-            for name, proc in (("graphql", api), ("bare", bare)):
-                profilers.append(
-                    subprocess.Popen(  # noqa: ASYNC220 - started once, before the clock runs
-                        [
-                            str(Path(sys.executable).with_name("py-spy")),
-                            "record",
-                            "--pid",
-                            str(proc.pid),
-                            "--format",
-                            "raw",
-                            "--duration",
-                            str(args.profile_seconds),
-                            "--rate",
-                            "200",
-                            "--subprocesses",
-                            "-o",
-                            str(Path(args.profile) / f"{name}.folded"),
-                        ],
-                        stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL,
-                    )
-                )
+        profilers = common.profile(args, {"graphql": api, "bare": bare})
         for name in ("graphql", "bare"):
             poll_id, options = polls[name]
             votes = plan(user_ids, options, args.revote, seed=42)
@@ -246,18 +219,8 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=3000)
     parser.add_argument("--revote", type=float, default=0.2)
     parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument(
-        "--profile",
-        metavar="DIR",
-        help="write py-spy profiles (folded stacks) of both servers; read with bench.layers",
-    )
-    parser.add_argument("--profile-seconds", type=int, default=40)
-    parser.add_argument(
-        "--workers", type=int, default=1, help="API processes (`c2m api --workers N`)"
-    )
+    common.storm_options(parser, profile_seconds=40)
     args = parser.parse_args()
-    if args.profile:
-        Path(args.profile).mkdir(parents=True, exist_ok=True)
     common.run(storm, args)
 
 
