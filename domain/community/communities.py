@@ -102,6 +102,11 @@ async def audience_can_see(
     return not is_draft and await is_eligible()
 
 
+def audience_sees(user: User, owner_id: int, is_draft: bool, eligible: bool) -> bool:
+    """``audience_can_see`` when whether the user is in one of its communities is known."""
+    return roles.manages(user, owner_id) or (not is_draft and eligible)
+
+
 async def runs(session: AsyncSession, actor: Actor, owner_id: int) -> bool:
     """Whether the caller is the KOC who runs what ``owner_id`` owns (a revoked KOC does not)."""
     user = await roles.viewer(session, actor)

@@ -38,7 +38,7 @@ async def visible_drops(
     return {
         drop.id: drop
         for drop, user, eligible in await repo.drops_for_viewer(session, actor.user_id, drop_ids)
-        if roles.manages(user, drop.owner_id) or (drop.status is not DropStatus.DRAFT and eligible)
+        if community.audience_sees(user, drop.owner_id, drop.status is DropStatus.DRAFT, eligible)
     }
 
 
