@@ -2,7 +2,7 @@
 read alone: one connection (the latency of one read), then N connections (what one API process
 serves when only reads arrive).
 
-    python -m bench.page_read [--requests 3000] [--concurrency 1 32]
+    python -m bench.page_read [--requests 3000] [--concurrency 1 32] [--profile DIR]
 
 Seeds one open drop and its member with bench.flash_drop's seed; one API process.
 """
@@ -29,11 +29,12 @@ async def run_all(args: argparse.Namespace, db_url: str, redis_url: str) -> dict
         {"query": PAGE, "variables": {"id": gid("Drop", drop_id)}},
         {"Authorization": f"Bearer {token}"},
     )
-    api = common.start_api(db_url, redis_url, port)
+    api = common.start_api(db_url, redis_url, port, args.workers)
     out: dict[str, Any] = {}
     try:
         ok = lambda s, b: s == 200 and b'"progress"' in b  # noqa: E731
         await loadgen.run("127.0.0.1", port, [page] * 200, 4, ok)  # warm up
+        spies = common.profile(args, {"graphql": api})
         for n in args.concurrency:
             r = await loadgen.run("127.0.0.1", port, [page] * args.requests, n, ok)
             out[f"connections_{n}"] = {
@@ -42,6 +43,8 @@ async def run_all(args: argparse.Namespace, db_url: str, redis_url: str) -> dict
                 "p99_ms": round(r.percentile(99) * 1000, 1),
                 "failed": r.failed,
             }
+        for spy in spies:
+            spy.wait()
     finally:
         common.stop(api)
     return out
@@ -53,6 +56,7 @@ def main() -> None:
     )
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 32])
+    common.storm_options(parser, profile_seconds=10)
     common.run(run_all, parser.parse_args())
 
 

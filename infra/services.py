@@ -30,7 +30,7 @@ from infra.adapters import (
 from infra.config import Settings
 from infra.pubsub import PubSubHub, SharedFeeds
 from infra.queue import make_broker
-from infra.resources import make_engine, make_redis, make_sessionmaker
+from infra.resources import make_engine, make_read_sessionmaker, make_redis, make_sessionmaker
 from infra.uow import unit_of_work
 
 
@@ -39,6 +39,7 @@ class Services:
     settings: Settings
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
+    read_sessionmaker: async_sessionmaker[AsyncSession]  # AUTOCOMMIT: reads only
     redis: Redis
     queue: AsyncBroker
     tokens: TokenIssuer
@@ -90,6 +91,7 @@ async def open_services(
         settings=settings,
         engine=engine,
         sessionmaker=sessionmaker,
+        read_sessionmaker=make_read_sessionmaker(engine),
         redis=redis,
         queue=broker,
         tokens=TokenIssuer(settings.jwt_secret, settings.access_token_ttl_seconds),

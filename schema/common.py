@@ -1,8 +1,10 @@
 from __future__ import annotations
 
-from typing import NewType
+from typing import Any, NewType
 
 import strawberry
+from strawberry.types import Info
+from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
 MAX_SAFE_INTEGER = 2**53 - 1  # exact in JavaScript, where the mini-programs read it
 
@@ -36,3 +38,19 @@ Fen = strawberry.scalar(
 class Money:
     amount_fen: Fen  # type: ignore[valid-type]
     currency: str = "CNY"
+
+
+def selects(info: Info[Any, Any], name: str) -> bool:
+    """Whether the field being resolved selects ``name`` directly (through fragments too):
+    lets a resolver read ahead what its object's fields will need."""
+
+    def walk(selections: list[Selection]) -> bool:
+        for s in selections:
+            if isinstance(s, SelectedField):
+                if s.name == name:
+                    return True
+            elif isinstance(s, InlineFragment | FragmentSpread) and walk(s.selections):
+                return True
+        return False
+
+    return any(walk(f.selections) for f in info.selected_fields)

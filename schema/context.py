@@ -55,7 +55,8 @@ class Context:
 
     @asynccontextmanager
     async def read_session(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessionmaker() as session:
+        """A session for reads only (no transaction: see ``make_read_sessionmaker``)."""
+        async with self.services.read_sessionmaker() as session:
             yield session
 
     def set_status(self, status: int) -> None:

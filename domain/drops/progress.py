@@ -12,7 +12,7 @@ from domain.drops.counters import rebuild_counters
 from domain.drops.models import Drop, DropStatus, DropVariant
 from domain.drops.pricing import drop_price
 from domain.drops.reservations import NotReady, Progress, ReservationStore
-from domain.drops.visibility import get_visible
+from domain.drops.visibility import get_visible, visible_drops
 from domain.identity.actor import Actor
 
 
@@ -64,6 +64,32 @@ async def progress(
 ) -> DropProgress:
     drop = await get_visible(session, actor, drop_id)
     return await _progress_of(sessionmaker, store, session, drop, published)
+
+
+async def visible_with_progress(
+    session: AsyncSession,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    store: ReservationStore,
+    actor: Actor,
+    drop_id: int,
+    published: PublishedVariants,
+) -> DropProgress | None:
+    """A drop and its progress in one wait, or None when the actor may not see it: the
+    visibility statement and the counters' Redis read go out together (the counters are used
+    only once the drop is known to be visible). A polled drop page is this one read; on a busy
+    process every wait is a turn behind everyone else's requests."""
+    seen, live = await asyncio.gather(
+        visible_drops(session, actor, [drop_id]), store.progress(drop_id), return_exceptions=True
+    )
+    if isinstance(seen, BaseException):
+        raise seen
+    drop = seen.get(drop_id)
+    if drop is None:
+        return None
+    variants = published.get(drop)
+    if variants is None or isinstance(live, BaseException):  # a draft, a first read, a rebuild
+        return await _progress_of(sessionmaker, store, session, drop, published)
+    return _assemble(drop, live, variants)
 
 
 async def progress_of_seen(

@@ -12,7 +12,7 @@ from domain.base import utcnow
 from domain.drops import models, orders, visibility
 from domain.drops import progress as drop_progress
 from domain.production import drop_production
-from schema.common import Money
+from schema.common import Money, selects
 from schema.context import Context
 from schema.errors import UserError
 from schema.ids import node_pks
@@ -147,6 +147,8 @@ class Drop(relay.Node):
     # The row this object was built from: every Drop the schema hands out was obtained through
     # the domain's visibility or ownership checks for this request's actor.
     model: strawberry.Private[models.Drop | None] = None
+    # Its progress when it was read together with the visibility (a drop page by id).
+    seen_progress: strawberry.Private[drop_progress.DropProgress | None] = None
 
     @classmethod
     def from_model(cls, d: models.Drop) -> Drop:
@@ -192,6 +194,8 @@ class Drop(relay.Node):
         "tier price, MOQ progress, remaining cap, time left."
     )
     async def progress(self, info: Info[Context, Any]) -> DropProgress:
+        if self.seen_progress is not None:
+            return DropProgress.from_domain(self.seen_progress)
         ctx = info.context
         async with ctx.read_session() as session:
             if self.model is not None:  # seen by this actor in this request: not checked again
@@ -219,6 +223,21 @@ class Drop(relay.Node):
     ) -> list[Drop | None]:
         ctx = info.context
         pks = node_pks(node_ids)
+        if len(pks) == 1 and pks[0] and selects(info, "progress"):  # a drop page
+            async with ctx.read_session() as session:
+                p = await drop_progress.visible_with_progress(
+                    session,
+                    ctx.sessionmaker,
+                    ctx.services.reservations,
+                    ctx.actor,
+                    pks[0],
+                    ctx.services.published_variants,
+                )
+            if p is None:
+                return [None]
+            drop = cls.from_model(p.drop)
+            drop.seen_progress = p
+            return [drop]
         async with ctx.read_session() as session:
             found = await visibility.visible_drops(session, ctx.actor, [p for p in pks if p])
         return [cls.from_model(found[p]) if p in found else None for p in pks]

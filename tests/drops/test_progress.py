@@ -9,7 +9,16 @@ from httpx_ws import aconnect_ws
 from httpx_ws.transport import ASGIWebSocketTransport
 
 from tests.conftest import GraphQLClient
-from tests.helpers import make_community, make_koc, make_open_drop, members, preorder
+from tests.helpers import (
+    CREATE_DROP,
+    PROGRESS,
+    drop_input,
+    make_community,
+    make_koc,
+    make_open_drop,
+    members,
+    preorder,
+)
 
 DROP_SUB = (
     """subscription($d: ID!) { dropProgress(dropId: $d) { totalQuantity buyers remaining } }"""
@@ -48,3 +57,51 @@ async def test_drop_progress_is_pushed(
                 if p["totalQuantity"] == 6:
                     assert p["buyers"] == 3 and p["remaining"] == 14
                     break
+
+
+async def test_drop_page_is_one_read_and_keeps_every_rule(
+    client: GraphQLClient, operator_token: str, services: Any
+) -> None:
+    """The drop page (`node(id:) { ... on Drop { progress } }`) reads the visibility and the
+    counters together: the counters never reach who may not see the drop, a draft shows its
+    current variants to its KOC, lost counters are rebuilt, and a member who left sees nothing."""
+    koc = await make_koc(client, operator_token)
+    community = await make_community(client, koc["accessToken"])
+    member, other = await members(client, community["inviteCode"], 2)
+    elsewhere = await make_community(client, koc["accessToken"], "elsewhere")
+    (outsider,) = await members(client, elsewhere["inviteCode"], 1, prefix="out")
+
+    async def page(drop_id: str, token: str) -> Any:
+        return (await client.query(PROGRESS, {"d": drop_id}, token=token))["node"]
+
+    draft = (
+        await client.query(
+            CREATE_DROP, {"i": drop_input([community["id"]])}, token=koc["accessToken"]
+        )
+    )["createDrop"]["drop"]
+    seen = await page(draft["id"], koc["accessToken"])
+    assert seen["status"] == "DRAFT" and len(seen["progress"]["perVariant"]) == 4
+    assert await page(draft["id"], member) is None  # drafts are the KOC's alone
+
+    drop = await make_open_drop(client, koc["accessToken"], [community["id"]])
+    variant = drop["variants"][1]["id"]
+    assert (await preorder(client, member, drop["id"], [(variant, 2)], "p1"))["errors"] == []
+    assert (await preorder(client, other, drop["id"], [(variant, 1)], "p2"))["errors"] == []
+    p = (await page(drop["id"], member))["progress"]
+    assert (p["totalQuantity"], p["buyers"], p["remaining"]) == (3, 2, 17)
+    assert {v["variant"]["id"]: v["quantity"] for v in p["perVariant"]}[variant] == 3
+    assert await page(drop["id"], outsider) is None
+    anonymous = await client.query(PROGRESS, {"d": drop["id"]})
+    assert anonymous["node"] is None
+
+    await services.redis.flushall()  # the counters are gone: the page rebuilds them
+    p = (await page(drop["id"], other))["progress"]
+    assert (p["totalQuantity"], p["buyers"]) == (3, 2)
+
+    left = await client.query(
+        "mutation($c: ID!) { leaveCommunity(communityId: $c) { ok } }",
+        {"c": community["id"]},
+        token=other,
+    )
+    assert left["leaveCommunity"]["ok"] is True
+    assert await page(drop["id"], other) is None
