@@ -1,7 +1,8 @@
-"""The bare paths of the vote and pre-order benchmarks: a Starlette endpoint behind the same HTTP
-middleware as the API (request ids, body limit, metrics) that authenticates the same JWT and makes
-the same domain call as the GraphQL resolver (through the same group commit: the PostgreSQL write
-and the Redis script), with no GraphQL. The GraphQL / bare ratio is then what GraphQL costs."""
+"""The bare paths of the vote, pre-order and team-join benchmarks: a Starlette endpoint behind
+the same HTTP middleware as the API (request ids, body limit, metrics) that authenticates the same
+JWT and makes the same domain call as the GraphQL resolver (votes and pre-orders through the same
+group commit: the PostgreSQL write and the Redis script), with no GraphQL. The GraphQL / bare
+ratio is then what GraphQL costs."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from domain.drops import inputs, preorders
+from domain.drops import inputs, preorders, teams
 from domain.errors import DomainError
 from domain.identity.actor import Actor
 from domain.polls import voting
@@ -75,10 +76,33 @@ def create_app(settings: Settings) -> Starlette:
             media_type="application/json",
         )
 
+    async def join(request: Request) -> Response:
+        services = state["services"]
+        user_id = services.tokens.verify(request.headers["authorization"].split(" ", 1)[1])
+        body = json.loads(await request.body())
+        try:
+            placed = await teams.join_team(
+                services.unit_of_work,
+                services.sessionmaker,
+                services.reservations,
+                Actor(user_id=user_id),
+                body["token"],
+                [(int(v), int(q)) for v, q in body["lines"]],
+                body["key"],
+                inputs.Address(**body["address"]),
+            )
+        except DomainError as e:
+            return Response(json.dumps({"error": e.code.value}), media_type="application/json")
+        return Response(
+            json.dumps({"order": placed.order.id, "team": placed.team.team.id}),
+            media_type="application/json",
+        )
+
     return Starlette(
         routes=[
             Route("/vote", vote, methods=["POST"]),
             Route("/preorder", place, methods=["POST"]),
+            Route("/join", join, methods=["POST"]),
         ],
         middleware=[
             Middleware(RequestIdMiddleware),

@@ -129,13 +129,17 @@ class SharedFeeds:
         signature: Callable[[T], Hashable],
         keep_going: Callable[[T], bool],
         last: Hashable,
+        key: str | None = None,
     ) -> AsyncIterator[T]:
         """Values of ``channel`` whose signature differs from the previous one (starting from
-        ``last``, what the follower already has); ends when ``keep_going`` says so."""
-        feed = self._feeds.get(channel)
+        ``last``, what the follower already has); ends when ``keep_going`` says so. ``key``
+        names the feed when several reads follow one channel (a drop's progress and each of
+        its teams): followers share a feed by key."""
+        name = key or channel
+        feed = self._feeds.get(name)
         if feed is None or feed.done:
             feed = _Feed()
-            self._feeds[channel] = feed
+            self._feeds[name] = feed
             feed.task = asyncio.create_task(self._run(channel, feed, read, keep_going))
         feed.subscribers += 1
         seen = 0
@@ -161,8 +165,8 @@ class SharedFeeds:
             feed.subscribers -= 1
             if feed.subscribers == 0 and feed.task is not None:
                 feed.task.cancel()
-                if self._feeds.get(channel) is feed:
-                    del self._feeds[channel]
+                if self._feeds.get(name) is feed:
+                    del self._feeds[name]
 
     async def _run(
         self,

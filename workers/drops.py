@@ -1,9 +1,9 @@
 """Drop jobs: open and close on time, keep counters equal to PostgreSQL, expire unpaid orders,
-cancel the orders of a cancelled drop."""
+close group-buy teams at their deadline, cancel the orders of a cancelled drop."""
 
 from __future__ import annotations
 
-from domain.drops import counters, lifecycle, orders
+from domain.drops import counters, lifecycle, orders, teams
 from infra.services import Services
 from workers.registry import SERVICES, job, on_worker_start
 
@@ -47,6 +47,19 @@ async def cancel_orders(drop_id: int, services: Services = SERVICES) -> int:
             done += await orders.cancel_for_cancelled_drop(session, order_id, status)
     await counters.rebuild_counters(services.sessionmaker, services.reservations, drop_id)
     return done
+
+
+@job("team.close_due", every_seconds=10)
+async def close_due_teams(services: Services = SERVICES) -> int:
+    """Fail the open teams whose deadline passed and apply their policy; each team in its own
+    transaction, guarded by its status: a rerun or a second worker changes nothing more."""
+    async with services.sessionmaker() as session:
+        due = await teams.due_to_close(session)
+    closed = 0
+    for team_id in due:
+        async with services.unit_of_work() as session:
+            closed += await teams.close_team(session, services.reservations, team_id)
+    return closed
 
 
 @job("order.expire_due", every_seconds=10)

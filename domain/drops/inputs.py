@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from domain import validation as v
-from domain.drops.models import PaymentMode
+from domain.drops.models import PaymentMode, TeamPolicy
 from domain.errors import ErrorCode, ValidationFailed
 
 MAX_PRICE_FEN = 100_000_000
@@ -22,6 +22,8 @@ MAX_LINE_QUANTITY = 1000
 MAX_VARIANTS = 200
 MAX_TIERS = 10
 MAX_SELLING_DAYS = 90
+MIN_TEAM_SIZE, MAX_TEAM_SIZE = 2, 50
+MAX_TEAM_HOURS = 7 * 24
 
 
 @dataclass
@@ -35,6 +37,16 @@ class VariantInput:
 class TierInput:
     min_quantity: int
     price_fen: int
+
+
+@dataclass
+class TeamsInput:
+    """Group-buy teams on a drop: N members at the team price within the time limit."""
+
+    size: int
+    price_fen: int
+    hours: int = 24
+    policy: TeamPolicy = TeamPolicy.REFUND
 
 
 @dataclass
@@ -59,6 +71,7 @@ class DropInput:
     poll_option_id: int | None = None
     unpaid_expiry_minutes: int = 30
     keep_deposit_on_default: bool = True
+    teams: TeamsInput | None = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +142,34 @@ def _check_tiers(data: DropInput) -> list[dict[str, int]]:
     return [{"min_quantity": t.min_quantity, "price_fen": t.price_fen} for t in tiers]
 
 
+def _check_teams(data: DropInput) -> dict[str, Any]:
+    t = data.teams
+    if t is None:
+        return {"team_size": None, "team_price_fen": None, "team_hours": None, "team_policy": None}
+    if not MIN_TEAM_SIZE <= t.size <= MAX_TEAM_SIZE:
+        raise ValidationFailed(
+            f"A team has {MIN_TEAM_SIZE} to {MAX_TEAM_SIZE} members.", field="teams.size"
+        )
+    if not 1 <= t.price_fen < data.price_fen:
+        raise ValidationFailed(
+            "The team price is at least 1 fen and below the drop's price.", field="teams.priceFen"
+        )
+    if data.payment_mode is PaymentMode.DEPOSIT and t.price_fen <= (data.deposit_fen or 0):
+        raise ValidationFailed(
+            "The team price must stay above the deposit.", field="teams.priceFen"
+        )
+    if not 1 <= t.hours <= MAX_TEAM_HOURS:
+        raise ValidationFailed(
+            f"A team's time limit is 1 to {MAX_TEAM_HOURS} hours.", field="teams.hours"
+        )
+    return {
+        "team_size": t.size,
+        "team_price_fen": t.price_fen,
+        "team_hours": t.hours,
+        "team_policy": t.policy,
+    }
+
+
 def _check_variants(data: DropInput) -> list[VariantInput]:
     if not 1 <= len(data.variants) <= MAX_VARIANTS:
         raise ValidationFailed(f"A drop has 1 to {MAX_VARIANTS} variants.", field="variants")
@@ -188,6 +229,7 @@ def check_drop(data: DropInput) -> CheckedDrop:
             "poll_option_id": data.poll_option_id,
             "unpaid_expiry_seconds": data.unpaid_expiry_minutes * 60,
             "keep_deposit_on_default": data.keep_deposit_on_default,
+            **_check_teams(data),
         },
         variants=variants,
     )
@@ -254,4 +296,9 @@ def payload_of(data: DropInput) -> Any:
         data.poll_option_id,
         data.unpaid_expiry_minutes,
         data.keep_deposit_on_default,
+        *(
+            [[data.teams.size, data.teams.price_fen, data.teams.hours, data.teams.policy.value]]
+            if data.teams
+            else []
+        ),
     ]

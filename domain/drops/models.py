@@ -68,6 +68,19 @@ LIVE_ORDER_STATUSES = (
 )
 
 
+class TeamPolicy(enum.Enum):
+    """What becomes of a team's orders when it does not fill in time."""
+
+    REFUND = "REFUND"  # cancelled and refunded
+    KEEP_AT_DROP_PRICE = "KEEP_AT_DROP_PRICE"  # kept as ordinary pre-orders
+
+
+class TeamStatus(enum.Enum):
+    OPEN = "OPEN"
+    FULL = "FULL"  # every seat paid: never open again
+    FAILED = "FAILED"  # the deadline (or the drop's close) came first
+
+
 class Drop(Timestamped, Base):
     __tablename__ = "drops"
     __table_args__ = (
@@ -76,6 +89,13 @@ class Drop(Timestamped, Base):
         CheckConstraint("price_fen > 0", name="price"),
         CheckConstraint("moq >= 1 AND cap >= moq", name="quantities"),
         CheckConstraint("per_member_limit >= 1", name="member_limit"),
+        CheckConstraint(
+            "(team_size IS NULL AND team_price_fen IS NULL AND team_hours IS NULL"
+            " AND team_policy IS NULL) OR (team_size BETWEEN 2 AND 50 AND team_price_fen > 0"
+            " AND team_price_fen < price_fen AND team_hours >= 1"
+            " AND team_policy IN ('REFUND', 'KEEP_AT_DROP_PRICE'))",
+            name="teams",
+        ),
         Index("ix_drops_due", "status", "opens_at", "closes_at"),
     )
 
@@ -115,7 +135,45 @@ class Drop(Timestamped, Base):
     final_price_fen: Mapped[int | None] = mapped_column(BigInteger)
     paid_quantity: Mapped[int | None] = mapped_column(Integer)
     balance_hours: Mapped[int] = mapped_column(Integer, default=48)
+    # Group-buy teams (all four set, or none: the drop has no teams).
+    team_size: Mapped[int | None] = mapped_column(Integer)
+    team_price_fen: Mapped[int | None] = mapped_column(BigInteger)
+    team_hours: Mapped[int | None] = mapped_column(Integer)
+    team_policy: Mapped[TeamPolicy | None] = mapped_column(
+        Enum(TeamPolicy, name="team_policy", native_enum=False, length=24, create_constraint=False)
+    )
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+class Team(Base):
+    """A group-buy team (拼团) of a drop. Its seats are its live orders (``Order.team_id``)."""
+
+    __tablename__ = "teams"
+    __table_args__ = (
+        CheckConstraint("size BETWEEN 2 AND 50", name="size"),
+        CheckConstraint("status IN ('OPEN', 'FULL', 'FAILED')", name="status"),
+        Index("ix_teams_drop_status", "drop_id", "status"),
+        Index("ix_teams_open_deadline", "deadline", postgresql_where="status = 'OPEN'"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    drop_id: Mapped[int] = mapped_column(ForeignKey("drops.id"))
+    leader_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    share_token: Mapped[str] = mapped_column(String(32), unique=True)
+    size: Mapped[int] = mapped_column(Integer)
+    price_fen: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    policy: Mapped[TeamPolicy] = mapped_column(
+        Enum(TeamPolicy, name="team_policy", native_enum=False, length=24, create_constraint=False)
+    )
+    status: Mapped[TeamStatus] = mapped_column(
+        Enum(TeamStatus, name="team_status", native_enum=False, length=16, create_constraint=False),
+        default=TeamStatus.OPEN,
+    )
+    deadline: Mapped[datetime]
+    filled_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
 class DropCommunity(Base):
@@ -158,6 +216,15 @@ class Order(Timestamped, Base):
         Index(
             "ix_orders_pending_expiry", "expires_at", postgresql_where="status = 'PENDING_PAYMENT'"
         ),
+        # One live seat per member per team (the join checks it too, under the team's lock).
+        Index(
+            "ux_orders_team_member",
+            "team_id",
+            "user_id",
+            unique=True,
+            postgresql_where="team_id IS NOT NULL AND status IN ('PENDING_PAYMENT', "
+            "'DEPOSIT_PAID', 'PAID', 'CONFIRMED', 'IN_PRODUCTION', 'SHIPPED', 'DELIVERED')",
+        ),
         CheckConstraint("quantity > 0", name="quantity"),
         CheckConstraint("amount_due_fen >= 0", name="amount"),
     )
@@ -186,6 +253,7 @@ class Order(Timestamped, Base):
     paid_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
     cancel_reason: Mapped[str | None] = mapped_column(String(32))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))  # a seat in this team
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
 

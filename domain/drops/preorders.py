@@ -10,7 +10,7 @@ PostgreSQL while a reservation is between Redis and its commit."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
@@ -48,6 +48,12 @@ class _Rebuild(Exception):
 
 def refusal_error(refusal: Refusal) -> DomainError:
     """The reservation script's refusal as the typed error a member sees."""
+    if refusal.code == "TEAM_FULL":
+        return Conflict(
+            "This team is full: open a team of your own.",
+            field="shareToken",
+            code=ErrorCode.TEAM_FULL,
+        )
     if refusal.code == "NOT_OPEN":
         return Conflict("This drop is not open yet.", code=ErrorCode.DROP_NOT_OPEN)
     if refusal.code == "CLOSED":
@@ -115,20 +121,25 @@ def _prepare(
     lines: Sequence[tuple[int, int]],
     idempotency_key: str,
     address: Address,
+    seat: Seat | None = None,
 ) -> _Request:
     key = v.idempotency_key(idempotency_key)
     if key is None:
         raise ValidationFailed("idempotencyKey is required.", field="idempotencyKey")
     clean = check_lines(lines)
     addr = check_address(address)
+    digest = request_hash(drop_id, clean, addr)
+    if seat is not None:  # the key is bound to the team step too (open, or join that team)
+        digest = v.payload_hash([digest.hex(), seat.binding])
     return _Request(
         user_id=user_id,
         drop_id=drop_id,
         lines=clean,
         quantity=sum(q for _, q in clean),
         key=key,
-        digest=request_hash(drop_id, clean, addr),
+        digest=digest,
         address=addr,
+        seat=seat,
     )
 
 
@@ -146,6 +157,23 @@ async def place_preorder(
     if actor.user_id is None:
         raise Unauthenticated()
     request = _prepare(actor.user_id, drop_id, lines, idempotency_key, address)
+    return await _place(unit_of_work, sessionmaker, store, request)
+
+
+async def place_with_seat(
+    unit_of_work: UnitOfWork,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    store: ReservationStore,
+    user_id: int,
+    drop_id: int,
+    lines: Sequence[tuple[int, int]],
+    idempotency_key: str,
+    address: Address,
+    seat: Seat,
+) -> Order:
+    """``place_preorder`` whose order also takes a team seat, in the same transaction and the
+    same reservation script (the single path: a team step locks the team's row)."""
+    request = _prepare(user_id, drop_id, lines, idempotency_key, address, seat)
     return await _place(unit_of_work, sessionmaker, store, request)
 
 
@@ -173,6 +201,19 @@ async def _place(
 
 
 @dataclass(frozen=True)
+class Seat:
+    """A pre-order that also takes a seat in a group-buy team (``domain/drops/teams.py``).
+
+    ``take`` runs inside the order's transaction, after the idempotency lookup and the drop's
+    shared lock and before the order's insert: it opens the team, or locks the one joined and
+    checks it, and returns (team id, team size) for the insert and the reservation script.
+    ``binding`` is what the idempotency key is bound to besides the order itself."""
+
+    take: Callable[[AsyncSession], Awaitable[tuple[int, int]]]
+    binding: str
+
+
+@dataclass(frozen=True)
 class _Request:
     user_id: int
     drop_id: int
@@ -181,6 +222,7 @@ class _Request:
     key: str
     digest: bytes
     address: dict[str, str]
+    seat: Seat | None = None
 
 
 async def _place_once(
@@ -197,6 +239,7 @@ async def _place_once(
             if existing is not None:
                 return existing
             await repo.lock_shared(session, r.drop_id)
+            team = await r.seat.take(session) if r.seat is not None else None
             order = await repo.insert_order(
                 session,
                 drop_id=r.drop_id,
@@ -205,11 +248,12 @@ async def _place_once(
                 request_hash=r.digest,
                 quantity=r.quantity,
                 address=r.address,
+                team_id=team[0] if team else None,
             )
             if order is None:
                 raise await _why_not(session, r.drop_id, r.user_id)
             try:
-                held = await store.reserve(r.drop_id, order.id, r.user_id, r.lines)
+                held = await store.reserve(r.drop_id, order.id, r.user_id, r.lines, team)
             except NotReady:
                 raise _Rebuild() from None
             if isinstance(held, Refusal):

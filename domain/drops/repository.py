@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -35,6 +35,8 @@ from domain.drops.models import (
     Order,
     OrderLine,
     OrderStatus,
+    Team,
+    TeamStatus,
 )
 from domain.drops.reservations import Held, Reservation
 from domain.identity.models import User
@@ -45,11 +47,13 @@ from domain.identity.models import User
 INSERT_ORDER = text(
     """
     INSERT INTO orders (drop_id, user_id, idempotency_key, request_hash, status, quantity,
-                        unit_price_fen, amount_due_fen, currency, shipping_address, expires_at)
+                        unit_price_fen, amount_due_fen, currency, shipping_address, expires_at,
+                        team_id)
     SELECT d.id, :user_id, :key, :hash, 'PENDING_PAYMENT', CAST(:quantity AS integer), d.price_fen,
            (CASE WHEN d.payment_mode = 'DEPOSIT' THEN d.deposit_fen ELSE d.price_fen END)
              * CAST(:quantity AS integer),
-           d.currency, :address, now() + make_interval(secs => d.unpaid_expiry_seconds)
+           d.currency, :address, now() + make_interval(secs => d.unpaid_expiry_seconds),
+           CAST(:team_id AS bigint)
     FROM drops d
     WHERE d.id = :drop_id AND d.status IN ('SCHEDULED', 'OPEN')
       AND d.opens_at <= now() AND d.closes_at > now()
@@ -296,6 +300,7 @@ async def insert_order(
     request_hash: bytes,
     quantity: int,
     address: dict[str, Any],
+    team_id: int | None = None,
 ) -> Order | None:
     """The new order (from RETURNING: no read-back), or None when the drop refused it."""
     row = await session.execute(
@@ -307,6 +312,7 @@ async def insert_order(
             "hash": request_hash,
             "quantity": quantity,
             "address": address,
+            "team_id": team_id,
         },
     )
     return row.scalar_one_or_none()
@@ -466,7 +472,11 @@ async def order_lines(
 async def live_reservations(session: AsyncSession, drop_id: int) -> list[Reservation]:
     """Every order that holds capacity: its member, lines and the unit numbers it holds."""
     live = Order.drop_id == drop_id, Order.status.in_(LIVE_ORDER_STATUSES)
-    members = dict((await session.execute(select(Order.id, Order.user_id).where(*live))).all())
+    rows = (
+        await session.execute(select(Order.id, Order.user_id, Order.team_id).where(*live))
+    ).all()
+    members = {order_id: member for order_id, member, _ in rows}
+    teams = {order_id: team for order_id, _, team in rows}
     lines: dict[int, list[tuple[int, int]]] = {o: [] for o in members}
     stmt = (
         select(OrderLine.order_id, OrderLine.variant_id, OrderLine.quantity)
@@ -492,7 +502,9 @@ async def live_reservations(session: AsyncSession, drop_id: int) -> list[Reserva
             vunits[order_id].setdefault(variant_id, []).append(unit)
     return [
         Reservation(
-            order_id, member, Held(lines[order_id], sorted(units[order_id]), vunits[order_id])
+            order_id,
+            member,
+            Held(lines[order_id], sorted(units[order_id]), vunits[order_id], teams[order_id]),
         )
         for order_id, member in sorted(members.items())
     ]
@@ -596,3 +608,136 @@ async def drops_for_member(
         .limit(limit)
     )
     return list((await session.execute(stmt)).scalars())
+
+
+# -- teams -------------------------------------------------------------------------------------
+
+_LIVE_SEAT = Order.status.in_(LIVE_ORDER_STATUSES)
+PAID_SEAT_STATUSES = tuple(s for s in LIVE_ORDER_STATUSES if s is not OrderStatus.PENDING_PAYMENT)
+
+
+async def add_team(session: AsyncSession, team: Team) -> Team:
+    session.add(team)
+    await session.flush()
+    return team
+
+
+async def team(session: AsyncSession, team_id: int, *, for_update: bool = False) -> Team | None:
+    stmt = select(Team).where(Team.id == team_id)
+    if for_update:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def team_by_token(session: AsyncSession, token: str) -> Team | None:
+    return (
+        await session.execute(select(Team).where(Team.share_token == token))
+    ).scalar_one_or_none()
+
+
+async def teams_by_ids(session: AsyncSession, team_ids: Sequence[int]) -> dict[int, Team]:
+    rows = (await session.execute(select(Team).where(Team.id.in_(team_ids)))).scalars()
+    return {t.id: t for t in rows}
+
+
+async def seats(session: AsyncSession, team_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+    """(seats taken, seats paid) per team: a seat is a live order of the team."""
+    stmt = (
+        select(
+            Order.team_id,
+            func.count(),
+            func.count().filter(Order.status.in_(PAID_SEAT_STATUSES)),
+        )
+        .where(Order.team_id.in_(team_ids), _LIVE_SEAT)
+        .group_by(Order.team_id)
+    )
+    found = {t: (int(n), int(p)) for t, n, p in (await session.execute(stmt)).all() if t}
+    return {t: found.get(t, (0, 0)) for t in team_ids}
+
+
+async def in_team(session: AsyncSession, team_id: int, user_id: int) -> bool:
+    stmt = select(Order.id).where(Order.team_id == team_id, Order.user_id == user_id, _LIVE_SEAT)
+    return (await session.execute(stmt.limit(1))).first() is not None
+
+
+async def lock_team_orders(session: AsyncSession, team_id: int) -> list[Order]:
+    """The team's live orders, row-locked in id order (before the team row: the payment
+    webhook locks an order, then its team)."""
+    stmt = (
+        select(Order)
+        .where(Order.team_id == team_id, _LIVE_SEAT)
+        .order_by(Order.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def open_teams(
+    session: AsyncSession, drop_id: int, now: datetime, offset: int, limit: int
+) -> list[tuple[Team, int]]:
+    """Open teams of a drop with a free seat, fullest first, then the nearest deadline."""
+    taken = (
+        select(func.count())
+        .where(Order.team_id == Team.id, _LIVE_SEAT)
+        .correlate(Team)
+        .scalar_subquery()
+    )
+    stmt = (
+        select(Team, taken)
+        .where(
+            Team.drop_id == drop_id,
+            Team.status == TeamStatus.OPEN,
+            Team.deadline > now,
+            taken < Team.size,
+        )
+        .order_by(taken.desc(), Team.deadline, Team.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return [(t, int(n)) for t, n in (await session.execute(stmt)).all()]
+
+
+async def teams_of_member(
+    session: AsyncSession, user_id: int, after_id: int, limit: int
+) -> list[Team]:
+    """Teams the member holds a seat in (or held one: an order of the team), newest first."""
+    mine = select(Order.team_id).where(Order.user_id == user_id, Order.team_id.is_not(None))
+    stmt = (
+        select(Team)
+        .where(Team.id.in_(mine), Team.id < after_id if after_id else true())
+        .order_by(Team.id.desc())
+        .limit(limit)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def due_teams(session: AsyncSession, now: datetime, limit: int = 500) -> list[int]:
+    stmt = (
+        select(Team.id)
+        .where(Team.status == TeamStatus.OPEN, Team.deadline <= now)
+        .order_by(Team.deadline)
+        .limit(limit)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def open_team_ids(session: AsyncSession, drop_id: int) -> list[int]:
+    stmt = select(Team.id).where(Team.drop_id == drop_id, Team.status == TeamStatus.OPEN)
+    return list((await session.execute(stmt.order_by(Team.id))).scalars())
+
+
+async def has_full_team(session: AsyncSession, drop_id: int) -> bool:
+    stmt = select(Team.id).where(Team.drop_id == drop_id, Team.status == TeamStatus.FULL)
+    return (await session.execute(stmt.limit(1))).first() is not None
+
+
+async def public_profiles(
+    session: AsyncSession, user_ids: Iterable[int]
+) -> dict[int, tuple[str, str | None]]:
+    """Display name and avatar: what other members may see of a member."""
+    ids = list(user_ids)
+    if not ids:
+        return {}
+    stmt = select(User.id, User.display_name, User.avatar_url).where(User.id.in_(ids))
+    return {u: (name, avatar) for u, name, avatar in (await session.execute(stmt)).all()}

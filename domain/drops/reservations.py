@@ -12,13 +12,16 @@ Keys share the hash tag ``{drop:<id>}`` (one Redis Cluster slot):
 * ``total``    reserved units of the drop;
 * ``variant``  hash variant -> reserved units;
 * ``member``   hash member -> reserved units (its length is the number of buyers);
-* ``res``      hash order -> ``"<member>|<ms>|<v>:<q>,...|<units>|<v>:<units>;..."``: each
-  reservation under its order id, with the unit numbers it holds, so it is released exactly once
-  and phantoms can be found;
+* ``res``      hash order -> ``"<member>|<ms>|<v>:<q>,...|<units>|<v>:<units>;...|<team>"``:
+  each reservation under its order id, with the unit numbers it holds and the team whose seat
+  it takes (empty for none), so it is released exactly once and phantoms can be found;
+* ``teams``    hash team -> seats taken (a seat is a live order of the team): checked and taken
+  by the same script as the units, so a team never has more seats than its size;
 * ``units``    hash: ``hw`` (the highest drop unit handed out) and ``v:<id>`` (per capped variant);
   ``free`` (set of drop units given back below ``hw``) and ``vfree:<id>`` (per capped variant).
 
-One script checks the window, the per-member limit, the variant caps and the drop cap, reserves,
+One script checks the window, a team's free seat, the per-member limit, the variant caps and the
+drop cap, reserves,
 and hands out unit numbers (1..cap, and 1..variant cap) that the order then holds in PostgreSQL
 (``drop_units``, ``variant_units``), where a unit can be held only once.
 """
@@ -48,8 +51,13 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if now < L['opens'] then return {-2} end
 if now >= L['closes'] then return {-3} end
+local team, tsize = string.match(ARGV[4], '^(%d+):(%d+)$')
+local tkey = string.gsub(KEYS[8], ':free$', ':teams')
+if team and tonumber(redis.call('HGET', tkey, team) or '0') >= tonumber(tsize) then
+  return {-8}
+end
 local qty = 0
-for i = 4, #ARGV, 2 do
+for i = 5, #ARGV, 2 do
   local v = ARGV[i]
   if L['v:' .. v] == nil then return {-7, tonumber(v)} end
   qty = qty + tonumber(ARGV[i + 1])
@@ -58,7 +66,7 @@ local mine = tonumber(redis.call('HGET', KEYS[5], ARGV[2]) or '0')
 if mine + qty > L['member_limit'] then return {-4, L['member_limit'] - mine} end
 local total = tonumber(redis.call('GET', KEYS[3]) or '0')
 if total + qty > L['cap'] then return {-5, L['cap'] - total} end
-for i = 4, #ARGV, 2 do
+for i = 5, #ARGV, 2 do
   local vcap = L['v:' .. ARGV[i]]
   if vcap >= 0 then
     local used = tonumber(redis.call('HGET', KEYS[4], ARGV[i]) or '0')
@@ -76,19 +84,20 @@ local function take(free_key, hw_field, n)
   return table.concat(got, ',')
 end
 local lines, vunits = {}, {}
-for i = 4, #ARGV, 2 do
+for i = 5, #ARGV, 2 do
   local v, q = ARGV[i], tonumber(ARGV[i + 1])
   redis.call('HINCRBY', KEYS[4], v, q)
   lines[#lines + 1] = v .. ':' .. q
   if L['v:' .. v] >= 0 then
-    vunits[#vunits + 1] = v .. ':' .. take(KEYS[8 + (i - 2) / 2], 'v:' .. v, q)
+    vunits[#vunits + 1] = v .. ':' .. take(KEYS[8 + (i - 3) / 2], 'v:' .. v, q)
   end
 end
 local units = take(KEYS[8], 'hw', qty)
 redis.call('INCRBY', KEYS[3], qty)
 redis.call('HINCRBY', KEYS[5], ARGV[2], qty)
+if team then redis.call('HINCRBY', tkey, team, 1) end
 local rec = ARGV[2] .. '|' .. now .. '|' .. table.concat(lines, ',') .. '|' .. units .. '|'
-  .. table.concat(vunits, ';')
+  .. table.concat(vunits, ';') .. '|' .. (team or '')
 redis.call('HSET', KEYS[6], ARGV[1], rec)
 redis.call('PUBLISH', ARGV[3], '1')
 return {1, L['cap'] - total - qty, rec}
@@ -99,7 +108,8 @@ return {1, L['cap'] - total - qty, rec}
 RELEASE = """
 local rec = redis.call('HGET', KEYS[6], ARGV[1])
 if not rec then return 0 end
-local member, _, lines, units, vunits = string.match(rec, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$')
+local member, _, lines, units, vunits, team =
+  string.match(rec, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|?(%d*)$')
 local qty = 0
 for v, q in string.gmatch(lines, '(%d+):(%d+)') do
   redis.call('HINCRBY', KEYS[4], v, -tonumber(q))
@@ -112,6 +122,10 @@ for v, us in string.gmatch(vunits, '(%d+):([%d,]+)') do
 end
 redis.call('DECRBY', KEYS[3], qty)
 if redis.call('HINCRBY', KEYS[5], member, -qty) <= 0 then redis.call('HDEL', KEYS[5], member) end
+if team ~= '' then
+  local tkey = string.gsub(KEYS[8], ':free$', ':teams')
+  if redis.call('HINCRBY', tkey, team, -1) <= 0 then redis.call('HDEL', tkey, team) end
+end
 redis.call('HDEL', KEYS[6], ARGV[1])
 redis.call('PUBLISH', ARGV[2], '1')
 return 1
@@ -123,6 +137,8 @@ return 1
 REBUILD = (
     """
 for _, key in ipairs(KEYS) do redis.call('DEL', key) end
+local tkey = string.gsub(KEYS[8], ':free$', ':teams')
+redis.call('DEL', tkey)
 local i = 2
 for _, target in ipairs({KEYS[2], KEYS[7]}) do
   local n = tonumber(ARGV[i])
@@ -150,6 +166,8 @@ while i <= #ARGV do
     qty = qty + tonumber(q)
   end
   redis.call('HINCRBY', KEYS[5], member, qty)
+  local team = string.match(rec, '|(%d+)$')
+  if team then redis.call('HINCRBY', tkey, team, 1) end
   redis.call('HSET', KEYS[6], order, rec)
   total = total + qty
   i = i + 2
@@ -270,6 +288,7 @@ class Held:
     lines: list[tuple[int, int]]
     units: list[int]
     variant_units: dict[int, list[int]] = field(default_factory=dict)
+    team_id: int | None = None  # the team whose seat this order takes
 
     def record(self, member_id: int, at_ms: int = 0) -> str:
         lines = ",".join(f"{v}:{q}" for v, q in self.lines)
@@ -277,12 +296,14 @@ class Held:
         vunits = ";".join(
             f"{v}:{','.join(map(str, us))}" for v, us in sorted(self.variant_units.items())
         )
-        return f"{member_id}|{at_ms}|{lines}|{units}|{vunits}"
+        team = "" if self.team_id is None else str(self.team_id)
+        return f"{member_id}|{at_ms}|{lines}|{units}|{vunits}|{team}"
 
     @classmethod
     def parse(cls, record: str) -> Held:
-        _, _, lines, units, vunits = record.split("|", 4)
+        _, _, lines, units, vunits, *rest = record.split("|")
         return cls(
+            team_id=int(rest[0]) if rest and rest[0] else None,
             lines=[(int(v), int(q)) for v, q in (x.split(":") for x in lines.split(",") if x)],
             units=[int(u) for u in units.split(",") if u],
             variant_units={
@@ -294,7 +315,7 @@ class Held:
 
 @dataclass(frozen=True)
 class Refusal:
-    code: str  # NOT_OPEN, CLOSED, MEMBER_LIMIT, DROP_CAP, VARIANT_CAP, UNKNOWN_VARIANT
+    code: str  # NOT_OPEN, CLOSED, TEAM_FULL, MEMBER_LIMIT, DROP_CAP, VARIANT_CAP, UNKNOWN_VARIANT
     remaining: int | None = None
     variant_id: int | None = None
 
@@ -347,6 +368,8 @@ def _reserved(drop_id: int, out: Any) -> Held | Refusal | NotReady:
         return Refusal("DROP_CAP", remaining=max(0, int(out[1])))
     if status == -6:
         return Refusal("VARIANT_CAP", variant_id=int(out[1]), remaining=max(0, int(out[2])))
+    if status == -8:
+        return Refusal("TEAM_FULL")
     return Refusal("UNKNOWN_VARIANT", variant_id=int(out[1]))
 
 
@@ -400,11 +423,17 @@ class ReservationStore:
         return found
 
     async def reserve(
-        self, drop_id: int, order_id: int, member_id: int, lines: Sequence[tuple[int, int]]
+        self,
+        drop_id: int,
+        order_id: int,
+        member_id: int,
+        lines: Sequence[tuple[int, int]],
+        team: tuple[int, int] | None = None,
     ) -> Held | Refusal:
         """The units now held under ``order_id`` (or already held under it), or a Refusal.
-        Raises NotReady when the counters must be rebuilt first."""
-        keys_, args = self._reserve_call(drop_id, order_id, member_id, lines)
+        ``team`` (id, size): the order also takes a seat of that team, refused (TEAM_FULL) when
+        none is free. Raises NotReady when the counters must be rebuilt first."""
+        keys_, args = self._reserve_call(drop_id, order_id, member_id, lines, team)
         out = _reserved(drop_id, await self._reserve(keys=keys_, args=args))
         if isinstance(out, NotReady):
             raise out
@@ -430,9 +459,14 @@ class ReservationStore:
 
     @staticmethod
     def _reserve_call(
-        drop_id: int, order_id: int, member_id: int, lines: Sequence[tuple[int, int]]
+        drop_id: int,
+        order_id: int,
+        member_id: int,
+        lines: Sequence[tuple[int, int]],
+        team: tuple[int, int] | None = None,
     ) -> tuple[list[str], list[str | int]]:
-        args: list[str | int] = [order_id, member_id, channel(drop_id)]
+        seat = "" if team is None else f"{team[0]}:{team[1]}"
+        args: list[str | int] = [order_id, member_id, channel(drop_id), seat]
         for variant_id, qty in lines:
             args += [variant_id, qty]
         free_keys = [variant_free_key(drop_id, v) for v, _ in lines]
@@ -449,6 +483,10 @@ class ReservationStore:
 
     async def release(self, drop_id: int, order_id: int) -> bool:
         return bool(await self._release(keys=keys(drop_id), args=[order_id, channel(drop_id)]))
+
+    async def team_seats(self, drop_id: int, team_id: int) -> int:
+        """Seats of the team that Redis counts as taken."""
+        return int(await self.redis.hget(f"{_tag(drop_id)}:teams", str(team_id)) or 0)
 
     async def has(self, drop_id: int, order_id: int) -> bool:
         return bool(await self.redis.hexists(keys(drop_id)[5], str(order_id)))

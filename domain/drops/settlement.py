@@ -24,7 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain import jobs
 from domain.base import utcnow
 from domain.drops import repository as repo
-from domain.drops.models import Drop, DropStatus, Order, OrderStatus, PaymentMode
+from domain.drops import teams
+from domain.drops.models import Drop, DropStatus, Order, OrderStatus, PaymentMode, Team, TeamStatus
 from domain.drops.pricing import drop_price
 from domain.errors import Conflict, ErrorCode, NotFound
 from domain.identity import roles
@@ -62,6 +63,10 @@ async def settle_drop(session: AsyncSession, drop_id: int) -> Settlement:
             owed_fen=0,
         )
     )
+    # Teams still open fail now (their deadline is never past the close): their policy applies
+    # before the totals are taken.
+    for team_id in await teams.open_teams_of_drop(session, drop_id):
+        await teams.close_team(session, None, team_id, closing=True)
     # Set-based updates: one statement per outcome, whatever the number of orders.
     quantity = int(
         (
@@ -79,21 +84,30 @@ async def settle_drop(session: AsyncSession, drop_id: int) -> Settlement:
         final, _ = drop_price(drop, quantity)
         drop.final_price_fen = final
         drop.status = DropStatus.SUCCEEDED
+        # A full team's orders pay the team price, or the final tier price when that is lower.
+        unit = func.coalesce(
+            select(func.least(final, Team.price_fen))
+            .where(Team.id == Order.team_id, Team.status == TeamStatus.FULL)
+            .scalar_subquery(),
+            final,
+        )
         await session.execute(
             update(Order)
             .where(paid, Order.status == OrderStatus.PAID)
-            .values(owed_fen=final * Order.quantity, status=OrderStatus.CONFIRMED)
+            .values(owed_fen=unit * Order.quantity, status=OrderStatus.CONFIRMED)
         )
         await session.execute(
             update(Order)
             .where(paid, Order.status == OrderStatus.DEPOSIT_PAID)
             .values(
-                owed_fen=final * Order.quantity,
-                amount_due_fen=final * Order.quantity - Order.amount_due_fen,  # the balance
+                owed_fen=unit * Order.quantity,
+                amount_due_fen=unit * Order.quantity - Order.amount_due_fen,  # the balance
                 balance_due_at=now + timedelta(hours=drop.balance_hours),
             )
         )
-        if drop.payment_mode is PaymentMode.FULL and final < drop.price_fen:
+        if drop.payment_mode is PaymentMode.FULL and (
+            final < drop.price_fen or await repo.has_full_team(session, drop_id)
+        ):
             jobs.enqueue("drop.refund_excess", drop_id=drop_id)  # the tier difference
         jobs.enqueue("production.plan", drop_id=drop_id)
         await outbox.record_event(session, NotificationKind.DROP_SUCCEEDED, drop_id)

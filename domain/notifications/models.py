@@ -26,6 +26,8 @@ class NotificationKind(enum.Enum):
     DROP_SUCCEEDED = "DROP_SUCCEEDED"
     DROP_FAILED = "DROP_FAILED"
     ORDER_SHIPPED = "ORDER_SHIPPED"
+    TEAM_FILLED = "TEAM_FILLED"
+    TEAM_FAILED = "TEAM_FAILED"
 
 
 class DeliveryStatus(enum.Enum):

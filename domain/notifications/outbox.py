@@ -28,7 +28,18 @@ MESSAGES = {
         "see the tracking number",
         "/orders/",
     ),
+    NotificationKind.TEAM_FILLED: (
+        "Your group-buy team is full",
+        "every seat is paid: the team price applies",
+        "/teams/",
+    ),
+    NotificationKind.TEAM_FAILED: (
+        "Your group-buy team did not fill in time",
+        "see what becomes of your order",
+        "/teams/",
+    ),
 }
+TEAM_KINDS = (NotificationKind.TEAM_FILLED, NotificationKind.TEAM_FAILED)
 
 
 async def record_event(session: AsyncSession, kind: NotificationKind, subject_id: int) -> None:
@@ -45,6 +56,9 @@ async def expand(
     async with sessionmaker() as session, session.begin():
         if kind is NotificationKind.DROP_OPENED:
             made = await repo.expand_drop_opened(session, subject_id)
+        elif kind in TEAM_KINDS:
+            title, body, link = MESSAGES[kind]
+            made = await repo.expand_team(session, kind, subject_id, title, body, link)
         else:
             title, body, link = MESSAGES[kind]
             made = await repo.expand_buyers(session, kind, subject_id, title, body, link)

@@ -75,6 +75,25 @@ EXPAND_BUYERS = text(
     """
 )
 
+# The members of a team (subject: the team): its seats, and for a failed team the orders its
+# failure cancelled.
+EXPAND_TEAM = text(
+    """
+    WITH ev AS (SELECT id, subject_id FROM notification_events
+                WHERE kind = CAST(:kind AS varchar) AND subject_id = :subject)
+    INSERT INTO notifications (event_id, user_id, priority, title, body, link)
+    SELECT DISTINCT ON (o.user_id) ev.id, o.user_id, 0, :title,
+           left(d.title || ' - ' || CAST(:body AS text), 500), :link || ev.subject_id::text
+    FROM ev, orders o JOIN drops d ON d.id = o.drop_id
+    WHERE o.team_id = ev.subject_id
+      AND (o.status IN ('PENDING_PAYMENT', 'DEPOSIT_PAID', 'PAID', 'CONFIRMED', 'IN_PRODUCTION',
+                        'SHIPPED', 'DELIVERED')
+           OR o.cancel_reason = 'TEAM_FAILED')
+    ORDER BY o.user_id
+    ON CONFLICT (event_id, user_id) DO NOTHING
+    """
+)
+
 INSERT_DELIVERIES = text(
     """
     INSERT INTO notification_deliveries (notification_id, channel, priority, status, attempts)
@@ -109,6 +128,16 @@ async def expand_buyers(
 ) -> int:
     result = await session.execute(
         EXPAND_BUYERS,
+        {"kind": kind.value, "subject": subject_id, "title": title, "body": body, "link": link},
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def expand_team(
+    session: AsyncSession, kind: NotificationKind, subject_id: int, title: str, body: str, link: str
+) -> int:
+    result = await session.execute(
+        EXPAND_TEAM,
         {"kind": kind.value, "subject": subject_id, "title": title, "body": body, "link": link},
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain import jobs
 from domain.base import utcnow
 from domain.drops import repository as drop_repo
+from domain.drops import teams
 from domain.drops.models import OrderStatus
 from domain.errors import DomainError, ErrorCode
 from domain.payments import repository as repo
@@ -98,4 +99,6 @@ async def handle_notification(
     await drop_repo.set_order_status(
         session, order_id, [OrderStatus.PENDING_PAYMENT], new, paid_at=utcnow(), expires_at=None
     )
+    if order.team_id is not None and await teams.seat_paid(session, order.team_id):
+        return f"order {order_id} {new.value}; team {order.team_id} FULL"
     return f"order {order_id} {new.value}"

@@ -8,11 +8,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import relay
 from strawberry.types import Info
 
-from domain.drops import inputs, lifecycle, orders, preorders, settlement
+from domain.drops import inputs, lifecycle, orders, preorders, settlement, teams
 from domain.errors import DomainError, ErrorCode, ValidationFailed
 from domain.identity.actor import Actor
 from schema.context import Context
-from schema.drops.types import Drop, DropPayload, Order, OrderPayload, PaymentMode
+from schema.drops.types import (
+    Drop,
+    DropPayload,
+    Order,
+    OrderPayload,
+    PaymentMode,
+    Team,
+    TeamPayload,
+    TeamPolicy,
+)
 from schema.errors import UserError, mutate
 from schema.ids import decode_id, decode_ids
 
@@ -28,6 +37,16 @@ class DropVariantInput:
 class PriceTierInput:
     min_quantity: int
     price_fen: int
+
+
+@strawberry.input(description="Group-buy teams on a drop (editable while it is a draft).")
+class TeamsInput:
+    size: int = strawberry.field(description="Members per team, 2 to 50.")
+    price_fen: int = strawberry.field(description="The team price, below the drop's price.")
+    hours: int = strawberry.field(
+        default=24, description="Time to fill, 1 to 168 hours (never past the drop's close)."
+    )
+    policy: TeamPolicy = TeamPolicy.REFUND
 
 
 @strawberry.input
@@ -52,6 +71,7 @@ class DropInput:
     poll_option_id: relay.GlobalID | None = None
     unpaid_expiry_minutes: int = 30
     keep_deposit_on_default: bool = True
+    teams: TeamsInput | None = None
 
     def to_domain(self) -> inputs.DropInput:
         return inputs.DropInput(
@@ -77,6 +97,11 @@ class DropInput:
             else None,
             unpaid_expiry_minutes=self.unpaid_expiry_minutes,
             keep_deposit_on_default=self.keep_deposit_on_default,
+            teams=inputs.TeamsInput(
+                self.teams.size, self.teams.price_fen, self.teams.hours, self.teams.policy
+            )
+            if self.teams
+            else None,
         )
 
 
@@ -213,6 +238,66 @@ class DropMutation:
             return OrderPayload(errors=[UserError.from_domain(error)])
         return OrderPayload(order=Order.from_model(order))
 
+    @strawberry.mutation(
+        description="Open a group-buy team: your pre-order exactly as placePreorder (same cap, "
+        "limits and idempotency), which also takes the team's first seat. Share the team's "
+        "shareToken; the team price applies once every seat is paid before the deadline."
+    )
+    async def open_team(
+        self,
+        info: Info[Context, Any],
+        drop_id: relay.GlobalID,
+        lines: list[OrderLineInput],
+        idempotency_key: str,
+        shipping_address: ShippingAddressInput,
+    ) -> TeamPayload:
+        ctx = info.context
+        try:
+            placed = await teams.open_team(
+                ctx.services.unit_of_work,
+                ctx.sessionmaker,
+                ctx.services.reservations,
+                ctx.authenticated_actor(),
+                _drop_id(drop_id),
+                _lines(lines),
+                idempotency_key,
+                _address(shipping_address),
+            )
+        except DomainError as error:
+            return TeamPayload(errors=[UserError.from_domain(error)])
+        return _team_payload(placed)
+
+    @strawberry.mutation(
+        description="Join a group-buy team by its share token: a pre-order inside that team "
+        "(TEAM_FULL when every seat is taken: open a team of your own). dropId, when given, "
+        "must be the team's drop."
+    )
+    async def join_team(
+        self,
+        info: Info[Context, Any],
+        share_token: str,
+        lines: list[OrderLineInput],
+        idempotency_key: str,
+        shipping_address: ShippingAddressInput,
+        drop_id: relay.GlobalID | None = None,
+    ) -> TeamPayload:
+        ctx = info.context
+        try:
+            placed = await teams.join_team(
+                ctx.services.unit_of_work,
+                ctx.sessionmaker,
+                ctx.services.reservations,
+                ctx.authenticated_actor(),
+                share_token,
+                _lines(lines),
+                idempotency_key,
+                _address(shipping_address),
+                _drop_id(drop_id) if drop_id is not None else None,
+            )
+        except DomainError as error:
+            return TeamPayload(errors=[UserError.from_domain(error)])
+        return _team_payload(placed)
+
     @strawberry.mutation(description="Mark your shipped order delivered.")
     async def confirm_delivery(
         self, info: Info[Context, Any], order_id: relay.GlobalID
@@ -237,3 +322,21 @@ class DropMutation:
             return OrderPayload(order=Order.from_model(o))
 
         return await mutate(info, OrderPayload, work)
+
+
+def _lines(lines: list[OrderLineInput]) -> list[tuple[int, int]]:
+    return [
+        (decode_id(x.variant_id, "DropVariant", "lines", unknown=UNKNOWN_VARIANT), x.quantity)
+        for x in lines
+    ]
+
+
+def _address(a: ShippingAddressInput) -> inputs.Address:
+    return inputs.Address(a.name, a.phone, a.region, a.detail)
+
+
+def _team_payload(placed: teams.Placed) -> TeamPayload:
+    return TeamPayload(
+        team=Team.from_view(placed.team),
+        order=Order.from_model(placed.order),
+    )

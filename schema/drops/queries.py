@@ -5,10 +5,11 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from domain.drops import orders, visibility
+from domain.drops import orders, teams, visibility
 from domain.drops.models import DropStatus as DomainDropStatus
+from domain.errors import NotFound
 from schema.context import Context
-from schema.drops.types import Drop, DropStatus, Order
+from schema.drops.types import Drop, DropStatus, Order, Team
 from schema.pagination import Connection, build_connection, decode_int_cursor, page_size
 
 
@@ -42,3 +43,27 @@ class DropQuery:
         async with ctx.read_session() as session:
             rows = await orders.my_orders(session, ctx.authenticated_actor(), after_id, limit + 1)
         return build_connection(rows, limit, "order", lambda o: o.id, Order.from_model)
+
+    @strawberry.field(
+        description="A group-buy team by its share token (what a shared link carries): public "
+        "fields only. Null when no team has that token."
+    )
+    async def team(self, info: Info[Context, Any], share_token: str) -> Team | None:
+        ctx = info.context
+        async with ctx.read_session() as session:
+            try:
+                view = await teams.by_token(session, ctx.authenticated_actor(), share_token)
+            except NotFound:
+                return None
+        return Team.from_view(view)
+
+    @strawberry.field(description="Teams the viewer has an order in, newest first.")
+    async def my_teams(
+        self, info: Info[Context, Any], first: int | None = None, after: str | None = None
+    ) -> Connection[Team]:
+        ctx = info.context
+        limit = page_size(first)
+        after_id = decode_int_cursor("team", after)
+        async with ctx.read_session() as session:
+            rows = await teams.my_teams(session, ctx.authenticated_actor(), after_id, limit + 1)
+        return build_connection(rows, limit, "team", lambda v: v.team.id, Team.from_view)

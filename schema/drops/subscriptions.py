@@ -7,11 +7,11 @@ import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
-from domain.drops import progress
-from domain.drops.models import SELLING
+from domain.drops import progress, teams
+from domain.drops.models import SELLING, TeamStatus
 from domain.drops.reservations import channel
 from schema.context import Context
-from schema.drops.types import DropProgress
+from schema.drops.types import DropProgress, Team
 from schema.ids import decode_id
 
 
@@ -57,6 +57,45 @@ class DropSubscription:
         ):
             if current is not None:
                 yield DropProgress.from_domain(current)
+
+    @strawberry.subscription(
+        description="A group-buy team's seats (taken, paid, left) and status, pushed when they "
+        "change (at most every 500 ms) until the team is FULL or FAILED."
+    )
+    async def team_progress(
+        self, info: Info[Context, Any], share_token: str
+    ) -> AsyncGenerator[Team, None]:
+        ctx = info.context
+        actor = ctx.authenticated_actor()
+        async with ctx.sessionmaker() as session:  # this follower's own check, once
+            first = await teams.by_token(session, actor, share_token)
+        yield Team.from_view(first)
+        if first.team.status is not TeamStatus.OPEN:
+            return
+        team_id = first.team.id
+
+        async def read() -> teams.TeamView | None:
+            async with ctx.sessionmaker() as session:
+                return (await teams.views_of(session, [team_id])).get(team_id)
+
+        async for current in ctx.services.feeds.follow(
+            channel(first.team.drop_id),
+            read,
+            _team_signature,
+            _team_open,
+            last=_team_signature(first),
+            key=f"team:{team_id}",
+        ):
+            if current is not None:
+                yield Team.from_view(current)
+
+
+def _team_open(v: teams.TeamView | None) -> bool:
+    return v is not None and v.team.status is TeamStatus.OPEN
+
+
+def _team_signature(v: teams.TeamView | None) -> tuple[object, ...]:
+    return () if v is None else (v.taken, v.paid, v.team.status)
 
 
 def _selling(p: progress.DropProgress | None) -> bool:

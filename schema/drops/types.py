@@ -9,7 +9,7 @@ from strawberry import relay
 from strawberry.types import Info
 
 from domain.base import utcnow
-from domain.drops import models, orders, visibility
+from domain.drops import models, orders, teams, visibility
 from domain.drops import progress as drop_progress
 from domain.production import drop_production
 from schema.common import Money, selects
@@ -17,6 +17,7 @@ from schema.context import Context
 from schema.errors import UserError
 from schema.ids import node_pks
 from schema.loaders import loader
+from schema.pagination import Connection, build_connection, decode_int_cursor, page_size
 from schema.payments.types import LedgerEntry, order_ledger
 
 DropStatus = models.DropStatus
@@ -25,6 +26,20 @@ PaymentMode = models.PaymentMode
 strawberry.enum(models.PaymentMode, name="PaymentMode")  # registers the domain enum with GraphQL
 OrderStatus = models.OrderStatus
 strawberry.enum(models.OrderStatus, name="OrderStatus")  # registers the domain enum with GraphQL
+TeamStatus = models.TeamStatus
+strawberry.enum(
+    models.TeamStatus,
+    name="TeamStatus",
+    description="OPEN: seats to fill; FULL: every seat paid (the team price applies, never "
+    "open again); FAILED: the deadline came first (the team's policy applied).",
+)
+TeamPolicy = models.TeamPolicy
+strawberry.enum(
+    models.TeamPolicy,
+    name="TeamPolicy",
+    description="What becomes of a team's orders when it does not fill in time: REFUND "
+    "(cancelled and refunded) or KEEP_AT_DROP_PRICE (kept as ordinary pre-orders).",
+)
 
 
 @strawberry.type
@@ -120,6 +135,69 @@ class DropProgress:
         )
 
 
+@strawberry.type(description="A drop's group-buy teams: size, team price, time limit, policy.")
+class TeamSettings:
+    size: int
+    price: Money
+    hours: int = strawberry.field(description="Time to fill, never past the drop's close.")
+    policy: TeamPolicy
+
+
+@strawberry.type(description="What other members see of a team's leader.")
+class TeamLeader:
+    display_name: str
+    avatar_url: str | None
+
+
+@strawberry.type(
+    description="A group-buy team (拼团): a seat is a pending or paid order of the team; the "
+    "team is FULL when every seat is paid. Public fields only: never addresses."
+)
+class Team(relay.Node):
+    id: relay.NodeID[int]
+    drop_id: relay.GlobalID
+    share_token: str = strawberry.field(description="Pass to joinTeam; put it in the link.")
+    status: TeamStatus
+    size: int
+    seats_taken: int = strawberry.field(description="Pending or paid seats.")
+    seats_paid: int
+    seats_left: int
+    price: Money = strawberry.field(description="The team price per unit.")
+    policy: TeamPolicy
+    deadline: datetime
+    filled_at: datetime | None
+    leader: TeamLeader
+
+    @classmethod
+    def from_view(cls, v: teams.TeamView) -> Team:
+        t = v.team
+        return cls(
+            id=t.id,
+            drop_id=relay.GlobalID("Drop", str(t.drop_id)),
+            share_token=t.share_token,
+            status=t.status,
+            size=t.size,
+            seats_taken=v.taken,
+            seats_paid=v.paid,
+            seats_left=v.left,
+            price=Money(amount_fen=t.price_fen, currency=t.currency),
+            policy=t.policy,
+            deadline=t.deadline,
+            filled_at=t.filled_at,
+            leader=TeamLeader(display_name=v.leader_name, avatar_url=v.leader_avatar),
+        )
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info[Context, Any], node_ids: Iterable[str], required: bool = False
+    ) -> list[Team | None]:
+        ctx = info.context
+        pks = node_pks(node_ids)
+        async with ctx.read_session() as session:
+            found = await teams.visible_teams(session, ctx.actor, [p for p in pks if p])
+        return [cls.from_view(found[p]) if p in found else None for p in pks]
+
+
 @strawberry.type
 class Drop(relay.Node):
     id: relay.NodeID[int]
@@ -144,6 +222,9 @@ class Drop(relay.Node):
         description="Set at settlement: the tier price everyone pays."
     )
     paid_quantity: int | None = None
+    teams: TeamSettings | None = strawberry.field(
+        default=None, description="Group-buy teams, when the drop has them."
+    )
     # The row this object was built from: every Drop the schema hands out was obtained through
     # the domain's visibility or ownership checks for this request's actor.
     model: strawberry.Private[models.Drop | None] = None
@@ -181,6 +262,14 @@ class Drop(relay.Node):
             else None,
             final_price=money(d.final_price_fen) if d.final_price_fen is not None else None,
             paid_quantity=d.paid_quantity,
+            teams=TeamSettings(
+                size=d.team_size,
+                price=money(d.team_price_fen),
+                hours=d.team_hours or 24,
+                policy=d.team_policy,
+            )
+            if d.team_size and d.team_price_fen and d.team_policy
+            else None,
             model=d,
         )
 
@@ -216,6 +305,27 @@ class Drop(relay.Node):
                     ctx.services.published_variants,
                 )
         return DropProgress.from_domain(p)
+
+    @strawberry.field(
+        description="Open teams that still need members, fullest first: join a stranger's team."
+    )
+    async def open_teams(
+        self, info: Info[Context, Any], first: int | None = None, after: str | None = None
+    ) -> Connection[Team]:
+        ctx = info.context
+        limit = page_size(first)
+        offset = decode_int_cursor("open-team", after)
+        async with ctx.read_session() as session:
+            rows = await teams.open_teams_of(
+                session, ctx.authenticated_actor(), self.id, offset, limit + 1
+            )
+        return build_connection(
+            list(enumerate(rows, start=offset + 1)),
+            limit,
+            "open-team",
+            lambda r: r[0],
+            lambda r: Team.from_view(r[1]),
+        )
 
     @classmethod
     async def resolve_nodes(  # type: ignore[override]
@@ -261,6 +371,9 @@ class ShippingAddress:
 class Order(relay.Node):
     id: relay.NodeID[int]
     drop_id: relay.GlobalID
+    team_id: relay.GlobalID | None = strawberry.field(
+        description="The group-buy team whose seat this order takes."
+    )
     status: OrderStatus
     quantity: int
     unit_price: Money
@@ -279,6 +392,7 @@ class Order(relay.Node):
         return cls(
             id=o.id,
             drop_id=relay.GlobalID("Drop", str(o.drop_id)),
+            team_id=relay.GlobalID("Team", str(o.team_id)) if o.team_id else None,
             status=o.status,
             quantity=o.quantity,
             unit_price=Money(amount_fen=o.unit_price_fen, currency=o.currency),
@@ -346,5 +460,12 @@ class DropPayload:
 
 @strawberry.type
 class OrderPayload:
+    order: Order | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class TeamPayload:
+    team: Team | None = None
     order: Order | None = None
     errors: list[UserError] = strawberry.field(default_factory=list)

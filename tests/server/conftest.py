@@ -18,6 +18,7 @@ from tests.helpers import (
     CREATE_DROP,
     CREATE_POLL,
     GRANT,
+    PUBLISH_DROP,
     VOTE,
     drop_input,
     join,
@@ -74,6 +75,12 @@ async def _draft_drop(client: GraphQLClient, token: str, community: str) -> str:
     return str(out["createDrop"]["drop"]["id"])
 
 
+OPEN_TEAM = """mutation($d: ID!, $v: ID!, $k: String!) { openTeam(dropId: $d,
+  lines: [{variantId: $v, quantity: 1}], idempotencyKey: $k,
+  shippingAddress: {name: "Li", phone: "13800000000", region: "Hangzhou", detail: "1"}) {
+  team { id shareToken } errors { code } } }"""
+
+
 async def build_world(
     client: GraphQLClient, services: Any, op: str, owner: dict[str, Any], tag: str, factory: str
 ) -> World:
@@ -100,6 +107,20 @@ async def build_world(
         out = await preorder(client, mt, open_drop["id"], [(variant, 1)], f"{tag}-{key}")
         assert out["errors"] == [], out
         orders.append(out["order"]["id"])
+
+    # A drop with group-buy teams, and a team the member opened.
+    team_input = drop_input([community["id"]], cap=40, limit=10)
+    team_input["teams"] = {"size": 5, "priceFen": 19900}
+    created = await client.query(CREATE_DROP, {"i": team_input}, token=koc)
+    team_drop = created["createDrop"]["drop"]
+    await client.query(PUBLISH_DROP, {"d": team_drop["id"]}, token=koc)
+    opened = await client.query(
+        OPEN_TEAM,
+        {"d": team_drop["id"], "v": team_drop["variants"][0]["id"], "k": f"{tag}-team"},
+        token=mt,
+    )
+    assert opened["openTeam"]["errors"] == [], opened
+    team = opened["openTeam"]["team"]
 
     # A drop that sold, was paid for, closed and planned: its batch goes to ``factory``.
     batch_drop = await make_open_drop(client, koc, [community["id"]], moq=1, mode="FULL")
@@ -143,6 +164,10 @@ async def build_world(
         "draft_poll_to_cancel": await _draft_poll(client, koc, community["id"]),
         "open_drop": open_drop["id"],
         "variant": variant,
+        "team_drop": team_drop["id"],
+        "team_variant": team_drop["variants"][0]["id"],
+        "team": team["id"],
+        "share_token": team["shareToken"],
         "drop_to_close": drop_to_close["id"],
         "drop_to_cancel": drop_to_cancel["id"],
         "draft_drop": await _draft_drop(client, koc, community["id"]),

@@ -138,6 +138,20 @@ QUERIES = [
         {"member"},
         seen=lambda d, w: w["order"] in ids(d["myOrders"]),
     ),
+    Case(
+        "team",
+        "query($t: String!) { team(shareToken: $t) { id } }",
+        lambda w: {"t": w["share_token"]},
+        SIGNED_IN,  # a shared link: public fields only
+        seen=lambda d, w: d["team"] is not None and d["team"]["id"] == w["team"],
+    ),
+    Case(
+        "myTeams",
+        "{ myTeams(first: 100) { nodes { id } } }",
+        lambda w: {},
+        {"member"},
+        seen=lambda d, w: w["team"] in ids(d["myTeams"]),
+    ),
     Case("myNotifications", "{ myNotifications { nodes { id } } }", lambda w: {}, SIGNED_IN),
     Case("unreadNotificationCount", "{ unreadNotificationCount }", lambda w: {}, SIGNED_IN),
     Case(
@@ -161,6 +175,7 @@ QUERIES = [
     node_case("Drop draft", "draft_drop", KOC_AND_OPERATOR),
     node_case("DropVariant", "variant", {"member", "koc", "operator"}),
     node_case("Order", "order", {"member", "operator"}),
+    node_case("Team", "team", {"member", "koc", "operator"}),
     node_case("Batch", "batch", {"factory", "koc", "operator"}),
     node_case("Factory", "factory_id", {"factory", "operator"}),
     node_case("FactoryApiKey", "factory_key_id", {"operator"}),
@@ -377,6 +392,24 @@ MUTATIONS = [
         {"member"},
     ),
     Case(
+        "openTeam",
+        """mutation($d: ID!, $v: ID!, $k: String!) { openTeam(dropId: $d,
+          lines: [{variantId: $v, quantity: 1}], idempotencyKey: $k,
+          shippingAddress: {name: "Li", phone: "13800000000", region: "Hangzhou", detail: "1"}) {
+          errors { code } } }""",
+        lambda w: {"d": w["team_drop"], "v": w["team_variant"], "k": f"k{next(w['counter'])}"},
+        {"member"},
+    ),
+    Case(
+        "joinTeam",
+        """mutation($t: String!, $v: ID!, $k: String!) { joinTeam(shareToken: $t,
+          lines: [{variantId: $v, quantity: 1}], idempotencyKey: $k,
+          shippingAddress: {name: "Li", phone: "13800000000", region: "Hangzhou", detail: "1"}) {
+          errors { code } } }""",
+        lambda w: {"t": w["share_token"], "v": w["team_variant"], "k": f"k{next(w['counter'])}"},
+        {"member"},  # ALREADY_IN_TEAM for the member who opened it: not a refusal of who
+    ),
+    Case(
         "payOrder",
         "mutation($o: ID!) { payOrder(orderId: $o) { errors { code } } }",
         lambda w: {"o": w["order"]},
@@ -435,6 +468,12 @@ SUBSCRIPTIONS = [
         "subscription($d: ID!) { dropProgress(dropId: $d) { totalQuantity } }",
         lambda w: {"d": w["open_drop"]},
         {"member", "koc", "operator"},
+    ),
+    Case(
+        "teamProgress",
+        "subscription($t: String!) { teamProgress(shareToken: $t) { seatsTaken } }",
+        lambda w: {"t": w["share_token"]},
+        SIGNED_IN,
     ),
 ]
 
