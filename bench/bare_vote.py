@@ -90,6 +90,7 @@ def create_app(settings: Settings) -> Starlette:
                 [(int(v), int(q)) for v, q in body["lines"]],
                 body["key"],
                 inputs.Address(**body["address"]),
+                reads=services.read_sessionmaker,
             )
         except DomainError as e:
             return Response(json.dumps({"error": e.code.value}), media_type="application/json")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -635,11 +635,6 @@ async def team_by_token(session: AsyncSession, token: str) -> Team | None:
     ).scalar_one_or_none()
 
 
-async def teams_by_ids(session: AsyncSession, team_ids: Sequence[int]) -> dict[int, Team]:
-    rows = (await session.execute(select(Team).where(Team.id.in_(team_ids)))).scalars()
-    return {t.id: t for t in rows}
-
-
 async def seats(session: AsyncSession, team_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
     """(seats taken, seats paid) per team: a seat is a live order of the team."""
     stmt = (
@@ -655,9 +650,47 @@ async def seats(session: AsyncSession, team_ids: Sequence[int]) -> dict[int, tup
     return {t: found.get(t, (0, 0)) for t in team_ids}
 
 
-async def in_team(session: AsyncSession, team_id: int, user_id: int) -> bool:
-    stmt = select(Order.id).where(Order.team_id == team_id, Order.user_id == user_id, _LIVE_SEAT)
-    return (await session.execute(stmt.limit(1))).first() is not None
+async def seat_state(session: AsyncSession, team_id: int, user_id: int) -> tuple[int, bool]:
+    """(seats taken, whether the member holds one): one statement."""
+    stmt = select(
+        func.count(), func.coalesce(func.bool_or(Order.user_id == user_id), false())
+    ).where(Order.team_id == team_id, _LIVE_SEAT)
+    taken, mine = (await session.execute(stmt)).one()
+    return int(taken), bool(mine)
+
+
+def _seat_count(*statuses: OrderStatus) -> Any:
+    return (
+        select(func.count())
+        .where(Order.team_id == Team.id, Order.status.in_(statuses))
+        .correlate(Team)
+        .scalar_subquery()
+    )
+
+
+TEAM_VIEWS = (
+    select(
+        Team,
+        _seat_count(*LIVE_ORDER_STATUSES),
+        _seat_count(*PAID_SEAT_STATUSES),
+        User.display_name,
+        User.avatar_url,
+    )
+    .join(User, User.id == Team.leader_id)
+    .where(Team.id == any_(bindparam("team_ids", type_=ARRAY(BigInteger))))
+)
+
+
+async def team_views(
+    session: AsyncSession, team_ids: Sequence[int]
+) -> list[tuple[Team, int, int, str, str | None]]:
+    """Teams with their seats taken and paid and their leader's public profile: one
+    statement for any number of teams, in the order of ``team_ids``."""
+    if not team_ids:
+        return []
+    rows = (await session.execute(TEAM_VIEWS, {"team_ids": list(team_ids)})).all()
+    by_id = {t.id: (t, int(n), int(p), name, avatar) for t, n, p, name, avatar in rows}
+    return [by_id[t] for t in team_ids if t in by_id]
 
 
 async def lock_team_orders(session: AsyncSession, team_id: int) -> list[Order]:
@@ -730,14 +763,3 @@ async def open_team_ids(session: AsyncSession, drop_id: int) -> list[int]:
 async def has_full_team(session: AsyncSession, drop_id: int) -> bool:
     stmt = select(Team.id).where(Team.drop_id == drop_id, Team.status == TeamStatus.FULL)
     return (await session.execute(stmt.limit(1))).first() is not None
-
-
-async def public_profiles(
-    session: AsyncSession, user_ids: Iterable[int]
-) -> dict[int, tuple[str, str | None]]:
-    """Display name and avatar: what other members may see of a member."""
-    ids = list(user_ids)
-    if not ids:
-        return {}
-    stmt = select(User.id, User.display_name, User.avatar_url).where(User.id.in_(ids))
-    return {u: (name, avatar) for u, name, avatar in (await session.execute(stmt)).all()}

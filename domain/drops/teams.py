@@ -90,9 +90,12 @@ async def open_team(
     lines: Sequence[tuple[int, int]],
     idempotency_key: str,
     address: Address,
+    *,
+    reads: async_sessionmaker[AsyncSession] | None = None,
 ) -> Placed:
     """The leader's pre-order, exactly like ``placePreorder``, which also opens a team and takes
-    its first seat. A retry with the same key returns the same order and team."""
+    its first seat. A retry with the same key returns the same order and team. ``reads``:
+    sessions without a transaction for the reads around the placement, if the caller has them."""
     if actor.user_id is None:
         raise Unauthenticated()
     user_id = actor.user_id
@@ -134,7 +137,7 @@ async def open_team(
         address,
         Seat(take, "open"),
     )
-    return await _placed(sessionmaker, order)
+    return await _placed(reads or sessionmaker, order)
 
 
 async def join_team(
@@ -147,13 +150,15 @@ async def join_team(
     idempotency_key: str,
     address: Address,
     drop_id: int | None = None,
+    *,
+    reads: async_sessionmaker[AsyncSession] | None = None,
 ) -> Placed:
     """A member's pre-order inside the team the token names (the same cap, limits and
     idempotency rules as ``placePreorder``). ``drop_id``, when given, must be the team's."""
     if actor.user_id is None:
         raise Unauthenticated()
     user_id = actor.user_id
-    async with sessionmaker() as session:
+    async with (reads or sessionmaker)() as session:
         found = await _by_token(session, share_token)
     if drop_id is not None and found.drop_id != drop_id:
         raise ValidationFailed("This share token belongs to another drop.", field="shareToken")
@@ -176,13 +181,13 @@ async def join_team(
                 field="shareToken",
                 code=ErrorCode.TEAM_CLOSED,
             )
-        if await repo.in_team(session, team.id, user_id):
+        taken, mine = await repo.seat_state(session, team.id, user_id)
+        if mine:
             raise Conflict(
                 "You are in this team already.",
                 field="shareToken",
                 code=ErrorCode.ALREADY_IN_TEAM,
             )
-        taken, _ = (await repo.seats(session, [team.id]))[team.id]
         if taken >= team.size:
             raise Conflict(
                 "This team is full: open a team of your own.",
@@ -202,7 +207,7 @@ async def join_team(
         address,
         Seat(take, f"join:{team_id}"),
     )
-    return await _placed(sessionmaker, order)
+    return await _placed(reads or sessionmaker, order)
 
 
 async def _by_token(session: AsyncSession, token: str) -> Team:
@@ -227,15 +232,12 @@ async def _placed(sessionmaker: async_sessionmaker[AsyncSession], order: Order) 
 
 
 async def views_of(session: AsyncSession, team_ids: Sequence[int]) -> dict[int, TeamView]:
-    teams = await repo.teams_by_ids(session, team_ids)
-    return {v.team.id: v for v in await _views(session, list(teams.values()))}
+    return {v.team.id: v for v in await _views(session, team_ids)}
 
 
-async def _views(session: AsyncSession, teams: Sequence[Team]) -> list[TeamView]:
-    """Seats counted and leaders' public profiles: two statements for any number of teams."""
-    counted = await repo.seats(session, [t.id for t in teams])
-    leaders = await repo.public_profiles(session, {t.leader_id for t in teams})
-    return [TeamView(t, *counted[t.id], *leaders.get(t.leader_id, ("", None))) for t in teams]
+async def _views(session: AsyncSession, team_ids: Sequence[int]) -> list[TeamView]:
+    """Seats counted and leaders' public profiles: one statement for any number of teams."""
+    return [TeamView(*row) for row in await repo.team_views(session, team_ids)]
 
 
 # -- reading ----------------------------------------------------------------------------------
@@ -257,26 +259,24 @@ async def open_teams_of(
     if not await visible_drops(session, actor, [drop_id]):
         raise NotFound("No such drop.", field="dropId")
     rows = await repo.open_teams(session, drop_id, utcnow(), offset, limit)
-    return await _views(session, [t for t, _ in rows])
+    return await _views(session, [t.id for t, _ in rows])
 
 
 async def my_teams(
     session: AsyncSession, actor: Actor, after_id: int, limit: int
 ) -> list[TeamView]:
     user = await roles.require_user(session, actor)
-    return await _views(session, await repo.teams_of_member(session, user.id, after_id, limit))
+    teams = await repo.teams_of_member(session, user.id, after_id, limit)
+    return await _views(session, [t.id for t in teams])
 
 
 async def visible_teams(
     session: AsyncSession, actor: Actor, team_ids: Sequence[int]
 ) -> dict[int, TeamView]:
     """``node(id:)``: the teams of drops the actor may see."""
-    teams = await repo.teams_by_ids(session, team_ids)
-    drops = await visible_drops(session, actor, sorted({t.drop_id for t in teams.values()}))
-    return {
-        v.team.id: v
-        for v in await _views(session, [t for t in teams.values() if t.drop_id in drops])
-    }
+    views = await _views(session, team_ids)
+    drops = await visible_drops(session, actor, sorted({v.team.drop_id for v in views}))
+    return {v.team.id: v for v in views if v.team.drop_id in drops}
 
 
 # -- filling and closing ----------------------------------------------------------------------

@@ -262,6 +262,7 @@ class DropMutation:
                 _lines(lines),
                 idempotency_key,
                 _address(shipping_address),
+                reads=ctx.services.read_sessionmaker,
             )
         except DomainError as error:
             return TeamPayload(errors=[UserError.from_domain(error)])
@@ -293,6 +294,7 @@ class DropMutation:
                 idempotency_key,
                 _address(shipping_address),
                 _drop_id(drop_id) if drop_id is not None else None,
+                reads=ctx.services.read_sessionmaker,
             )
         except DomainError as error:
             return TeamPayload(errors=[UserError.from_domain(error)])
