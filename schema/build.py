@@ -14,6 +14,7 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.types import ExecutionContext
 
 from infra.config import Settings
+from schema.analytics.queries import AnalyticsQuery
 from schema.community.mutations import CommunityMutation
 from schema.community.queries import CommunityQuery
 from schema.drops.mutations import DropMutation
@@ -40,7 +41,13 @@ def _root_types() -> tuple[type, type, type]:
     # field could not be shared by two schemas (tests build one per app).
     @strawberry.type(name="Query")
     class Query(
-        IdentityQuery, CommunityQuery, PollQuery, DropQuery, NotificationQuery, ProductionQuery
+        IdentityQuery,
+        CommunityQuery,
+        PollQuery,
+        DropQuery,
+        NotificationQuery,
+        ProductionQuery,
+        AnalyticsQuery,
     ):
         @strawberry.field(
             description=(

@@ -152,6 +152,18 @@ QUERIES = [
         {"member"},
         seen=lambda d, w: w["team"] in ids(d["myTeams"]),
     ),
+    Case(
+        "pollAnalytics",
+        "query($p: ID!) { pollAnalytics(pollId: $p) { voters } }",
+        lambda w: {"p": w["open_poll"]},
+        KOC_AND_OPERATOR,
+    ),
+    Case(
+        "dropAnalytics",
+        "query($d: ID!) { dropAnalytics(dropId: $d) { buyers } }",
+        lambda w: {"d": w["open_drop"]},
+        KOC_AND_OPERATOR,
+    ),
     Case("myNotifications", "{ myNotifications { nodes { id } } }", lambda w: {}, SIGNED_IN),
     Case("unreadNotificationCount", "{ unreadNotificationCount }", lambda w: {}, SIGNED_IN),
     Case(

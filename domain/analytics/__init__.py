@@ -1,0 +1,1 @@
+"""Exact figures for KOCs and operators, counted from PostgreSQL (never from Redis)."""
