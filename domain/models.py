@@ -9,5 +9,6 @@ from domain.notifications import models as notification_models  # noqa: F401
 from domain.payments import models as payment_models  # noqa: F401
 from domain.polls import models as poll_models  # noqa: F401
 from domain.production import models as production_models  # noqa: F401
+from domain.referrals import models as referral_models  # noqa: F401
 
 metadata = Base.metadata

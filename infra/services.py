@@ -22,6 +22,7 @@ from domain.notifications.wechat import SubscribeMessages
 from domain.payments.provider import PaymentProvider, Poster
 from domain.polls.live import LivePolls
 from domain.polls.voting import VoteOutcome, VoteRequest, cast_votes, vote_key
+from domain.referrals.codes import ReferralCodes
 from infra.adapters import (
     make_payment_provider,
     make_subscribe_messages,
@@ -49,6 +50,7 @@ class Services:
     live_polls: LivePolls
     reservations: ReservationStore
     published_variants: PublishedVariants
+    referral_codes: ReferralCodes
     hub: PubSubHub
     feeds: SharedFeeds
     votes: GroupCommit[VoteRequest, VoteOutcome]
@@ -101,6 +103,7 @@ async def open_services(
         live_polls=live_polls,
         reservations=reservations,
         published_variants=PublishedVariants(),
+        referral_codes=ReferralCodes(settings.jwt_secret),
         hub=hub,
         feeds=SharedFeeds(hub),
         votes=GroupCommit(

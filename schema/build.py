@@ -34,6 +34,8 @@ from schema.polls.queries import PollQuery
 from schema.polls.subscriptions import PollSubscription
 from schema.production.mutations import ProductionMutation
 from schema.production.queries import ProductionQuery
+from schema.referrals.mutations import ReferralMutation
+from schema.referrals.queries import ReferralQuery
 
 
 def _root_types() -> tuple[type, type, type]:
@@ -48,6 +50,7 @@ def _root_types() -> tuple[type, type, type]:
         NotificationQuery,
         ProductionQuery,
         AnalyticsQuery,
+        ReferralQuery,
     ):
         @strawberry.field(
             description=(
@@ -71,6 +74,7 @@ def _root_types() -> tuple[type, type, type]:
         NotificationMutation,
         PaymentMutation,
         ProductionMutation,
+        ReferralMutation,
     ):
         pass
 

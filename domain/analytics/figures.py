@@ -14,9 +14,9 @@ Definitions (docs/api.md says the same):
   above zero); **units** the quantity of those orders that are not cancelled or refunded; **GMV**
   what its orders hold (payments minus refunds, from the ledger); **refunds** what was refunded
   and on how many orders; **ARPU** = GMV / audience, **ARPPU** = GMV / buyers (fen, rounded to
-  the nearest); **team fill rate** = FULL teams / teams opened; **referred buyers**: buyers who
-  joined one of the drop's communities through another member's invite (not the KOC's own), and
-  the GMV they hold.
+  the nearest); **team fill rate** = FULL teams / teams opened; **referred buyers**: buyers whose
+  order someone brought (``domain/referrals``: first touch wins, a member's invite into the
+  community first, else the first shared drop or team link), and the GMV those orders hold.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from domain.errors import NotFound
 from domain.identity import roles
 from domain.identity.actor import Actor
 from domain.polls import repository as poll_repo
+from domain.referrals.repository import ORDER_REFERRER
 
 COUNTED = (
     "(o.paid_at IS NOT NULL OR o.status IN ('PENDING_PAYMENT', 'DEPOSIT_PAID', 'PAID',"
@@ -82,7 +83,7 @@ POLL_TOTALS = text(
 )
 
 DROP_FIGURES = text(
-    """
+    f"""
     WITH held AS (
       SELECT o.id, o.user_id, o.quantity, o.status,
         coalesce(sum(CASE WHEN l.kind = 'PAYMENT' THEN l.amount_fen ELSE -l.amount_fen END), 0)
@@ -96,12 +97,8 @@ DROP_FIGURES = text(
       JOIN community_members cm ON cm.community_id = dc.community_id AND cm.status = 'ACTIVE'
       WHERE dc.drop_id = :drop
     ),
-    referred AS (  -- invited into one of the drop's communities by a member, not its KOC
-      SELECT DISTINCT cm.user_id FROM drop_communities dc
-      JOIN communities c ON c.id = dc.community_id
-      JOIN community_members cm ON cm.community_id = dc.community_id
-      WHERE dc.drop_id = :drop AND cm.invited_by_id IS NOT NULL
-        AND cm.invited_by_id NOT IN (cm.user_id, c.owner_id)
+    referred AS (  -- orders whose buyer someone brought (domain/referrals: first touch wins)
+      SELECT o.id FROM orders o WHERE o.drop_id = :drop AND {ORDER_REFERRER} IS NOT NULL
     )
     SELECT
       (SELECT count(DISTINCT user_id) FROM held WHERE net > 0) AS buyers,
@@ -111,9 +108,9 @@ DROP_FIGURES = text(
       (SELECT coalesce(sum(refunded), 0) FROM held) AS refunded_fen,
       (SELECT count(*) FROM held WHERE refunded > 0) AS refunded_orders,
       (SELECT count(*) FROM audience) AS audience,
-      (SELECT count(DISTINCT h.user_id) FROM held h JOIN referred r ON r.user_id = h.user_id
+      (SELECT count(DISTINCT h.user_id) FROM held h JOIN referred r ON r.id = h.id
         WHERE h.net > 0) AS referred_buyers,
-      (SELECT coalesce(sum(h.net), 0) FROM held h JOIN referred r ON r.user_id = h.user_id)
+      (SELECT coalesce(sum(h.net), 0) FROM held h JOIN referred r ON r.id = h.id)
         AS referred_gmv,
       (SELECT count(*) FROM teams WHERE drop_id = :drop) AS teams,
       (SELECT count(*) FROM teams WHERE drop_id = :drop AND status = 'FULL') AS full_teams

@@ -24,6 +24,7 @@ MAX_TIERS = 10
 MAX_SELLING_DAYS = 90
 MIN_TEAM_SIZE, MAX_TEAM_SIZE = 2, 50
 MAX_TEAM_HOURS = 7 * 24
+MAX_REFERRAL_BASIS_POINTS = 5000  # half of what the order costs
 
 
 @dataclass
@@ -50,6 +51,15 @@ class TeamsInput:
 
 
 @dataclass
+class ReferralRewardInput:
+    """What the member who brought a buyer earns per paid order: a fixed amount, or basis
+    points (1/100 %) of what the order finally costs. Exactly one."""
+
+    fixed_fen: int | None = None
+    basis_points: int | None = None
+
+
+@dataclass
 class DropInput:
     title: str
     community_ids: list[int]
@@ -72,6 +82,7 @@ class DropInput:
     unpaid_expiry_minutes: int = 30
     keep_deposit_on_default: bool = True
     teams: TeamsInput | None = None
+    referral_reward: ReferralRewardInput | None = None
 
 
 @dataclass(frozen=True)
@@ -170,6 +181,24 @@ def _check_teams(data: DropInput) -> dict[str, Any]:
     }
 
 
+def _check_referral_reward(data: DropInput) -> dict[str, Any]:
+    r = data.referral_reward
+    if r is None:
+        return {"referral_fixed_fen": None, "referral_basis_points": None}
+    if (r.fixed_fen is None) == (r.basis_points is None):
+        raise ValidationFailed("Give either fixedFen or basisPoints.", field="referralReward")
+    if r.fixed_fen is not None and not 1 <= r.fixed_fen <= data.price_fen:
+        raise ValidationFailed(
+            "A fixed reward is 1 fen to the drop's price.", field="referralReward.fixedFen"
+        )
+    if r.basis_points is not None and not 1 <= r.basis_points <= MAX_REFERRAL_BASIS_POINTS:
+        raise ValidationFailed(
+            f"basisPoints must be 1 to {MAX_REFERRAL_BASIS_POINTS} (0.01 % to 50 %).",
+            field="referralReward.basisPoints",
+        )
+    return {"referral_fixed_fen": r.fixed_fen, "referral_basis_points": r.basis_points}
+
+
 def _check_variants(data: DropInput) -> list[VariantInput]:
     if not 1 <= len(data.variants) <= MAX_VARIANTS:
         raise ValidationFailed(f"A drop has 1 to {MAX_VARIANTS} variants.", field="variants")
@@ -230,6 +259,7 @@ def check_drop(data: DropInput) -> CheckedDrop:
             "unpaid_expiry_seconds": data.unpaid_expiry_minutes * 60,
             "keep_deposit_on_default": data.keep_deposit_on_default,
             **_check_teams(data),
+            **_check_referral_reward(data),
         },
         variants=variants,
     )
@@ -299,6 +329,11 @@ def payload_of(data: DropInput) -> Any:
         *(
             [[data.teams.size, data.teams.price_fen, data.teams.hours, data.teams.policy.value]]
             if data.teams
+            else []
+        ),
+        *(
+            [["reward", data.referral_reward.fixed_fen, data.referral_reward.basis_points]]
+            if data.referral_reward
             else []
         ),
     ]

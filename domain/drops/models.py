@@ -96,6 +96,12 @@ class Drop(Timestamped, Base):
             " AND team_policy IN ('REFUND', 'KEEP_AT_DROP_PRICE'))",
             name="teams",
         ),
+        CheckConstraint(
+            "(referral_fixed_fen IS NULL OR referral_basis_points IS NULL)"
+            " AND (referral_fixed_fen IS NULL OR referral_fixed_fen > 0)"
+            " AND (referral_basis_points IS NULL OR referral_basis_points BETWEEN 1 AND 10000)",
+            name="referral_reward",
+        ),
         Index("ix_drops_due", "status", "opens_at", "closes_at"),
     )
 
@@ -142,6 +148,10 @@ class Drop(Timestamped, Base):
     team_policy: Mapped[TeamPolicy | None] = mapped_column(
         Enum(TeamPolicy, name="team_policy", native_enum=False, length=24, create_constraint=False)
     )
+    # The reward of the member who brought a buyer: a fixed amount per paid order, or basis points
+    # (1/100 %) of what the order finally costs; at most one of them.
+    referral_fixed_fen: Mapped[int | None] = mapped_column(BigInteger)
+    referral_basis_points: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
 

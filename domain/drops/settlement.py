@@ -32,6 +32,7 @@ from domain.identity import roles
 from domain.identity.actor import Actor
 from domain.notifications import outbox
 from domain.notifications.models import NotificationKind
+from domain.referrals import service as referrals
 
 PAID = (OrderStatus.DEPOSIT_PAID, OrderStatus.PAID)
 
@@ -105,6 +106,7 @@ async def settle_drop(session: AsyncSession, drop_id: int) -> Settlement:
                 balance_due_at=now + timedelta(hours=drop.balance_hours),
             )
         )
+        await referrals.earn_for_drop(session, drop_id)  # the referrers of confirmed orders
         if drop.payment_mode is PaymentMode.FULL and (
             final < drop.price_fen or await repo.has_full_team(session, drop_id)
         ):

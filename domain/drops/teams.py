@@ -52,6 +52,7 @@ from domain.identity import roles
 from domain.identity.actor import Actor
 from domain.notifications import outbox
 from domain.notifications.models import NotificationKind
+from domain.referrals import service as referrals
 
 MAX_TOKEN_LENGTH = 32
 
@@ -194,6 +195,7 @@ async def join_team(
                 field="shareToken",
                 code=ErrorCode.TEAM_FULL,
             )
+        await referrals.touch_by_team(session, team.drop_id, user_id, team.leader_id)
         return team.id, team.size
 
     order = await place_with_seat(

@@ -15,6 +15,7 @@ from domain.payments import repository as repo
 from domain.payments.models import EntryKind, LedgerEntry
 from domain.payments.provider import PaymentProvider, RefundRequest
 from domain.payments.trade import out_trade_no
+from domain.referrals import service as referrals
 
 
 def owed_now(order: Order) -> int:
@@ -90,6 +91,9 @@ async def refund_order(session: AsyncSession, provider: PaymentProvider, order_i
         )
         n += 1
         refunded += take
+    if refunded:
+        await session.flush()
+        await referrals.reverse_for_order(session, order_id)  # its reward, pro rata
     paid = sum(p.amount_fen for p in payments)
     if order.status is OrderStatus.CANCELLED and paid > 0 and owed == 0:
         await drop_repo.set_order_status(

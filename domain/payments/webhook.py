@@ -20,6 +20,7 @@ from domain.payments import repository as repo
 from domain.payments.models import PaymentStep
 from domain.payments.provider import BadNotification, PaymentNotice, PaymentProvider
 from domain.payments.trade import parse_trade_no, step_of
+from domain.referrals import service as referrals
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,7 @@ async def handle_notification(
             balance_due_at=None,
         )
         jobs.enqueue("production.plan", drop_id=order.drop_id)
+        await referrals.earn_for_order(session, order.drop_id, order_id)
         return f"order {order_id} balance paid: CONFIRMED"
     new = OrderStatus.DEPOSIT_PAID if step is PaymentStep.DEPOSIT else OrderStatus.PAID
     await drop_repo.set_order_status(

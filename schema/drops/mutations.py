@@ -49,6 +49,16 @@ class TeamsInput:
     policy: TeamPolicy = TeamPolicy.REFUND
 
 
+@strawberry.input(
+    description="The reward of the member who brought a buyer, per paid order of a drop that "
+    "succeeds: a fixed amount (fixedFen, up to the drop's price) or basisPoints (1/100 %, 1 to "
+    "5000) of what the order finally costs. Exactly one."
+)
+class ReferralRewardInput:
+    fixed_fen: int | None = None
+    basis_points: int | None = None
+
+
 @strawberry.input
 class DropInput:
     title: str
@@ -72,6 +82,7 @@ class DropInput:
     unpaid_expiry_minutes: int = 30
     keep_deposit_on_default: bool = True
     teams: TeamsInput | None = None
+    referral_reward: ReferralRewardInput | None = None
 
     def to_domain(self) -> inputs.DropInput:
         return inputs.DropInput(
@@ -101,6 +112,11 @@ class DropInput:
                 self.teams.size, self.teams.price_fen, self.teams.hours, self.teams.policy
             )
             if self.teams
+            else None,
+            referral_reward=inputs.ReferralRewardInput(
+                self.referral_reward.fixed_fen, self.referral_reward.basis_points
+            )
+            if self.referral_reward
             else None,
         )
 

@@ -143,6 +143,12 @@ class TeamSettings:
     policy: TeamPolicy
 
 
+@strawberry.type(description="What the member who brought a buyer earns per paid order.")
+class ReferralReward:
+    fixed: Money | None
+    basis_points: int | None = strawberry.field(description="1/100 % of what the order costs.")
+
+
 @strawberry.type(description="What other members see of a team's leader.")
 class TeamLeader:
     display_name: str
@@ -225,6 +231,9 @@ class Drop(relay.Node):
     teams: TeamSettings | None = strawberry.field(
         default=None, description="Group-buy teams, when the drop has them."
     )
+    referral_reward: ReferralReward | None = strawberry.field(
+        default=None, description="The referrer's reward, when the drop has one."
+    )
     # The row this object was built from: every Drop the schema hands out was obtained through
     # the domain's visibility or ownership checks for this request's actor.
     model: strawberry.Private[models.Drop | None] = None
@@ -269,6 +278,12 @@ class Drop(relay.Node):
                 policy=d.team_policy,
             )
             if d.team_size and d.team_price_fen and d.team_policy
+            else None,
+            referral_reward=ReferralReward(
+                fixed=money(d.referral_fixed_fen) if d.referral_fixed_fen else None,
+                basis_points=d.referral_basis_points,
+            )
+            if d.referral_fixed_fen or d.referral_basis_points
             else None,
             model=d,
         )

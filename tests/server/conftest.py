@@ -168,6 +168,7 @@ async def build_world(
         "team_variant": team_drop["variants"][0]["id"],
         "team": team["id"],
         "share_token": team["shareToken"],
+        "victim_code": services.referral_codes.code_for(pk(victim["user"]["id"])),
         "drop_to_close": drop_to_close["id"],
         "drop_to_cancel": drop_to_cancel["id"],
         "draft_drop": await _draft_drop(client, koc, community["id"]),

@@ -164,6 +164,30 @@ QUERIES = [
         lambda w: {"d": w["open_drop"]},
         KOC_AND_OPERATOR,
     ),
+    Case(
+        "referralAccount",
+        "{ referralAccount { balance { amountFen } } }",
+        lambda w: {},
+        SIGNED_IN,
+    ),
+    Case(
+        "referralRewards",
+        "{ referralRewards(first: 10) { nodes { id } } }",
+        lambda w: {},
+        SIGNED_IN,
+    ),
+    Case(
+        "dropReferrers",
+        "query($d: ID!) { dropReferrers(dropId: $d) { buyers } }",
+        lambda w: {"d": w["open_drop"]},
+        KOC_AND_OPERATOR,
+    ),
+    Case(
+        "communityReferrals",
+        "query($c: ID!) { communityReferrals(communityId: $c) { nodes { invitees } } }",
+        lambda w: {"c": w["community"]},
+        KOC_AND_OPERATOR,
+    ),
     Case("myNotifications", "{ myNotifications { nodes { id } } }", lambda w: {}, SIGNED_IN),
     Case("unreadNotificationCount", "{ unreadNotificationCount }", lambda w: {}, SIGNED_IN),
     Case(
@@ -420,6 +444,20 @@ MUTATIONS = [
           errors { code } } }""",
         lambda w: {"t": w["share_token"], "v": w["team_variant"], "k": f"k{next(w['counter'])}"},
         {"member"},  # ALREADY_IN_TEAM for the member who opened it: not a refusal of who
+    ),
+    Case(
+        "recordReferral",
+        "mutation($d: ID!, $c: String!) { recordReferral(dropId: $d, referralCode: $c) { "
+        "errors { code } } }",
+        lambda w: {"d": w["open_drop"], "c": w["victim_code"]},
+        {"member", "koc", "operator"},  # whoever sees the drop
+    ),
+    Case(
+        "payReferralRewards",
+        "mutation($u: ID!) { payReferralRewards(userId: $u, amountFen: 1, "
+        'idempotencyKey: "k") { errors { code } } }',
+        lambda w: {"u": w["victim_id"]},
+        {"operator"},  # INSUFFICIENT_BALANCE for them: not a refusal of who
     ),
     Case(
         "payOrder",
