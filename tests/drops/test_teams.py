@@ -5,6 +5,7 @@ deadline exactly once, and every bad input refused with nothing changed."""
 from __future__ import annotations
 
 import asyncio
+import textwrap
 from typing import Any
 
 import httpx
@@ -20,6 +21,7 @@ from tests.helpers import (
     PROGRESS,
     PUBLISH_DROP,
     drop_input,
+    kill_when_printed,
     make_community,
     make_koc,
     members,
@@ -447,3 +449,79 @@ async def test_a_full_team_stays_full_and_its_deposits_owe_the_team_price(
         token=tokens[0],
     )
     assert balance["node"] == {"status": "DEPOSIT_PAID", "amountDue": {"amountFen": 19900 - 5000}}
+
+
+KILLED_CLOSE = textwrap.dedent(
+    """
+    import asyncio, sys
+    from domain.drops import teams
+    from domain.notifications import outbox as notify
+    from infra.config import Settings
+    from infra.resources import make_engine, make_redis, make_sessionmaker
+    from infra.uow import unit_of_work
+    from domain.drops.reservations import ReservationStore
+
+    async def stall(*a, **k):
+        print("half-way", flush=True)
+        await asyncio.sleep(60)
+
+    notify.record_event = stall   # killed after the orders were cancelled, before the commit
+
+    async def main():
+        sm = make_sessionmaker(make_engine(Settings(), sys.argv[1], pool_size=1))
+        store = ReservationStore(make_redis(Settings(), sys.argv[2]))
+        async with unit_of_work(sm, None) as session:
+            await teams.close_team(session, store, int(sys.argv[3]))
+
+    asyncio.run(main())
+    """
+)
+
+
+async def test_closing_a_team_survives_kill_9_and_racing_workers(
+    client: GraphQLClient, operator_token: str, services: Any, settings: Settings
+) -> None:
+    _, _, tokens, drop = await _scene(client, operator_token, 4, size=3)
+    opened = await _open(client, tokens[0], drop, "lead")
+    joined = await _join(client, tokens[1], opened["team"]["shareToken"], drop, "j")
+    assert await pay(client, services, pk(opened["order"]["id"]), 5000, PaymentStep.DEPOSIT, "k")
+    team_id = pk(opened["team"]["id"])
+    await sql(
+        settings, "UPDATE teams SET deadline = now() - interval '1 second' WHERE id = $1", team_id
+    )
+    late = await _join(client, tokens[2], opened["team"]["shareToken"], drop, "late")
+    assert late["errors"][0]["code"] == "TEAM_CLOSED"  # past its deadline, not yet closed
+
+    await kill_when_printed(
+        KILLED_CLOSE,
+        [settings.database_url or "", settings.redis_url or "", str(team_id)],
+        "half-way",
+    )
+    rows = await sql(settings, "SELECT status FROM teams WHERE id = $1", team_id)
+    assert rows[0]["status"] == "OPEN"  # the killed close rolled back whole
+    statuses = await sql(settings, "SELECT status FROM orders WHERE team_id = $1", team_id)
+    assert {r["status"] for r in statuses} == {"DEPOSIT_PAID", "PENDING_PAYMENT"}
+
+    # Two workers at once: the team fails once, each order is cancelled once.
+    outs = await asyncio.gather(
+        drop_jobs.close_due_teams(services), drop_jobs.close_due_teams(services)
+    )
+    assert sum(outs) == 1
+    rows = await sql(
+        settings,
+        "SELECT status, cancel_reason FROM orders WHERE team_id = $1 ORDER BY id",
+        team_id,
+    )
+    assert [(r["status"], r["cancel_reason"]) for r in rows] == [
+        ("CANCELLED", "TEAM_FAILED"),
+        ("CANCELLED", "TEAM_FAILED"),
+    ]
+    events = await sql(
+        settings,
+        "SELECT count(*) AS n FROM notification_events WHERE kind = 'TEAM_FAILED'"
+        " AND subject_id = $1",
+        team_id,
+    )
+    assert events[0]["n"] == 1
+    assert await _seats_in_redis(services, drop, opened["team"]["id"]) == 0
+    assert joined["order"]["id"]
