@@ -56,7 +56,8 @@ POLL_OPTIONS = text(
       WHERE {COUNTED}
     )
     SELECT po.id, po.title, po.final_rank, po.advanced,
-      (SELECT count(*) FROM drops d WHERE d.poll_option_id = po.id) AS drops,
+      (SELECT count(*) FROM drops d WHERE d.poll_option_id = po.id AND d.status <> 'DRAFT')
+        AS drops,
       (SELECT count(*) FROM voters v WHERE po.id = ANY(v.option_ids)) AS voters,
       (SELECT count(*) FROM voters v JOIN buyers b ON b.user_id = v.user_id
         AND b.option_id = po.id WHERE po.id = ANY(v.option_ids)) AS voter_buyers,

@@ -101,6 +101,7 @@ async def update_drop(session: AsyncSession, actor: Actor, drop_id: int, data: D
     await _check_poll_option(session, drop.owner_id, user.is_operator, data.poll_option_id)
     for k, val in checked.values.items():
         setattr(drop, k, val)
+    drop.needs_review = False  # its KOC has set prices, variants and dates
     await repo.replace_variants(session, drop.id, _variant_rows(drop.id, checked.variants))
     await repo.replace_communities(session, drop.id, communities)
     return drop
@@ -129,6 +130,12 @@ async def publish_drop(session: AsyncSession, actor: Actor, drop_id: int) -> Dro
         return drop
     if drop.status is not DropStatus.DRAFT:
         raise InvalidTransition(f"A {drop.status.value.lower()} drop cannot be published.")
+    if drop.needs_review:
+        raise InvalidTransition(
+            "This draft was made from a poll: set its prices, variants and dates "
+            "(updateDrop) before publishing.",
+            code=ErrorCode.DRAFT_NEEDS_REVIEW,
+        )
     now = utcnow()
     if drop.closes_at <= now:
         raise ValidationFailed("closesAt has passed; move it before publishing.", field="closesAt")

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
@@ -103,6 +104,12 @@ class Drop(Timestamped, Base):
             name="referral_reward",
         ),
         Index("ix_drops_due", "status", "opens_at", "closes_at"),
+        Index(
+            "ux_drops_poll_draft",
+            "poll_option_id",
+            unique=True,
+            postgresql_where="drafted_from_poll",
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -152,6 +159,9 @@ class Drop(Timestamped, Base):
     # (1/100 %) of what the order finally costs; at most one of them.
     referral_fixed_fen: Mapped[int | None] = mapped_column(BigInteger)
     referral_basis_points: Mapped[int | None] = mapped_column(Integer)
+    # Made by its poll's close from an advanced option; held back from publishing until edited.
+    drafted_from_poll: Mapped[bool] = mapped_column(default=False, server_default=false())
+    needs_review: Mapped[bool] = mapped_column(default=False, server_default=false())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
 

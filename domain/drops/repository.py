@@ -763,3 +763,12 @@ async def open_team_ids(session: AsyncSession, drop_id: int) -> list[int]:
 async def has_full_team(session: AsyncSession, drop_id: int) -> bool:
     stmt = select(Team.id).where(Team.drop_id == drop_id, Team.status == TeamStatus.FULL)
     return (await session.execute(stmt.limit(1))).first() is not None
+
+
+async def poll_drafts(session: AsyncSession, option_ids: Sequence[int]) -> list[Drop]:
+    stmt = (
+        select(Drop)
+        .where(Drop.poll_option_id.in_(option_ids), Drop.drafted_from_poll.is_(True))
+        .order_by(Drop.id)
+    )
+    return list((await session.execute(stmt)).scalars())

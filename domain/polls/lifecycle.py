@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain import jobs
 from domain import validation as v
 from domain.base import utcnow
+from domain.drops import drafts
 from domain.errors import (
     Conflict,
     ErrorCode,
@@ -144,7 +145,8 @@ async def close_poll(
         raise Conflict("The poll is not due to close yet.")
     votes, voters = await repo.counts(session, poll_id)
     options = await repo.options(session, poll_id)
-    for r in rank(options, votes, poll.advance_count):
+    ranked = rank(options, votes, poll.advance_count)
+    for r in ranked:
         r.option.final_votes = r.votes
         r.option.final_rank = r.rank
         r.option.advanced = r.advanced
@@ -152,6 +154,16 @@ async def close_poll(
     poll.closed_at = utcnow()
     poll.final_voters = voters
     await session.flush()
+    # Every option that advanced becomes a draft drop, in this transaction: exactly once.
+    await drafts.draft_advanced(
+        session,
+        poll.owner_id,
+        await repo.community_ids(session, poll_id),
+        [
+            (o.id, o.title, o.designer_notes, list(o.image_urls), o.reference_price_fen, o.currency)
+            for o in (r.option for r in ranked if r.advanced)
+        ],
+    )
     if live is not None:
         jobs.after_commit(lambda: live.store.expire(poll_id, RESULTS_TTL_AFTER_CLOSE))
     return poll, True

@@ -32,7 +32,7 @@ class OptionAnalytics:
     title: str
     final_rank: int | None
     advanced: bool
-    drops: int = strawberry.field(description="Drops made from this option.")
+    drops: int = strawberry.field(description="Drops published from this option.")
     voters: Conversion
     non_voters: Conversion
 

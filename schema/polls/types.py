@@ -8,10 +8,12 @@ import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
+from domain.drops import drafts
 from domain.polls import models, results, visibility, voting
 from domain.polls.models import PollStatus as DomainPollStatus
 from schema.common import Money
 from schema.context import Context
+from schema.drops.types import Drop
 from schema.errors import UserError
 from schema.ids import node_pks
 from schema.loaders import loader
@@ -112,6 +114,7 @@ class Poll(relay.Node):
     max_choices: int
     advance_count: int
     created_at: datetime
+    model: strawberry.Private[models.Poll | None] = None
 
     @classmethod
     def from_model(cls, p: models.Poll) -> Poll:
@@ -126,6 +129,7 @@ class Poll(relay.Node):
             max_choices=p.max_choices,
             advance_count=p.advance_count,
             created_at=p.created_at,
+            model=p,
         )
 
     @strawberry.field
@@ -144,6 +148,21 @@ class Poll(relay.Node):
         async with info.context.read_session() as session:
             picks = await voting.my_ballot(session, info.context.actor, self.id)
         return None if picks is None else [relay.GlobalID("PollOption", str(o)) for o in picks]
+
+    @strawberry.field(
+        description="The draft drops made from the options that advanced when the poll closed "
+        "(its KOC and operators; empty for anyone else). Edit one (updateDrop), then publish."
+    )
+    async def drafts(self, info: Info[Context, Any]) -> list[Drop]:
+        ctx = info.context
+        if self.model is None:
+            return []
+        options = await loader(ctx, "poll_options").load(self.id)
+        async with ctx.read_session() as session:
+            rows = await drafts.drafts_of_poll(
+                session, ctx.actor, self.model.owner_id, [o.id for o in options if o.advanced]
+            )
+        return [Drop.from_model(d) for d in rows]
 
     @strawberry.field(description="Ranked results: live while open, final once closed.")
     async def results(self, info: Info[Context, Any]) -> PollResults:
