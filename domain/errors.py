@@ -45,6 +45,7 @@ class ErrorCode(enum.Enum):
     OPTION_NOT_IN_POLL = "OPTION_NOT_IN_POLL"
     # drops and pre-orders
     DROP_NOT_OPEN = "DROP_NOT_OPEN"
+    NOT_OPEN_YET = "NOT_OPEN_YET"
     DROP_CLOSED = "DROP_CLOSED"
     DROP_NOT_EDITABLE = "DROP_NOT_EDITABLE"
     SOLD_OUT = "SOLD_OUT"

@@ -7,6 +7,7 @@ of work and turns a domain error into that payload (as Saleor's base mutation do
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 import strawberry
@@ -37,6 +38,12 @@ class UserError:
         default=None, description="The variant at fault (VARIANT_SOLD_OUT, UNKNOWN_VARIANT)."
     )
 
+    opens_at: datetime | None = strawberry.field(
+        default=None,
+        description="DROP_NOT_OPEN, NOT_OPEN_YET: when you may pre-order (a voter of the "
+        "style: when the head start begins).",
+    )
+
     @classmethod
     def from_domain(cls, error: DomainError) -> UserError:
         variant = error.data.get("variant_id")
@@ -46,6 +53,7 @@ class UserError:
             field=error.field,
             remaining=error.data.get("remaining"),
             variant_id=relay.GlobalID("DropVariant", str(variant)) if variant else None,
+            opens_at=error.data.get("opens_at"),
         )
 
 

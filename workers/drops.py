@@ -24,6 +24,18 @@ async def open_due(services: Services = SERVICES) -> int:
     return opened
 
 
+@job("drop.early_access_due", every_seconds=5)
+async def early_access_due(services: Services = SERVICES) -> int:
+    """Tell the voters of scheduled drops whose head start began (each drop once)."""
+    async with services.sessionmaker() as session:
+        ids = await lifecycle.due_for_early_access(session)
+    told = 0
+    for drop_id in ids:
+        async with services.unit_of_work() as session:
+            told += await lifecycle.early_access_if_due(session, drop_id)
+    return told
+
+
 @job("drop.close_due", every_seconds=5)
 async def close_due(services: Services = SERVICES) -> int:
     async with services.sessionmaker() as session:

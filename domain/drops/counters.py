@@ -32,6 +32,7 @@ def limits_for(drop: Drop, variants: Sequence[DropVariant]) -> Limits:
         cap=drop.cap,
         member_limit=drop.per_member_limit,
         variant_caps={var.id: var.cap for var in variants},
+        early_ms=_ms(drop.early_opens_at) if drop.voter_head_start_minutes else None,
     )
 
 
@@ -56,7 +57,8 @@ async def rebuild_counters(
             return 0
         variants = await repo.variants(session, drop_id)
         live = await repo.live_reservations(session, drop_id)
-        total = await store.rebuild(drop_id, limits_for(drop, variants), live)
+        voters = await repo.head_start_voters(session, drop)
+        total = await store.rebuild(drop_id, limits_for(drop, variants), live, voters)
     log.info("rebuilt counters of drop %s: %s units in %s orders", drop_id, total, len(live))
     return total
 
@@ -79,7 +81,8 @@ async def reconcile(
         if state == truth:
             return False
         variants = await repo.variants(session, drop_id)
-        total = await store.rebuild(drop_id, limits_for(drop, variants), live)
+        voters = await repo.head_start_voters(session, drop)
+        total = await store.rebuild(drop_id, limits_for(drop, variants), live, voters)
     log.warning(
         "drop %s: Redis counters differed from PostgreSQL (%s); rebuilt to %s units",
         drop_id,

@@ -25,6 +25,7 @@ MAX_SELLING_DAYS = 90
 MIN_TEAM_SIZE, MAX_TEAM_SIZE = 2, 50
 MAX_TEAM_HOURS = 7 * 24
 MAX_REFERRAL_BASIS_POINTS = 5000  # half of what the order costs
+MAX_HEAD_START_MINUTES = 24 * 60
 
 
 @dataclass
@@ -83,6 +84,7 @@ class DropInput:
     keep_deposit_on_default: bool = True
     teams: TeamsInput | None = None
     referral_reward: ReferralRewardInput | None = None
+    voter_head_start_minutes: int = 0
 
 
 @dataclass(frozen=True)
@@ -236,6 +238,16 @@ def check_drop(data: DropInput) -> CheckedDrop:
         raise ValidationFailed(
             "unpaidExpiryMinutes must be 1 to 1440.", field="unpaidExpiryMinutes"
         )
+    if not 0 <= data.voter_head_start_minutes <= MAX_HEAD_START_MINUTES:
+        raise ValidationFailed(
+            f"voterHeadStartMinutes must be 0 to {MAX_HEAD_START_MINUTES}.",
+            field="voterHeadStartMinutes",
+        )
+    if data.voter_head_start_minutes and data.poll_option_id is None:
+        raise ValidationFailed(
+            "A head start is for the voters of a poll option: set pollOptionId.",
+            field="voterHeadStartMinutes",
+        )
     if data.ship_from and data.ship_until and data.ship_until < data.ship_from:
         raise ValidationFailed("shipUntil is before shipFrom.", field="shipUntil")
     return CheckedDrop(
@@ -260,6 +272,7 @@ def check_drop(data: DropInput) -> CheckedDrop:
             "keep_deposit_on_default": data.keep_deposit_on_default,
             **_check_teams(data),
             **_check_referral_reward(data),
+            "voter_head_start_minutes": data.voter_head_start_minutes,
         },
         variants=variants,
     )
@@ -336,4 +349,5 @@ def payload_of(data: DropInput) -> Any:
             if data.referral_reward
             else []
         ),
+        *([["head start", data.voter_head_start_minutes]] if data.voter_head_start_minutes else []),
     ]

@@ -145,6 +145,8 @@ async def publish_drop(session: AsyncSession, actor: Actor, drop_id: int) -> Dro
     else:
         drop.status = DropStatus.SCHEDULED
         await session.flush()
+        if drop.voter_head_start_minutes and drop.early_opens_at <= now:
+            await outbox.record_event(session, NotificationKind.DROP_EARLY_ACCESS, drop.id)
         # The counters follow the drop's state: rebuilt once the change is committed (and
         # lazily by the first order if no worker got to it first).
         jobs.enqueue("drop.rebuild_counters", drop_id=drop.id)
@@ -159,6 +161,26 @@ async def open_if_due(session: AsyncSession, drop_id: int) -> bool:
         return False
     await _open(session, drop)
     return True
+
+
+async def early_access_if_due(session: AsyncSession, drop_id: int) -> bool:
+    """The worker: a scheduled drop's voters' head start began: tell them (once: the event is
+    unique per drop). Selling to them needs nothing more: the window is in the counters."""
+    await repo.lock_exclusive(session, drop_id)
+    drop = await repo.get_for_update(session, drop_id)
+    now = utcnow()
+    if (
+        drop is None
+        or drop.status is not DropStatus.SCHEDULED
+        or not drop.voter_head_start_minutes
+        or drop.early_opens_at > now
+    ):
+        return False
+    return await outbox.record_event_once(session, NotificationKind.DROP_EARLY_ACCESS, drop.id)
+
+
+async def due_for_early_access(session: AsyncSession) -> list[int]:
+    return await repo.drops_early_due(session, utcnow())
 
 
 async def close_drop(session: AsyncSession, actor: Actor, drop_id: int) -> Drop:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -19,6 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -83,6 +84,9 @@ class TeamStatus(enum.Enum):
 
 
 class Drop(Timestamped, Base):
+    """A pre-sale drop. Members may order from ``opens_at`` (the poll option's voters from
+    ``early_opens_at``) until ``closes_at`` while it is SCHEDULED or OPEN."""
+
     __tablename__ = "drops"
     __table_args__ = (
         UniqueConstraint("owner_id", "idempotency_key"),
@@ -102,6 +106,11 @@ class Drop(Timestamped, Base):
             " AND (referral_fixed_fen IS NULL OR referral_fixed_fen > 0)"
             " AND (referral_basis_points IS NULL OR referral_basis_points BETWEEN 1 AND 10000)",
             name="referral_reward",
+        ),
+        CheckConstraint(
+            "voter_head_start_minutes BETWEEN 0 AND 1440"
+            " AND (voter_head_start_minutes = 0 OR poll_option_id IS NOT NULL)",
+            name="head_start",
         ),
         Index("ix_drops_due", "status", "opens_at", "closes_at"),
         Index(
@@ -161,8 +170,17 @@ class Drop(Timestamped, Base):
     referral_basis_points: Mapped[int | None] = mapped_column(Integer)
     # Made by its poll's close from an advanced option; held back from publishing until edited.
     drafted_from_poll: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The voters of the poll option may pre-order this many minutes before ``opens_at``.
+    voter_head_start_minutes: Mapped[int] = mapped_column(
+        Integer, default=0, server_default=text("0")
+    )
     needs_review: Mapped[bool] = mapped_column(default=False, server_default=false())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+    @property
+    def early_opens_at(self) -> datetime:
+        """When the poll option's voters may start (``opens_at`` without a head start)."""
+        return self.opens_at - timedelta(minutes=self.voter_head_start_minutes or 0)
 
 
 class Team(Base):

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -46,6 +47,21 @@ class _Rebuild(Exception):
     """Redis has no counters for the drop (restarted empty): rebuild, then try again."""
 
 
+def not_open(opens_at: datetime | None, *, head_start_for_others: bool = False) -> DomainError:
+    """Too early for this member: NOT_OPEN_YET while the voters' head start runs (the member
+    did not vote for the style), DROP_NOT_OPEN before; both say when the member may buy."""
+    when = f" You may pre-order from {opens_at.isoformat()}." if opens_at else ""
+    if head_start_for_others:
+        return Conflict(
+            "The voters of this style have a head start." + when,
+            code=ErrorCode.NOT_OPEN_YET,
+            opens_at=opens_at,
+        )
+    return Conflict(
+        "This drop is not open yet." + when, code=ErrorCode.DROP_NOT_OPEN, opens_at=opens_at
+    )
+
+
 def refusal_error(refusal: Refusal) -> DomainError:
     """The reservation script's refusal as the typed error a member sees."""
     if refusal.code == "TEAM_FULL":
@@ -54,8 +70,11 @@ def refusal_error(refusal: Refusal) -> DomainError:
             field="shareToken",
             code=ErrorCode.TEAM_FULL,
         )
-    if refusal.code == "NOT_OPEN":
-        return Conflict("This drop is not open yet.", code=ErrorCode.DROP_NOT_OPEN)
+    if refusal.code in ("NOT_OPEN", "NOT_OPEN_YET"):
+        return not_open(
+            datetime.fromtimestamp(refusal.opens_ms / 1000, UTC) if refusal.opens_ms else None,
+            head_start_for_others=refusal.code == "NOT_OPEN_YET",
+        )
     if refusal.code == "CLOSED":
         return Conflict("This drop has closed.", code=ErrorCode.DROP_CLOSED)
     if refusal.code == "MEMBER_LIMIT":
@@ -108,8 +127,10 @@ async def _why_not(session: AsyncSession, drop_id: int, user_id: int) -> DomainE
     if drop.status not in SELLING or drop.closes_at <= now:
         return Conflict("This drop has closed.", code=ErrorCode.DROP_CLOSED)
     if drop.opens_at > now:
-        return Conflict(
-            f"This drop opens at {drop.opens_at.isoformat()}.", code=ErrorCode.DROP_NOT_OPEN
+        voter = user_id in await repo.head_start_voters(session, drop)
+        early = drop.early_opens_at
+        return not_open(
+            early if voter else drop.opens_at, head_start_for_others=not voter and early <= now
         )
     held = await repo.units_of_member(session, drop_id, user_id)
     return refusal_error(Refusal("MEMBER_LIMIT", remaining=max(0, drop.per_member_limit - held)))

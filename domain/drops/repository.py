@@ -41,11 +41,22 @@ from domain.drops.models import (
 from domain.drops.reservations import Held, Reservation
 from domain.identity.models import User
 
+
+# Whether the drop sells now to ``user``: from opens_at, or during the head start to the members
+# whose ballot picks the drop's poll option.
+def _open_for(user: str) -> str:
+    return f"""(d.opens_at <= now() OR (d.voter_head_start_minutes > 0
+        AND d.opens_at - make_interval(mins => d.voter_head_start_minutes) <= now()
+        AND EXISTS (SELECT 1 FROM ballots b JOIN poll_options po ON po.id = d.poll_option_id
+                    WHERE b.poll_id = po.poll_id AND b.user_id = {user}
+                      AND b.option_ids @> ARRAY[d.poll_option_id])))"""
+
+
 # The order is written only if the drop sells now, the member belongs to one of its communities
 # and stays within the per-member limit (PostgreSQL checks it too, not only Redis); price and
 # amount come from the drop row, never from the client.
 INSERT_ORDER = text(
-    """
+    f"""
     INSERT INTO orders (drop_id, user_id, idempotency_key, request_hash, status, quantity,
                         unit_price_fen, amount_due_fen, currency, shipping_address, expires_at,
                         team_id)
@@ -56,7 +67,7 @@ INSERT_ORDER = text(
            CAST(:team_id AS bigint)
     FROM drops d
     WHERE d.id = :drop_id AND d.status IN ('SCHEDULED', 'OPEN')
-      AND d.opens_at <= now() AND d.closes_at > now()
+      AND {_open_for(":user_id")} AND d.closes_at > now()
       AND EXISTS (SELECT 1 FROM drop_communities dc
                   JOIN community_members cm ON cm.community_id = dc.community_id
                   WHERE dc.drop_id = d.id AND cm.user_id = :user_id AND cm.status = 'ACTIVE')
@@ -71,8 +82,8 @@ INSERT_ORDER = text(
 # What a drop asks of a request before it takes an order (r: the request, d: the drop): open
 # now, the member in one of its communities, the member's limit kept. Shared by the insert and
 # by the read that lets a sold-out drop refuse without writing.
-ACCEPTS = """
-    d.status IN ('SCHEDULED', 'OPEN') AND d.opens_at <= now() AND d.closes_at > now()
+ACCEPTS = f"""
+    d.status IN ('SCHEDULED', 'OPEN') AND {_open_for("r.user_id")} AND d.closes_at > now()
       AND EXISTS (SELECT 1 FROM drop_communities dc
                   JOIN community_members cm ON cm.community_id = dc.community_id
                   WHERE dc.drop_id = d.id AND cm.user_id = r.user_id AND cm.status = 'ACTIVE')
@@ -772,3 +783,37 @@ async def poll_drafts(session: AsyncSession, option_ids: Sequence[int]) -> list[
         .order_by(Drop.id)
     )
     return list((await session.execute(stmt)).scalars())
+
+
+HEAD_START_VOTERS = text(
+    """
+    SELECT b.user_id FROM ballots b JOIN poll_options po ON po.id = :option
+    WHERE b.poll_id = po.poll_id AND b.option_ids @> ARRAY[CAST(:option AS bigint)]
+    ORDER BY b.user_id
+    """
+)
+
+
+async def head_start_voters(session: AsyncSession, drop: Drop) -> list[int]:
+    """The members whose ballot picks the drop's poll option, when it has a head start."""
+    if not drop.voter_head_start_minutes or drop.poll_option_id is None:
+        return []
+    rows = await session.execute(HEAD_START_VOTERS, {"option": drop.poll_option_id})
+    return [int(u) for u in rows.scalars()]
+
+
+EARLY_DUE = text(
+    """
+    SELECT d.id FROM drops d
+    WHERE d.status = 'SCHEDULED' AND d.voter_head_start_minutes > 0
+      AND d.opens_at - make_interval(mins => d.voter_head_start_minutes) <= :now
+      AND NOT EXISTS (SELECT 1 FROM notification_events e
+                      WHERE e.kind = 'DROP_EARLY_ACCESS' AND e.subject_id = d.id)
+    ORDER BY d.id LIMIT 500
+    """
+)
+
+
+async def drops_early_due(session: AsyncSession, now: datetime) -> list[int]:
+    """Scheduled drops whose voters' head start began and whose voters were not told yet."""
+    return [int(i) for i in (await session.execute(EARLY_DUE, {"now": now})).scalars()]

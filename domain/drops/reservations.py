@@ -7,8 +7,10 @@ Keys share the hash tag ``{drop:<id>}`` (one Redis Cluster slot):
   rebuilt the counters. The scripts refuse (``NOT_READY``) when it is missing (Redis restarted
   empty) **or names another process** (Redis restarted from its files, or a replica was promoted:
   its data may be behind). Either way the caller rebuilds from PostgreSQL before selling.
-* ``limits``   hash: ``opens``/``closes`` (epoch ms), ``cap``, ``member_limit``, and per variant
+* ``limits``   hash: ``opens``/``closes`` (epoch ms), ``early`` (when the poll option's voters
+  may start: ``opens`` minus the head start), ``cap``, ``member_limit``, and per variant
   ``v:<id>`` = its cap (or -1 when it has none). Only variants listed here can be reserved.
+* ``voters``   set of the members whose ballot picks the drop's poll option (a head start only);
 * ``total``    reserved units of the drop;
 * ``variant``  hash variant -> reserved units;
 * ``member``   hash member -> reserved units (its length is the number of buyers);
@@ -49,7 +51,15 @@ local L = {}
 for i = 1, #lim, 2 do L[lim[i]] = tonumber(lim[i + 1]) end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-if now < L['opens'] then return {-2} end
+if now < L['opens'] then
+  -- The voters' head start: the poll option's voters (the ``voters`` set) from ``early``.
+  local early = L['early'] or L['opens']
+  local voter = early < L['opens']
+    and redis.call('SISMEMBER', (string.gsub(KEYS[8], ':free$', ':voters')), ARGV[2]) == 1
+  if not (voter and now >= early) then
+    return {-2, voter and early or L['opens'], (not voter and now >= early) and 1 or 0}
+  end
+end
 if now >= L['closes'] then return {-3} end
 local team, tsize = string.match(ARGV[4], '^(%d+):(%d+)$')
 local tkey = string.gsub(KEYS[8], ':free$', ':teams')
@@ -263,11 +273,14 @@ class Limits:
     cap: int
     member_limit: int
     variant_caps: dict[int, int | None]
+    early_ms: int | None = None  # the voters' head start begins (None: no head start)
 
     def fields(self) -> list[str | int]:
         out: list[str | int] = [
             "opens",
             self.opens_ms,
+            "early",
+            self.opens_ms if self.early_ms is None else self.early_ms,
             "closes",
             self.closes_ms,
             "cap",
@@ -315,9 +328,11 @@ class Held:
 
 @dataclass(frozen=True)
 class Refusal:
-    code: str  # NOT_OPEN, CLOSED, TEAM_FULL, MEMBER_LIMIT, DROP_CAP, VARIANT_CAP, UNKNOWN_VARIANT
+    code: str  # NOT_OPEN, NOT_OPEN_YET, CLOSED, TEAM_FULL, MEMBER_LIMIT, DROP_CAP, VARIANT_CAP,
+    # UNKNOWN_VARIANT
     remaining: int | None = None
     variant_id: int | None = None
+    opens_ms: int | None = None  # NOT_OPEN / NOT_OPEN_YET: when this member may buy
 
 
 @dataclass(frozen=True)
@@ -359,7 +374,9 @@ def _reserved(drop_id: int, out: Any) -> Held | Refusal | NotReady:
     if status == -1:
         return NotReady(drop_id)
     if status == -2:
-        return Refusal("NOT_OPEN")
+        opens = int(out[1]) if len(out) > 1 else None
+        early_for_others = len(out) > 2 and int(out[2]) == 1
+        return Refusal("NOT_OPEN_YET" if early_for_others else "NOT_OPEN", opens_ms=opens)
     if status == -3:
         return Refusal("CLOSED")
     if status == -4:
@@ -492,7 +509,11 @@ class ReservationStore:
         return bool(await self.redis.hexists(keys(drop_id)[5], str(order_id)))
 
     async def rebuild(
-        self, drop_id: int, limits: Limits, reservations: Iterable[Reservation]
+        self,
+        drop_id: int,
+        limits: Limits,
+        reservations: Iterable[Reservation],
+        voters: Sequence[int] = (),
     ) -> int:
         live = list(reservations)
         hw, holes = _free(u for r in live for u in r.held.units)
@@ -509,6 +530,7 @@ class ReservationStore:
             free_args += [f":vfree:{v}", len(vholes), *vholes]
         for key in stale:  # free sets of variants the drop no longer has
             free_args += [key.rsplit("}", 1)[1], 0]
+        free_args += [":voters", len(voters), *voters]  # replaced like a free set
         fields = limits.fields()
         args: list[str | int] = [channel(drop_id), len(fields) // 2, *fields]
         args += [len(unit_fields) // 2, *unit_fields, *free_args, "--"]

@@ -23,6 +23,7 @@ from domain.base import Base, Timestamped
 
 class NotificationKind(enum.Enum):
     DROP_OPENED = "DROP_OPENED"
+    DROP_EARLY_ACCESS = "DROP_EARLY_ACCESS"  # the voters' head start began
     DROP_SUCCEEDED = "DROP_SUCCEEDED"
     DROP_FAILED = "DROP_FAILED"
     ORDER_SHIPPED = "ORDER_SHIPPED"

@@ -48,6 +48,14 @@ async def record_event(session: AsyncSession, kind: NotificationKind, subject_id
     jobs.enqueue("notification.expand", kind=kind.value, subject_id=subject_id)
 
 
+async def record_event_once(session: AsyncSession, kind: NotificationKind, subject_id: int) -> bool:
+    """``record_event`` that says whether this call wrote the event (a rerun writes nothing)."""
+    if not await repo.insert_event_new(session, kind, subject_id):
+        return False
+    jobs.enqueue("notification.expand", kind=kind.value, subject_id=subject_id)
+    return True
+
+
 async def expand(
     sessionmaker: async_sessionmaker[AsyncSession], kind: NotificationKind, subject_id: int
 ) -> int:
@@ -56,6 +64,8 @@ async def expand(
     async with sessionmaker() as session, session.begin():
         if kind is NotificationKind.DROP_OPENED:
             made = await repo.expand_drop_opened(session, subject_id)
+        elif kind is NotificationKind.DROP_EARLY_ACCESS:
+            made = await repo.expand_early_access(session, subject_id)
         elif kind in TEAM_KINDS:
             title, body, link = MESSAGES[kind]
             made = await repo.expand_team(session, kind, subject_id, title, body, link)

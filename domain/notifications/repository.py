@@ -51,6 +51,37 @@ EXPAND_DROP_OPENED = text(
     FROM ev, d, audience a
     WHERE NOT EXISTS (SELECT 1 FROM notification_opt_outs o
                       WHERE o.user_id = a.user_id AND o.kind = 'DROP_OPENED')
+      -- told already when their head start began: one message each
+      AND NOT EXISTS (SELECT 1 FROM notifications n JOIN notification_events e
+                        ON e.id = n.event_id
+                      WHERE e.kind = 'DROP_EARLY_ACCESS' AND e.subject_id = :drop
+                        AND n.user_id = a.user_id)
+    ON CONFLICT (event_id, user_id) DO NOTHING
+    """
+)
+
+# The voters of the drop's poll option in its audience, when their head start begins.
+EXPAND_EARLY_ACCESS = text(
+    """
+    WITH ev AS (SELECT id FROM notification_events
+                WHERE kind = 'DROP_EARLY_ACCESS' AND subject_id = :drop),
+    d AS (SELECT id, title, poll_option_id, opens_at, voter_head_start_minutes FROM drops
+          WHERE id = :drop)
+    INSERT INTO notifications (event_id, user_id, priority, title, body, link)
+    SELECT DISTINCT ON (cm.user_id) ev.id, cm.user_id, 0,
+           'Your head start on the style you voted for',
+           left(d.title || ' - you may pre-order now; everyone else from '
+                || to_char(d.opens_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC', 500),
+           '/drops/' || d.id
+    FROM ev, d
+    JOIN drop_communities dc ON dc.drop_id = d.id
+    JOIN community_members cm ON cm.community_id = dc.community_id AND cm.status = 'ACTIVE'
+    JOIN ballots b ON b.user_id = cm.user_id
+      AND b.poll_id = (SELECT poll_id FROM poll_options WHERE id = d.poll_option_id)
+      AND b.option_ids @> ARRAY[d.poll_option_id]
+    WHERE NOT EXISTS (SELECT 1 FROM notification_opt_outs o WHERE o.user_id = cm.user_id
+                      AND o.kind IN ('DROP_OPENED', 'DROP_EARLY_ACCESS'))
+    ORDER BY cm.user_id
     ON CONFLICT (event_id, user_id) DO NOTHING
     """
 )
@@ -116,6 +147,16 @@ CLAIM = text(
 
 async def insert_event(session: AsyncSession, kind: NotificationKind, subject_id: int) -> None:
     await session.execute(INSERT_EVENT, {"kind": kind.value, "subject": subject_id})
+
+
+async def insert_event_new(session: AsyncSession, kind: NotificationKind, subject_id: int) -> bool:
+    result = await session.execute(INSERT_EVENT, {"kind": kind.value, "subject": subject_id})
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def expand_early_access(session: AsyncSession, drop_id: int) -> int:
+    result = await session.execute(EXPAND_EARLY_ACCESS, {"drop": drop_id})
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def expand_drop_opened(session: AsyncSession, drop_id: int) -> int:

@@ -83,6 +83,11 @@ class DropInput:
     keep_deposit_on_default: bool = True
     teams: TeamsInput | None = None
     referral_reward: ReferralRewardInput | None = None
+    voter_head_start_minutes: int = strawberry.field(
+        default=0,
+        description="The voters of pollOptionId may pre-order this many minutes (0 to 1440) "
+        "before opensAt; everyone else from opensAt.",
+    )
 
     def to_domain(self) -> inputs.DropInput:
         return inputs.DropInput(
@@ -118,6 +123,7 @@ class DropInput:
             )
             if self.referral_reward
             else None,
+            voter_head_start_minutes=self.voter_head_start_minutes,
         )
 
 

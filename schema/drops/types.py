@@ -234,6 +234,12 @@ class Drop(relay.Node):
     referral_reward: ReferralReward | None = strawberry.field(
         default=None, description="The referrer's reward, when the drop has one."
     )
+    voter_head_start_minutes: int = strawberry.field(
+        default=0, description="The poll option's voters may pre-order this early."
+    )
+    early_opens_at: datetime | None = strawberry.field(
+        default=None, description="When the voters' head start begins (null without one)."
+    )
     # The row this object was built from: every Drop the schema hands out was obtained through
     # the domain's visibility or ownership checks for this request's actor.
     model: strawberry.Private[models.Drop | None] = None
@@ -285,6 +291,8 @@ class Drop(relay.Node):
             )
             if d.referral_fixed_fen or d.referral_basis_points
             else None,
+            voter_head_start_minutes=d.voter_head_start_minutes or 0,
+            early_opens_at=d.early_opens_at if d.voter_head_start_minutes else None,
             model=d,
         )
 
