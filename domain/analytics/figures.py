@@ -86,7 +86,7 @@ POLL_TOTALS = text(
 DROP_FIGURES = text(
     f"""
     WITH held AS (
-      SELECT o.id, o.user_id, o.quantity, o.status,
+      SELECT o.id, o.user_id, o.quantity, o.status, o.poll_vote,
         coalesce(sum(CASE WHEN l.kind = 'PAYMENT' THEN l.amount_fen ELSE -l.amount_fen END), 0)
           AS net,
         coalesce(sum(l.amount_fen) FILTER (WHERE l.kind = 'REFUND'), 0) AS refunded
@@ -114,7 +114,13 @@ DROP_FIGURES = text(
       (SELECT coalesce(sum(h.net), 0) FROM held h JOIN referred r ON r.id = h.id)
         AS referred_gmv,
       (SELECT count(*) FROM teams WHERE drop_id = :drop) AS teams,
-      (SELECT count(*) FROM teams WHERE drop_id = :drop AND status = 'FULL') AS full_teams
+      (SELECT count(*) FROM teams WHERE drop_id = :drop AND status = 'FULL') AS full_teams,
+      (SELECT count(DISTINCT user_id) FROM held WHERE net > 0 AND poll_vote = 'FOR_OPTION')
+        AS buyers_for_option,
+      (SELECT count(DISTINCT user_id) FROM held WHERE net > 0 AND poll_vote = 'OTHER_OPTION')
+        AS buyers_other_option,
+      (SELECT count(DISTINCT user_id) FROM held WHERE net > 0 AND poll_vote = 'DID_NOT_VOTE')
+        AS buyers_did_not_vote
     """
 )
 
@@ -162,6 +168,9 @@ class DropFigures:
     referred_gmv_fen: int
     teams: int
     full_teams: int
+    buyers_for_option: int = 0
+    buyers_other_option: int = 0
+    buyers_did_not_vote: int = 0
 
     @property
     def arpu_fen(self) -> int | None:
@@ -232,4 +241,7 @@ async def drop_figures(session: AsyncSession, actor: Actor, drop_id: int) -> Dro
         referred_gmv_fen=int(r.referred_gmv),
         teams=int(r.teams),
         full_teams=int(r.full_teams),
+        buyers_for_option=int(r.buyers_for_option),
+        buyers_other_option=int(r.buyers_other_option),
+        buyers_did_not_vote=int(r.buyers_did_not_vote),
     )

@@ -70,6 +70,14 @@ LIVE_ORDER_STATUSES = (
 )
 
 
+class PollVote(enum.Enum):
+    """How an order's buyer voted in the poll its drop came from, when the order was placed."""
+
+    FOR_OPTION = "FOR_OPTION"
+    OTHER_OPTION = "OTHER_OPTION"
+    DID_NOT_VOTE = "DID_NOT_VOTE"
+
+
 class TeamPolicy(enum.Enum):
     """What becomes of a team's orders when it does not fill in time."""
 
@@ -265,6 +273,10 @@ class Order(Timestamped, Base):
         ),
         CheckConstraint("quantity > 0", name="quantity"),
         CheckConstraint("amount_due_fen >= 0", name="amount"),
+        CheckConstraint(
+            "poll_vote IS NULL OR poll_vote IN ('FOR_OPTION', 'OTHER_OPTION', 'DID_NOT_VOTE')",
+            name="poll_vote",
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -292,6 +304,9 @@ class Order(Timestamped, Base):
     cancelled_at: Mapped[datetime | None]
     cancel_reason: Mapped[str | None] = mapped_column(String(32))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))  # a seat in this team
+    poll_vote: Mapped[PollVote | None] = mapped_column(
+        Enum(PollVote, name="poll_vote", native_enum=False, length=16, create_constraint=False)
+    )
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
 

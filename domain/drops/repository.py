@@ -52,6 +52,16 @@ def _open_for(user: str) -> str:
                       AND b.option_ids @> ARRAY[d.poll_option_id])))"""
 
 
+# How the buyer voted in the poll the drop came from (recorded with the order, for analytics).
+def _poll_vote(user: str) -> str:
+    return f"""CASE WHEN d.poll_option_id IS NULL THEN NULL ELSE coalesce(
+        (SELECT CASE WHEN b.option_ids @> ARRAY[d.poll_option_id] THEN 'FOR_OPTION'
+                     ELSE 'OTHER_OPTION' END
+         FROM ballots b JOIN poll_options po ON po.id = d.poll_option_id
+         WHERE b.poll_id = po.poll_id AND b.user_id = {user}
+           AND cardinality(b.option_ids) > 0), 'DID_NOT_VOTE') END"""
+
+
 # The order is written only if the drop sells now, the member belongs to one of its communities
 # and stays within the per-member limit (PostgreSQL checks it too, not only Redis); price and
 # amount come from the drop row, never from the client.
@@ -59,12 +69,12 @@ INSERT_ORDER = text(
     f"""
     INSERT INTO orders (drop_id, user_id, idempotency_key, request_hash, status, quantity,
                         unit_price_fen, amount_due_fen, currency, shipping_address, expires_at,
-                        team_id)
+                        team_id, poll_vote)
     SELECT d.id, :user_id, :key, :hash, 'PENDING_PAYMENT', CAST(:quantity AS integer), d.price_fen,
            (CASE WHEN d.payment_mode = 'DEPOSIT' THEN d.deposit_fen ELSE d.price_fen END)
              * CAST(:quantity AS integer),
            d.currency, :address, now() + make_interval(secs => d.unpaid_expiry_seconds),
-           CAST(:team_id AS bigint)
+           CAST(:team_id AS bigint), {_poll_vote(":user_id")}
     FROM drops d
     WHERE d.id = :drop_id AND d.status IN ('SCHEDULED', 'OPEN')
       AND {_open_for(":user_id")} AND d.closes_at > now()
@@ -105,12 +115,15 @@ INSERT_ORDERS = text(
         AS r(drop_id, user_id, key, hash, quantity, address)
     )
     INSERT INTO orders (drop_id, user_id, idempotency_key, request_hash, status, quantity,
-                        unit_price_fen, amount_due_fen, currency, shipping_address, expires_at)
+                        unit_price_fen, amount_due_fen, currency, shipping_address, expires_at,
+                        poll_vote)
     SELECT d.id, r.user_id, r.key, r.hash, 'PENDING_PAYMENT', r.quantity, d.price_fen,
            (CASE WHEN d.payment_mode = 'DEPOSIT' THEN d.deposit_fen ELSE d.price_fen END)
              * r.quantity,
            d.currency, CAST(r.address AS jsonb),
-           now() + make_interval(secs => d.unpaid_expiry_seconds)
+           now() + make_interval(secs => d.unpaid_expiry_seconds), """
+    + _poll_vote("r.user_id")
+    + """
     FROM req r JOIN drops d ON d.id = r.drop_id
     WHERE """
     + ACCEPTS

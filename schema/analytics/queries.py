@@ -64,6 +64,11 @@ class DropAnalytics:
     )
     referred_gmv: Money
     referred_gmv_share: float | None
+    buyers_who_voted_for_it: int = strawberry.field(
+        description="Buyers whose ballot picked the drop's poll option when they ordered."
+    )
+    buyers_who_voted_other: int
+    buyers_who_did_not_vote: int
 
     @classmethod
     def from_domain(cls, f: figures.DropFigures) -> DropAnalytics:
@@ -86,6 +91,9 @@ class DropAnalytics:
             referred_buyers=f.referred_buyers,
             referred_gmv=Money(amount_fen=f.referred_gmv_fen, currency=f.currency),
             referred_gmv_share=f.referred_gmv_share,
+            buyers_who_voted_for_it=f.buyers_for_option,
+            buyers_who_voted_other=f.buyers_other_option,
+            buyers_who_did_not_vote=f.buyers_did_not_vote,
         )
 
 

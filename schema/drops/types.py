@@ -26,6 +26,13 @@ PaymentMode = models.PaymentMode
 strawberry.enum(models.PaymentMode, name="PaymentMode")  # registers the domain enum with GraphQL
 OrderStatus = models.OrderStatus
 strawberry.enum(models.OrderStatus, name="OrderStatus")  # registers the domain enum with GraphQL
+PollVote = models.PollVote
+strawberry.enum(
+    models.PollVote,
+    name="PollVote",
+    description="How an order's buyer had voted, when ordering, in the poll its drop came from: "
+    "FOR_OPTION (for this style), OTHER_OPTION, DID_NOT_VOTE.",
+)
 TeamStatus = models.TeamStatus
 strawberry.enum(
     models.TeamStatus,
@@ -397,6 +404,9 @@ class Order(relay.Node):
     team_id: relay.GlobalID | None = strawberry.field(
         description="The group-buy team whose seat this order takes."
     )
+    poll_vote: PollVote | None = strawberry.field(
+        description="How the buyer had voted in the drop's poll (null: the drop came from no poll)."
+    )
     status: OrderStatus
     quantity: int
     unit_price: Money
@@ -416,6 +426,7 @@ class Order(relay.Node):
             id=o.id,
             drop_id=relay.GlobalID("Drop", str(o.drop_id)),
             team_id=relay.GlobalID("Team", str(o.team_id)) if o.team_id else None,
+            poll_vote=o.poll_vote,
             status=o.status,
             quantity=o.quantity,
             unit_price=Money(amount_fen=o.unit_price_fen, currency=o.currency),

@@ -34,7 +34,7 @@ POLL_ANALYTICS = """query($p: ID!) { pollAnalytics(pollId: $p) { voters audience
 DROP_ANALYTICS = """query($d: ID!) { dropAnalytics(dropId: $d) { buyers units gmv { amountFen }
   refunds { amountFen } refundedOrders audience arpu { amountFen } arppu { amountFen }
   teamsOpened teamsFilled teamFillRate referredBuyers referredGmv { amountFen }
-  referredGmvShare } }"""
+  referredGmvShare buyersWhoVotedForIt buyersWhoVotedOther buyersWhoDidNotVote } }"""
 PLACE = """mutation($d: ID!, $l: [OrderLineInput!]!, $k: String!, $a: ShippingAddressInput!) {
   placePreorder(dropId: $d, lines: $l, idempotencyKey: $k, shippingAddress: $a) {
   order { id } errors { code } } }"""
@@ -154,7 +154,19 @@ async def test_poll_and_drop_figures_match_a_scene_counted_by_hand(
         "referredBuyers": 1,  # n3, brought by v1
         "referredGmv": {"amountFen": 29900},
         "referredGmvShare": 0.25,
+        "buyersWhoVotedForIt": 2,  # v1, v2 (v3 holds nothing yet)
+        "buyersWhoVotedOther": 0,  # v4 voted B and never paid
+        "buyersWhoDidNotVote": 1,  # n3
     }
+    vote_of = "query($o: ID!) { node(id: $o) { ... on Order { pollVote } } }"
+    for order, token, want in (
+        (team["order"]["id"], v1, "FOR_OPTION"),
+        (lone["order"]["id"], v4, "OTHER_OPTION"),
+        (n1_order, n1, "DID_NOT_VOTE"),
+    ):
+        assert (await client.query(vote_of, {"o": order}, token=token))["node"] == {
+            "pollVote": want
+        }
 
     # Settled: the full team pays the team price (10000 back to v1 and to n3 each).
     await close(client, {"drop": drop, "koc": koc})
