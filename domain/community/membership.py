@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain import jobs
 from domain import validation as v
 from domain.community import repository as repo
 from domain.community.communities import get_visible, new_invite_code, require_owned
@@ -14,6 +15,8 @@ from domain.errors import ErrorCode, NotFound, PermissionDenied, ValidationFaile
 from domain.identity import roles
 from domain.identity.actor import Actor
 from domain.identity.models import User
+from domain.polls import repository as poll_repo
+from domain.polls.live import LivePolls
 
 
 async def invite_code(session: AsyncSession, actor: Actor, community_id: int) -> str:
@@ -71,8 +74,15 @@ async def leave(session: AsyncSession, actor: Actor, community_id: int) -> None:
 
 
 async def remove_member(
-    session: AsyncSession, actor: Actor, community_id: int, user_id: int
+    session: AsyncSession,
+    actor: Actor,
+    community_id: int,
+    user_id: int,
+    live: LivePolls | None = None,
 ) -> None:
+    """The KOC removes a member: they cannot rejoin, and their ballots in the open polls of this
+    community stop counting (unless another of the poll's communities still has them): withdrawn
+    in PostgreSQL in this transaction, and in the live tallies after the commit, exactly."""
     await require_owned(session, actor, community_id)
     member = await repo.membership_for_update(session, community_id, user_id)
     if member is None:
@@ -81,6 +91,15 @@ async def remove_member(
         member.status = MembershipStatus.REMOVED
         member.updated_at = func.now()
         await session.flush()
+        withdrawn = await poll_repo.withdraw_ballots(session, user_id, community_id)
+        if live is not None and withdrawn:
+            tallies = live
+
+            async def apply() -> None:
+                for poll_id, version in withdrawn:
+                    await tallies.apply_vote(poll_id, user_id, version, [])
+
+            jobs.after_commit(apply)
 
 
 async def members(

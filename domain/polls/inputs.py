@@ -36,6 +36,10 @@ class PollInput:
     max_choices: int = 1
     advance_count: int = 1
     description: str = ""
+    min_member_age_hours: int = 0
+
+
+MAX_MEMBER_AGE_HOURS = 365 * 24
 
 
 def payload_of(data: PollInput) -> Any:
@@ -52,6 +56,7 @@ def payload_of(data: PollInput) -> Any:
         data.closes_at.isoformat(),
         data.max_choices,
         data.advance_count,
+        *([["member age", data.min_member_age_hours]] if data.min_member_age_hours else []),
     ]
 
 
@@ -102,6 +107,10 @@ async def check_input(
         raise ValidationFailed(
             "advanceCount must be between 1 and the number of options.", field="advanceCount"
         )
+    if not 0 <= data.min_member_age_hours <= MAX_MEMBER_AGE_HOURS:
+        raise ValidationFailed(
+            f"minMemberAgeHours must be 0 to {MAX_MEMBER_AGE_HOURS}.", field="minMemberAgeHours"
+        )
     ids = await communities.require_own_communities(
         session, koc_id, is_operator, data.community_ids, "poll"
     )
@@ -113,6 +122,7 @@ async def check_input(
             "closes_at": closes_at,
             "max_choices": data.max_choices,
             "advance_count": data.advance_count,
+            "min_member_age_hours": data.min_member_age_hours,
         },
         options=[
             OptionInput(

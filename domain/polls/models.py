@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
@@ -38,6 +39,7 @@ class Poll(Timestamped, Base):
         CheckConstraint("opens_at < closes_at", name="window"),
         CheckConstraint("max_choices >= 1", name="max_choices"),
         CheckConstraint("advance_count >= 1", name="advance_count"),
+        CheckConstraint("min_member_age_hours BETWEEN 0 AND 8760", name="member_age"),
         Index("ix_polls_open_closes_at", "closes_at", postgresql_where="status = 'OPEN'"),
     )
 
@@ -58,6 +60,8 @@ class Poll(Timestamped, Base):
     published_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     final_voters: Mapped[int | None] = mapped_column(Integer)
+    # A member's ballot counts only once they have been a member this long (0: at once).
+    min_member_age_hours: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
 

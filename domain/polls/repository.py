@@ -27,7 +27,8 @@ CAST_VOTE = text(
              WHERE o.poll_id = p.id AND o.id = ANY(:option_ids)) = cardinality(:option_ids)
         AND EXISTS (SELECT 1 FROM poll_communities pc
                     JOIN community_members cm ON cm.community_id = pc.community_id
-                    WHERE pc.poll_id = p.id AND cm.user_id = :user_id AND cm.status = 'ACTIVE')
+                    WHERE pc.poll_id = p.id AND cm.user_id = :user_id AND cm.status = 'ACTIVE'
+                      AND cm.joined_at <= now() - make_interval(hours => p.min_member_age_hours))
     )
     INSERT INTO ballots (poll_id, user_id, option_ids, version)
     SELECT id, :user_id, :option_ids, 1 FROM ok
@@ -57,7 +58,8 @@ CAST_VOTES = text(
             = cardinality(CAST(r.picks AS bigint[]))
         AND EXISTS (SELECT 1 FROM poll_communities pc
                     JOIN community_members cm ON cm.community_id = pc.community_id
-                    WHERE pc.poll_id = p.id AND cm.user_id = r.user_id AND cm.status = 'ACTIVE')
+                    WHERE pc.poll_id = p.id AND cm.user_id = r.user_id AND cm.status = 'ACTIVE'
+                      AND cm.joined_at <= now() - make_interval(hours => p.min_member_age_hours))
     )
     INSERT INTO ballots (poll_id, user_id, option_ids, version)
     SELECT poll_id, user_id, option_ids, 1 FROM ok
@@ -220,7 +222,9 @@ async def counts(session: AsyncSession, poll_id: int) -> tuple[dict[int, int], i
     voters = int(
         (
             await session.execute(
-                select(func.count()).select_from(Ballot).where(Ballot.poll_id == poll_id)
+                select(func.count())
+                .select_from(Ballot)
+                .where(Ballot.poll_id == poll_id, func.cardinality(Ballot.option_ids) > 0)
             )
         ).scalar_one()
     )
@@ -297,3 +301,59 @@ async def polls_for_member(
         .limit(limit)
     )
     return list((await session.execute(stmt)).scalars())
+
+
+# A member removed from a community loses their ballots in the open polls that community takes
+# part in, unless another of the poll's communities still has them: the picks are withdrawn
+# (empty, version + 1) so the live tally follows by the same versioned script as a re-vote.
+WITHDRAWABLE = text(
+    """
+    SELECT b.poll_id FROM ballots b JOIN polls p ON p.id = b.poll_id
+    WHERE b.user_id = :user AND p.status = 'OPEN' AND cardinality(b.option_ids) > 0
+      AND EXISTS (SELECT 1 FROM poll_communities pc
+                  WHERE pc.poll_id = p.id AND pc.community_id = :community)
+    ORDER BY b.poll_id
+    """
+)
+
+WITHDRAW = text(
+    """
+    UPDATE ballots b SET option_ids = '{}', version = b.version + 1, updated_at = now()
+    WHERE b.poll_id = ANY(CAST(:polls AS bigint[])) AND b.user_id = :user
+      AND cardinality(b.option_ids) > 0
+      AND NOT EXISTS (SELECT 1 FROM poll_communities pc
+                      JOIN community_members cm ON cm.community_id = pc.community_id
+                      WHERE pc.poll_id = b.poll_id AND cm.user_id = :user
+                        AND cm.status = 'ACTIVE')
+    RETURNING b.poll_id, b.version
+    """
+)
+
+
+async def withdraw_ballots(
+    session: AsyncSession, user_id: int, community_id: int
+) -> list[tuple[int, int]]:
+    """(poll, new version) of the ballots withdrawn; each poll's lock is held shared first, so
+    a close counts either before or after, never half-way."""
+    params = {"user": user_id, "community": community_id}
+    polls = [int(p) for p in (await session.execute(WITHDRAWABLE, params)).scalars()]
+    for poll_id in polls:
+        await lock_shared(session, poll_id)
+    if not polls:
+        return []
+    rows = await session.execute(WITHDRAW, {"polls": polls, "user": user_id})
+    return [(int(p), int(v)) for p, v in rows.all()]
+
+
+async def joined_at(session: AsyncSession, poll_id: int, user_id: int) -> datetime | None:
+    """When the member joined the earliest of the poll's communities they are active in."""
+    stmt = (
+        select(func.min(CommunityMember.joined_at))
+        .join(PollCommunity, PollCommunity.community_id == CommunityMember.community_id)
+        .where(
+            PollCommunity.poll_id == poll_id,
+            CommunityMember.user_id == user_id,
+            CommunityMember.status == MembershipStatus.ACTIVE,
+        )
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()

@@ -4,7 +4,9 @@ Keys of one poll share the hash tag ``{poll:<id>}`` (one Redis Cluster slot):
 
 * ``c2m:{poll:<id>}:ballots`` hash member -> ``"<version>:<opt>,<opt>"``: each member's current
   picks as Redis last applied them;
-* ``c2m:{poll:<id>}:tally`` hash option -> number of ballots containing it;
+* ``c2m:{poll:<id>}:tally`` hash option -> number of ballots containing it, and ``_empty`` ->
+  the number of ballots with no picks (withdrawn: a member removed from the community), which
+  are not voters;
 * ``c2m:{poll:<id>}:ready`` the marker (``domain/marker.py``) written by a rebuild. No marker,
   or one written on another Redis process (a restart from files, a promoted replica: possibly
   behind), means the scripts refuse and the caller rebuilds first.
@@ -31,13 +33,18 @@ VOTE = (
     + """ then return -1 end
 local cur = redis.call('HGET', KEYS[2], ARGV[1])
 local ver = tonumber(ARGV[2])
+local was_empty = false
 if cur then
   local sep = string.find(cur, ':', 1, true)
   if tonumber(string.sub(cur, 1, sep - 1)) >= ver then return 0 end
+  was_empty = sep == #cur
   for opt in string.gmatch(string.sub(cur, sep + 1), '[^,]+') do
     redis.call('HINCRBY', KEYS[3], opt, -1)
   end
 end
+local empty = ARGV[3] == ''
+if empty and not was_empty then redis.call('HINCRBY', KEYS[3], '_empty', 1) end
+if was_empty and not empty then redis.call('HINCRBY', KEYS[3], '_empty', -1) end
 for opt in string.gmatch(ARGV[3], '[^,]+') do redis.call('HINCRBY', KEYS[3], opt, 1) end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. ':' .. ARGV[3])
 redis.call('PUBLISH', ARGV[4], '1')
@@ -69,6 +76,7 @@ local all = redis.call('HGETALL', KEYS[2])
 for i = 2, #all, 2 do
   local v = all[i]
   local sep = string.find(v, ':', 1, true)
+  if sep == #v then counts['_empty'] = (counts['_empty'] or 0) + 1 end
   for opt in string.gmatch(string.sub(v, sep + 1), '[^,]+') do
     counts[opt] = (counts[opt] or 0) + 1
   end
@@ -155,10 +163,16 @@ class TallyStore:
         out = await self._read(keys=list(keys(poll_id)))
         if int(out[0]) != 1:
             raise NotReady(poll_id)
-        counts = out[2]
-        return LiveTally(
-            {int(counts[i]): int(counts[i + 1]) for i in range(0, len(counts), 2)}, int(out[1])
-        )
+        pairs = out[2]
+        counts: dict[int, int] = {}
+        withdrawn = 0
+        for i in range(0, len(pairs), 2):
+            field = pairs[i].decode() if isinstance(pairs[i], bytes) else str(pairs[i])
+            if field == "_empty":
+                withdrawn = int(pairs[i + 1])
+            else:
+                counts[int(field)] = int(pairs[i + 1])
+        return LiveTally(counts, int(out[1]) - withdrawn)
 
     async def rebuild(self, poll_id: int, ballots: Iterable[tuple[int, int, Sequence[int]]]) -> int:
         """Merge a PostgreSQL snapshot (user, version, picks) and recompute; returns voters."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -159,6 +160,15 @@ async def _refused_or_unchanged(
             "Join one of this poll's communities to vote.", code=ErrorCode.NOT_A_MEMBER
         )
     now = utcnow()
+    if poll.min_member_age_hours:
+        joined = await repo.joined_at(session, poll_id, user_id)
+        may_vote = joined + timedelta(hours=poll.min_member_age_hours) if joined else None
+        if may_vote is not None and may_vote > now:
+            raise PermissionDenied(
+                f"This poll counts members of at least {poll.min_member_age_hours} h: "
+                f"you may vote from {may_vote.isoformat()}.",
+                code=ErrorCode.MEMBER_TOO_NEW,
+            )
     if poll.status in (PollStatus.CLOSED, PollStatus.CANCELLED) or poll.closes_at <= now:
         raise Conflict("This poll is closed.", code=ErrorCode.POLL_CLOSED)
     if poll.opens_at > now:

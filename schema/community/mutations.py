@@ -95,13 +95,22 @@ class CommunityMutation:
 
         return await mutate(info, OkPayload, work)
 
-    @strawberry.mutation(description="KOCs: remove a member; they cannot rejoin (idempotent).")
+    @strawberry.mutation(
+        description="KOCs: remove a member; they cannot rejoin (idempotent), and their ballots "
+        "in this community's open polls stop counting (live and final results)."
+    )
     async def remove_community_member(
         self, info: Info[Context, Any], community_id: relay.GlobalID, user_id: relay.GlobalID
     ) -> OkPayload:
+        live = info.context.services.live_polls
+
         async def work(session: AsyncSession, actor: Actor) -> OkPayload:
             await membership.remove_member(
-                session, actor, _community_id(community_id), decode_id(user_id, "User", "userId")
+                session,
+                actor,
+                _community_id(community_id),
+                decode_id(user_id, "User", "userId"),
+                live,
             )
             return OkPayload(ok=True)
 

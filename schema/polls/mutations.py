@@ -37,6 +37,11 @@ class PollInput:
     closes_at: datetime
     max_choices: int = 1
     advance_count: int = 1
+    min_member_age_hours: int = strawberry.field(
+        default=0,
+        description="A member's ballot counts only once they have been a member this many hours "
+        "(0 to 8760); newer members get MEMBER_TOO_NEW.",
+    )
 
     def to_domain(self) -> inputs.PollInput:
         return inputs.PollInput(
@@ -53,6 +58,7 @@ class PollInput:
             closes_at=self.closes_at,
             max_choices=self.max_choices,
             advance_count=self.advance_count,
+            min_member_age_hours=self.min_member_age_hours,
         )
 
 

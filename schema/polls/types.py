@@ -114,6 +114,7 @@ class Poll(relay.Node):
     max_choices: int
     advance_count: int
     created_at: datetime
+    min_member_age_hours: int = 0
     model: strawberry.Private[models.Poll | None] = None
 
     @classmethod
@@ -129,6 +130,7 @@ class Poll(relay.Node):
             max_choices=p.max_choices,
             advance_count=p.advance_count,
             created_at=p.created_at,
+            min_member_age_hours=p.min_member_age_hours or 0,
             model=p,
         )
 
