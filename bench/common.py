@@ -168,3 +168,35 @@ def profile(args: Any, procs: dict[str, subprocess.Popen[bytes]]) -> list[subpro
         )
         for name, p in procs.items()
     ]  # fmt: skip
+
+
+async def seed_audience(conn: Any, tag: str, members: int) -> tuple[int, list[int], int]:
+    """A KOC, ``members`` members and the KOC's community they all belong to (asyncpg, in the
+    caller's transaction): (koc, members, community)."""
+    koc = await conn.fetchval(
+        "INSERT INTO users (wechat_openid, display_name, is_koc, is_operator)"
+        " VALUES ($1, 'KOC', true, false) RETURNING id",
+        f"{tag}-koc",
+    )
+    users = [
+        r[0]
+        for r in await conn.fetch(
+            "INSERT INTO users (wechat_openid, display_name, is_koc, is_operator)"
+            " SELECT $1 || '-' || g, 'm' || g, false, false"
+            " FROM generate_series(1, $2) g RETURNING id",
+            tag,
+            members,
+        )
+    ]
+    community = await conn.fetchval(
+        "INSERT INTO communities (owner_id, name, description) VALUES ($1, $2, '') RETURNING id",
+        koc,
+        tag,
+    )
+    await conn.execute(
+        "INSERT INTO community_members (community_id, user_id, status)"
+        " SELECT $1, u, 'ACTIVE' FROM unnest($2::bigint[]) u",
+        community,
+        users,
+    )
+    return int(koc), [int(u) for u in users], int(community)

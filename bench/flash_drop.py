@@ -51,32 +51,7 @@ async def seed(db_url: str, members: int, cap: int) -> tuple[list[int], int, lis
     tag = f"flash-{int(time.time())}"
     try:
         async with conn.transaction():
-            koc = await conn.fetchval(
-                "INSERT INTO users (wechat_openid, display_name, is_koc, is_operator)"
-                " VALUES ($1, 'KOC', true, false) RETURNING id",
-                f"{tag}-koc",
-            )
-            users = [
-                r[0]
-                for r in await conn.fetch(
-                    "INSERT INTO users (wechat_openid, display_name, is_koc, is_operator)"
-                    " SELECT $1 || '-' || g, 'm' || g, false, false"
-                    " FROM generate_series(1, $2) g RETURNING id",
-                    tag,
-                    members,
-                )
-            ]
-            community = await conn.fetchval(
-                "INSERT INTO communities (owner_id, name, description)"
-                " VALUES ($1, 'flash', '') RETURNING id",
-                koc,
-            )
-            await conn.execute(
-                "INSERT INTO community_members (community_id, user_id, status)"
-                " SELECT $1, u, 'ACTIVE' FROM unnest($2::bigint[]) u",
-                community,
-                users,
-            )
+            koc, users, community = await common.seed_audience(conn, tag, members)
             drop = await conn.fetchval(
                 "INSERT INTO drops (owner_id, title, description, image_urls, size_chart, status,"
                 " currency, price_fen, tiers, payment_mode, deposit_fen, moq, cap,"

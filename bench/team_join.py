@@ -46,32 +46,7 @@ async def seed(db_url: str, people: int, size: int) -> tuple[list[int], dict[str
     drops: dict[str, Any] = {}
     try:
         async with conn.transaction():
-            koc = await conn.fetchval(
-                "INSERT INTO users (wechat_openid, display_name, is_koc, is_operator)"
-                " VALUES ($1, 'KOC', true, false) RETURNING id",
-                f"{tag}-koc",
-            )
-            users = [
-                r[0]
-                for r in await conn.fetch(
-                    "INSERT INTO users (wechat_openid, display_name, is_koc, is_operator)"
-                    " SELECT $1 || '-' || g, 'm' || g, false, false"
-                    " FROM generate_series(1, $2) g RETURNING id",
-                    tag,
-                    people,
-                )
-            ]
-            community = await conn.fetchval(
-                "INSERT INTO communities (owner_id, name, description)"
-                " VALUES ($1, 'teams', '') RETURNING id",
-                koc,
-            )
-            await conn.execute(
-                "INSERT INTO community_members (community_id, user_id, status)"
-                " SELECT $1, u, 'ACTIVE' FROM unnest($2::bigint[]) u",
-                community,
-                users,
-            )
+            koc, users, community = await common.seed_audience(conn, tag, people)
             for name in ("graphql", "bare"):
                 drop = await conn.fetchval(
                     "INSERT INTO drops (owner_id, title, description, image_urls, size_chart,"
