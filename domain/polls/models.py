@@ -115,3 +115,28 @@ class Ballot(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class BallotVoid(Base):
+    """A KOC voided this ballot (its picks kept here); restored when ``restored_at`` is set."""
+
+    __tablename__ = "ballot_voids"
+    __table_args__ = (
+        Index(
+            "ux_ballot_voids_open",
+            "poll_id",
+            "user_id",
+            unique=True,
+            postgresql_where="restored_at IS NULL",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    option_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger))
+    reason: Mapped[str] = mapped_column(Text)
+    voided_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    voided_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    restored_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    restored_at: Mapped[datetime | None]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, false, func, or_, select, text, true
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import BigInteger
 
 from domain.community.models import Community, CommunityMember, MembershipStatus
-from domain.polls.models import Ballot, Poll, PollCommunity, PollOption, PollStatus
+from domain.polls.models import Ballot, BallotVoid, Poll, PollCommunity, PollOption, PollStatus
 
 # The vote is one statement: it inserts or replaces the ballot only if the poll is open now, the
 # member belongs to an eligible community, and every option is the poll's. A re-vote with the same
@@ -29,6 +30,8 @@ CAST_VOTE = text(
                     JOIN community_members cm ON cm.community_id = pc.community_id
                     WHERE pc.poll_id = p.id AND cm.user_id = :user_id AND cm.status = 'ACTIVE'
                       AND cm.joined_at <= now() - make_interval(hours => p.min_member_age_hours))
+        AND NOT EXISTS (SELECT 1 FROM ballot_voids v
+                        WHERE v.poll_id = p.id AND v.user_id = :user_id AND v.restored_at IS NULL)
     )
     INSERT INTO ballots (poll_id, user_id, option_ids, version)
     SELECT id, :user_id, :option_ids, 1 FROM ok
@@ -60,6 +63,8 @@ CAST_VOTES = text(
                     JOIN community_members cm ON cm.community_id = pc.community_id
                     WHERE pc.poll_id = p.id AND cm.user_id = r.user_id AND cm.status = 'ACTIVE'
                       AND cm.joined_at <= now() - make_interval(hours => p.min_member_age_hours))
+        AND NOT EXISTS (SELECT 1 FROM ballot_voids v
+                        WHERE v.poll_id = p.id AND v.user_id = r.user_id AND v.restored_at IS NULL)
     )
     INSERT INTO ballots (poll_id, user_id, option_ids, version)
     SELECT poll_id, user_id, option_ids, 1 FROM ok
@@ -357,3 +362,120 @@ async def joined_at(session: AsyncSession, poll_id: int, user_id: int) -> dateti
         )
     )
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def is_voided(session: AsyncSession, poll_id: int, user_id: int) -> bool:
+    stmt = select(BallotVoid.id).where(
+        BallotVoid.poll_id == poll_id,
+        BallotVoid.user_id == user_id,
+        BallotVoid.restored_at.is_(None),
+    )
+    return (await session.execute(stmt)).first() is not None
+
+
+VOID = text(
+    """
+    WITH old AS (
+      SELECT user_id, option_ids FROM ballots
+      WHERE poll_id = :poll AND user_id = ANY(CAST(:users AS bigint[]))
+        AND cardinality(option_ids) > 0
+        AND NOT EXISTS (SELECT 1 FROM ballot_voids v WHERE v.poll_id = :poll
+                        AND v.user_id = ballots.user_id AND v.restored_at IS NULL)
+      FOR UPDATE
+    ), voids AS (
+      INSERT INTO ballot_voids (poll_id, user_id, option_ids, reason, voided_by)
+      SELECT :poll, user_id, option_ids, :reason, :by FROM old
+    )
+    UPDATE ballots b SET option_ids = '{}', version = b.version + 1, updated_at = now()
+    FROM old WHERE b.poll_id = :poll AND b.user_id = old.user_id
+    RETURNING b.user_id, b.version
+    """
+)
+
+RESTORE = text(
+    """
+    WITH v AS (
+      UPDATE ballot_voids SET restored_at = now(), restored_by = :by
+      WHERE poll_id = :poll AND user_id = ANY(CAST(:users AS bigint[])) AND restored_at IS NULL
+      RETURNING user_id, option_ids
+    )
+    UPDATE ballots b SET option_ids = v.option_ids, version = b.version + 1, updated_at = now()
+    FROM v WHERE b.poll_id = :poll AND b.user_id = v.user_id
+    RETURNING b.user_id, b.version, b.option_ids
+    """
+)
+
+
+async def void(
+    session: AsyncSession, poll_id: int, user_ids: Sequence[int], reason: str, by: int
+) -> list[tuple[int, int]]:
+    params = {"poll": poll_id, "users": list(user_ids), "reason": reason, "by": by}
+    return [(int(u), int(v)) for u, v in (await session.execute(VOID, params)).all()]
+
+
+async def restore(
+    session: AsyncSession, poll_id: int, user_ids: Sequence[int], by: int
+) -> list[tuple[int, int, list[int]]]:
+    params = {"poll": poll_id, "users": list(user_ids), "by": by}
+    rows = (await session.execute(RESTORE, params)).all()
+    return [(int(u), int(v), [int(o) for o in picks]) for u, v, picks in rows]
+
+
+SUSPICIOUS = text(
+    """
+    WITH m AS (
+      SELECT cm.user_id, min(cm.joined_at) AS joined_at,
+             (array_agg(cm.invited_by_id ORDER BY cm.joined_at)
+                FILTER (WHERE cm.invited_by_id IS NOT NULL
+                        AND cm.invited_by_id NOT IN (c.owner_id, cm.user_id)))[1] AS inviter
+      FROM poll_communities pc JOIN communities c ON c.id = pc.community_id
+      JOIN community_members cm ON cm.community_id = pc.community_id
+      WHERE pc.poll_id = :poll GROUP BY cm.user_id
+    ), b AS (
+      SELECT b.user_id, b.created_at AS cast_at, u.created_at AS account_at, u.display_name,
+             u.avatar_url, v.id IS NOT NULL AS voided, m.inviter, m.joined_at,
+             (SELECT array_agg(e ORDER BY e)
+              FROM unnest(coalesce(v.option_ids, b.option_ids)) e) AS picks
+      FROM ballots b JOIN users u ON u.id = b.user_id
+      LEFT JOIN ballot_voids v ON v.poll_id = b.poll_id AND v.user_id = b.user_id
+        AND v.restored_at IS NULL
+      LEFT JOIN m ON m.user_id = b.user_id
+      WHERE b.poll_id = :poll AND (cardinality(b.option_ids) > 0 OR v.id IS NOT NULL)
+    ), flagged AS (
+      SELECT x.*, array_remove(ARRAY[
+        CASE WHEN x.account_at > x.cast_at - make_interval(hours => :new_hours)
+             THEN 'NEW_ACCOUNT' END,
+        CASE WHEN x.inviter IS NOT NULL AND (
+               SELECT count(*) FROM b y WHERE y.user_id <> x.user_id AND y.inviter = x.inviter
+                 AND abs(extract(epoch FROM y.joined_at - x.joined_at)) <= :invite_window
+             ) >= :group - 1 THEN 'INVITE_BURST' END,
+        CASE WHEN (
+               SELECT count(*) FROM b y WHERE y.user_id <> x.user_id AND y.picks = x.picks
+                 AND abs(extract(epoch FROM y.cast_at - x.cast_at)) <= :burst_window
+             ) >= :group - 1 THEN 'IDENTICAL_BURST' END
+      ], NULL) AS reasons
+      FROM b x
+    )
+    SELECT user_id, display_name, avatar_url, picks, cast_at, voided, reasons, inviter
+    FROM flagged WHERE cardinality(reasons) > 0 ORDER BY cast_at, user_id
+    """
+)
+
+
+async def suspicious(
+    session: AsyncSession,
+    poll_id: int,
+    *,
+    new_hours: int,
+    invite_window: int,
+    burst_window: int,
+    group: int,
+) -> list[Any]:
+    params = {
+        "poll": poll_id,
+        "new_hours": new_hours,
+        "invite_window": invite_window,
+        "burst_window": burst_window,
+        "group": group,
+    }
+    return list((await session.execute(SUSPICIOUS, params)).all())

@@ -160,6 +160,11 @@ async def _refused_or_unchanged(
             "Join one of this poll's communities to vote.", code=ErrorCode.NOT_A_MEMBER
         )
     now = utcnow()
+    if await repo.is_voided(session, poll_id, user_id):
+        raise PermissionDenied(
+            "The poll's KOC voided your ballot; it cannot be cast again.",
+            code=ErrorCode.BALLOT_VOIDED,
+        )
     if poll.min_member_age_hours:
         joined = await repo.joined_at(session, poll_id, user_id)
         may_vote = joined + timedelta(hours=poll.min_member_age_hours) if joined else None

@@ -11,12 +11,12 @@ from strawberry.types import Info
 
 from domain.errors import ErrorCode, ValidationFailed
 from domain.identity.actor import Actor
-from domain.polls import inputs, lifecycle, voting
+from domain.polls import inputs, integrity, lifecycle, voting
 from domain.polls.models import Poll as PollRow
 from schema.context import Context
 from schema.errors import mutate, respond
 from schema.ids import decode_id, decode_ids
-from schema.polls.types import Poll, PollPayload, VotePayload
+from schema.polls.types import BallotsPayload, Poll, PollPayload, VotePayload
 
 
 @strawberry.input
@@ -145,3 +145,47 @@ class PollMutation:
             )
 
         return await respond(info, VotePayload, work)
+
+    @strawberry.mutation(
+        description="KOCs: void members' ballots in an open poll (recorded with the reason; "
+        "reversible with restoreBallots). Live and final results no longer count them."
+    )
+    async def void_ballots(
+        self,
+        info: Info[Context, Any],
+        poll_id: relay.GlobalID,
+        user_ids: list[relay.GlobalID],
+        reason: str,
+    ) -> BallotsPayload:
+        live = info.context.services.live_polls
+
+        async def work(session: AsyncSession, actor: Actor) -> BallotsPayload:
+            n = await integrity.void_ballots(
+                session,
+                live,
+                actor,
+                decode_id(poll_id, "Poll", "pollId"),
+                decode_ids(user_ids, "User", "userIds"),
+                reason,
+            )
+            return BallotsPayload(changed=n)
+
+        return await mutate(info, BallotsPayload, work)
+
+    @strawberry.mutation(description="KOCs: give voided ballots of an open poll back their picks.")
+    async def restore_ballots(
+        self, info: Info[Context, Any], poll_id: relay.GlobalID, user_ids: list[relay.GlobalID]
+    ) -> BallotsPayload:
+        live = info.context.services.live_polls
+
+        async def work(session: AsyncSession, actor: Actor) -> BallotsPayload:
+            n = await integrity.restore_ballots(
+                session,
+                live,
+                actor,
+                decode_id(poll_id, "Poll", "pollId"),
+                decode_ids(user_ids, "User", "userIds"),
+            )
+            return BallotsPayload(changed=n)
+
+        return await mutate(info, BallotsPayload, work)

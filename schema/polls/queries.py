@@ -6,13 +6,13 @@ import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
-from domain.polls import results, visibility
+from domain.polls import integrity, results, visibility
 from domain.polls.models import PollStatus as DomainPollStatus
 from schema.context import Context
 from schema.identity.types import User
 from schema.ids import decode_id
 from schema.pagination import Connection, build_connection, decode_int_cursor, page_size
-from schema.polls.types import Poll, PollStatus
+from schema.polls.types import FlaggedBallot, Poll, PollStatus
 
 
 @strawberry.type
@@ -60,3 +60,16 @@ class PollQuery:
                 session, ctx.authenticated_actor(), oid, after_id, limit + 1
             )
         return build_connection(users, limit, "voter", lambda u: u.id, User.from_model)
+
+    @strawberry.field(
+        description="The suspicious-vote report of a poll: flagged ballots and why, oldest "
+        "first (its KOC, operators). Flagging changes no result; void with voidBallots."
+    )
+    async def suspicious_ballots(
+        self, info: Info[Context, Any], poll_id: relay.GlobalID
+    ) -> list[FlaggedBallot]:
+        ctx = info.context
+        pid = decode_id(poll_id, "Poll", "pollId")
+        async with ctx.read_session() as session:
+            rows = await integrity.suspicious(session, ctx.authenticated_actor(), pid)
+        return [FlaggedBallot.from_domain(f) for f in rows]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -9,7 +10,7 @@ from strawberry import relay
 from strawberry.types import Info
 
 from domain.drops import drafts
-from domain.polls import models, results, visibility, voting
+from domain.polls import integrity, models, results, visibility, voting
 from domain.polls.models import PollStatus as DomainPollStatus
 from schema.common import Money
 from schema.context import Context
@@ -199,4 +200,46 @@ class VotePayload:
     changed: bool = strawberry.field(
         default=False, description="False when the same ballot was cast again (nothing changed)."
     )
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.enum(
+    description="Why a ballot was flagged: NEW_ACCOUNT (the account was made within 24 h "
+    "before it), INVITE_BURST (3+ voters brought by the same member who joined within 10 "
+    "minutes of each other), IDENTICAL_BURST (3+ identical ballots within 60 s)."
+)
+class BallotFlag(enum.Enum):
+    NEW_ACCOUNT = "NEW_ACCOUNT"
+    INVITE_BURST = "INVITE_BURST"
+    IDENTICAL_BURST = "IDENTICAL_BURST"
+
+
+@strawberry.type(description="A ballot the suspicious-vote report flagged, and why.")
+class FlaggedBallot:
+    user_id: relay.GlobalID
+    display_name: str
+    avatar_url: str | None
+    option_ids: list[relay.GlobalID]
+    cast_at: datetime
+    voided: bool
+    reasons: list[BallotFlag]
+    invited_by: relay.GlobalID | None
+
+    @classmethod
+    def from_domain(cls, f: integrity.Flagged) -> FlaggedBallot:
+        return cls(
+            user_id=relay.GlobalID("User", str(f.user_id)),
+            display_name=f.display_name,
+            avatar_url=f.avatar_url,
+            option_ids=[relay.GlobalID("PollOption", str(o)) for o in f.option_ids],
+            cast_at=f.cast_at,
+            voided=f.voided,
+            reasons=[BallotFlag(r) for r in f.reasons],
+            invited_by=relay.GlobalID("User", str(f.inviter_id)) if f.inviter_id else None,
+        )
+
+
+@strawberry.type
+class BallotsPayload:
+    changed: int = strawberry.field(default=0, description="Ballots voided or restored now.")
     errors: list[UserError] = strawberry.field(default_factory=list)

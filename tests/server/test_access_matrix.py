@@ -188,6 +188,12 @@ QUERIES = [
         lambda w: {"c": w["community"]},
         KOC_AND_OPERATOR,
     ),
+    Case(
+        "suspiciousBallots",
+        "query($p: ID!) { suspiciousBallots(pollId: $p) { reasons } }",
+        lambda w: {"p": w["open_poll"]},
+        KOC_AND_OPERATOR,
+    ),
     Case("myNotifications", "{ myNotifications { nodes { id } } }", lambda w: {}, SIGNED_IN),
     Case("unreadNotificationCount", "{ unreadNotificationCount }", lambda w: {}, SIGNED_IN),
     Case(
@@ -458,6 +464,20 @@ MUTATIONS = [
         'idempotencyKey: "k") { errors { code } } }',
         lambda w: {"u": w["victim_id"]},
         {"operator"},  # INSUFFICIENT_BALANCE for them: not a refusal of who
+    ),
+    Case(
+        "voidBallots",
+        'mutation($p: ID!, $u: ID!) { voidBallots(pollId: $p, userIds: [$u], reason: "x") '
+        "{ errors { code } } }",
+        lambda w: {"p": w["open_poll"], "u": w["victim_id"]},
+        KOC_AND_OPERATOR,
+    ),
+    Case(
+        "restoreBallots",
+        "mutation($p: ID!, $u: ID!) { restoreBallots(pollId: $p, userIds: [$u]) "
+        "{ errors { code } } }",
+        lambda w: {"p": w["open_poll"], "u": w["victim_id"]},
+        KOC_AND_OPERATOR,
     ),
     Case(
         "payOrder",
