@@ -45,6 +45,7 @@ class ErrorCode(enum.Enum):
     OPTION_NOT_IN_POLL = "OPTION_NOT_IN_POLL"
     MEMBER_TOO_NEW = "MEMBER_TOO_NEW"
     BALLOT_VOIDED = "BALLOT_VOIDED"
+    RATE_LIMITED = "RATE_LIMITED"
     # drops and pre-orders
     DROP_NOT_OPEN = "DROP_NOT_OPEN"
     NOT_OPEN_YET = "NOT_OPEN_YET"
@@ -125,6 +126,13 @@ class Conflict(DomainError):
 class InvalidTransition(Conflict):
     code = ErrorCode.INVALID_TRANSITION
     default_message = "That state change is not allowed."
+
+
+class RateLimited(DomainError):
+    """Too many attempts in the window; ``retry_after_seconds`` says when to try again."""
+
+    code = ErrorCode.RATE_LIMITED
+    default_message = "Too many attempts; try again later."
 
 
 class Unavailable(DomainError):

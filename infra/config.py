@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     apq_max_document_bytes: int = 20_000
     apq_registrations_per_minute: int = 20  # per client (member, factory or address)
     apq_registrations_per_hour: int = 500  # for everyone: at most ~10 MB of documents per hour
+    # Honest use: rate limits, sliding windows in Redis ("<n>/<second|minute|hour>"; empty: none).
+    # Addresses are what uvicorn reports (X-Forwarded-For from a trusted proxy): many members
+    # share one NAT or proxy address, so its limit is far above one member's.
+    login_rate_per_member: str = "10/minute"
+    login_rate_per_address: str = "600/minute"
     # WebSockets (graphql-transport-ws only)
     ws_max_sockets_per_identity: int = 10  # per API process
     ws_max_subscriptions_per_socket: int = 10

@@ -23,6 +23,7 @@ from domain.payments.provider import PaymentProvider, Poster
 from domain.polls.live import LivePolls
 from domain.polls.voting import VoteOutcome, VoteRequest, cast_votes, vote_key
 from domain.referrals.codes import ReferralCodes
+from domain.throttle import Throttle
 from infra.adapters import (
     make_payment_provider,
     make_subscribe_messages,
@@ -31,6 +32,7 @@ from infra.adapters import (
 from infra.config import Settings
 from infra.pubsub import PubSubHub, SharedFeeds
 from infra.queue import make_broker
+from infra.ratelimit import RedisThrottle
 from infra.resources import make_engine, make_read_sessionmaker, make_redis, make_sessionmaker
 from infra.uow import unit_of_work
 
@@ -51,6 +53,7 @@ class Services:
     reservations: ReservationStore
     published_variants: PublishedVariants
     referral_codes: ReferralCodes
+    throttle: Throttle
     hub: PubSubHub
     feeds: SharedFeeds
     votes: GroupCommit[VoteRequest, VoteOutcome]
@@ -104,6 +107,7 @@ async def open_services(
         reservations=reservations,
         published_variants=PublishedVariants(),
         referral_codes=ReferralCodes(settings.jwt_secret),
+        throttle=RedisThrottle.from_settings(settings, redis_url),
         hub=hub,
         feeds=SharedFeeds(hub),
         votes=GroupCommit(

@@ -30,6 +30,7 @@ class Context:
     request_id: str = "-"
     loaders: dict[str, Any] = field(default_factory=dict)
     connection_params: dict[str, Any] | None = None
+    retry_after_seconds: int | None = None
 
     @property
     def settings(self) -> Settings:
@@ -62,3 +63,16 @@ class Context:
     def set_status(self, status: int) -> None:
         if isinstance(self.response, Response):
             self.response.status_code = status
+
+    def client_address(self) -> str | None:
+        """The caller's address as the server sees it (a trusted proxy's X-Forwarded-For)."""
+        client = self.request.client if self.request is not None else None
+        return client.host if client else None
+
+    def retry_after(self, seconds: int) -> None:
+        """A RATE_LIMITED answer: HTTP 429 with Retry-After where the transport has a status
+        (the fast lane reads ``retry_after_seconds`` when it builds its response)."""
+        self.retry_after_seconds = seconds
+        if isinstance(self.response, Response):
+            self.response.status_code = 429
+            self.response.headers["Retry-After"] = str(seconds)

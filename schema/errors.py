@@ -44,6 +44,10 @@ class UserError:
         "style: when the head start begins).",
     )
 
+    retry_after_seconds: int | None = strawberry.field(
+        default=None, description="RATE_LIMITED: seconds until you may try again."
+    )
+
     @classmethod
     def from_domain(cls, error: DomainError) -> UserError:
         variant = error.data.get("variant_id")
@@ -54,6 +58,7 @@ class UserError:
             remaining=error.data.get("remaining"),
             variant_id=relay.GlobalID("DropVariant", str(variant)) if variant else None,
             opens_at=error.data.get("opens_at"),
+            retry_after_seconds=error.data.get("retry_after_seconds"),
         )
 
 
@@ -76,6 +81,7 @@ async def mutate(
         async with ctx.unit_of_work() as session:
             return await work(session, actor)
     except DomainError as error:
+        _note_retry(ctx, error)
         return payload(errors=[UserError.from_domain(error)])
 
 
@@ -89,4 +95,11 @@ async def respond(
     try:
         return await work(info.context.authenticated_actor())
     except DomainError as error:
+        _note_retry(info.context, error)
         return payload(errors=[UserError.from_domain(error)])
+
+
+def _note_retry(ctx: Context, error: DomainError) -> None:
+    retry = error.data.get("retry_after_seconds")
+    if isinstance(retry, int):
+        ctx.retry_after(retry)

@@ -251,6 +251,13 @@ class C2MGraphQL(GraphQL[Context, None]):
             except Exception as e:  # noqa: BLE001
                 if not is_outage(e):
                     raise
+        if context.retry_after_seconds is not None:  # RATE_LIMITED: 429 with Retry-After
+            return Response(
+                self.encode_json(result),
+                status_code=429,
+                media_type="application/json",
+                headers={"Retry-After": str(context.retry_after_seconds)},
+            )
         return Response(self.encode_json(result), media_type="application/json")
 
     async def process_result(

@@ -23,6 +23,7 @@ from domain.identity.tokens import (
     split_factory_key,
 )
 from domain.identity.wechat import WeChatLogin
+from domain.throttle import LOGIN_PER_ADDRESS, LOGIN_PER_MEMBER, Throttle
 
 MAX_CODE_LENGTH = 128
 
@@ -53,8 +54,17 @@ async def _open_session(
 
 
 async def login_with_wechat(
-    session: AsyncSession, wechat: WeChatLogin, code: str, tokens: TokenIssuer, refresh_ttl: int
+    session: AsyncSession,
+    wechat: WeChatLogin,
+    code: str,
+    tokens: TokenIssuer,
+    refresh_ttl: int,
+    throttle: Throttle | None = None,
+    address: str | None = None,
 ) -> Session:
+    """Sign in with a mini-program login code. ``throttle``: sign-ins per address (checked
+    before WeChat is asked) and per account (after it named the account, before any session is
+    made) are limited: RATE_LIMITED, nothing changed."""
     code = code.strip()
     if not code or len(code) > MAX_CODE_LENGTH or not v.clean_text(code):
         raise ValidationFailed(
@@ -62,7 +72,11 @@ async def login_with_wechat(
             field="code",
             code=ErrorCode.INVALID_LOGIN_CODE,
         )
+    if throttle is not None and address:
+        await throttle.check(LOGIN_PER_ADDRESS, address)
     wx = await wechat.code_to_session(code)
+    if throttle is not None:
+        await throttle.check(LOGIN_PER_MEMBER, wx.openid)
     user = await repo.upsert_user_by_openid(session, wx.openid, wx.unionid)
     return await _open_session(session, user, tokens, refresh_ttl)
 

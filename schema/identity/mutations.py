@@ -55,9 +55,17 @@ class IdentityMutation:
     async def login_with_wechat(self, info: Info[Context, Any], code: str) -> AuthPayload:
         s = info.context.services
 
+        address = info.context.client_address()
+
         async def work(session: AsyncSession, actor: Actor) -> AuthPayload:
             result = await sessions.login_with_wechat(
-                session, s.wechat_login, code, s.tokens, s.settings.refresh_token_ttl_seconds
+                session,
+                s.wechat_login,
+                code,
+                s.tokens,
+                s.settings.refresh_token_ttl_seconds,
+                s.throttle,
+                address,
             )
             return AuthPayload(session=AuthSession.from_domain(result))
 
