@@ -4,10 +4,18 @@ raises ``RateLimited`` with ``retry_after_seconds``."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 LOGIN_PER_MEMBER = "login_member"
 LOGIN_PER_ADDRESS = "login_address"
+
+
+class VoteLimiter(Protocol):
+    async def admit(self, attempts: Sequence[tuple[int, int]]) -> list[int | None]:
+        """Count one vote of each (poll, member); per attempt None (admitted) or the seconds
+        until that member may vote in that poll again (refused, not counted)."""
+        ...
 
 
 class Throttle(Protocol):

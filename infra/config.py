@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     # Honest use: rate limits, sliding windows in Redis ("<n>/<second|minute|hour>"; empty: none).
     # Addresses are what uvicorn reports (X-Forwarded-For from a trusted proxy): many members
     # share one NAT or proxy address, so its limit is far above one member's.
+    vote_rate_per_member: str = "30/minute"  # per poll: re-votes included
     login_rate_per_member: str = "10/minute"
     login_rate_per_address: str = "600/minute"
     # WebSockets (graphql-transport-ws only)

@@ -32,7 +32,7 @@ from infra.adapters import (
 from infra.config import Settings
 from infra.pubsub import PubSubHub, SharedFeeds
 from infra.queue import make_broker
-from infra.ratelimit import RedisThrottle
+from infra.ratelimit import RedisThrottle, RedisVoteLimiter
 from infra.resources import make_engine, make_read_sessionmaker, make_redis, make_sessionmaker
 from infra.uow import unit_of_work
 
@@ -111,7 +111,14 @@ async def open_services(
         hub=hub,
         feeds=SharedFeeds(hub),
         votes=GroupCommit(
-            partial(cast_votes, sessionmaker, live_polls), key=vote_key, name="votes"
+            partial(
+                cast_votes,
+                sessionmaker,
+                live_polls,
+                limiter=RedisVoteLimiter(redis, settings.vote_rate_per_member),
+            ),
+            key=vote_key,
+            name="votes",
         ),
         preorders=GroupCommit(
             partial(place_preorders, uow, sessionmaker, reservations),

@@ -19,6 +19,7 @@ from domain.errors import (
     ErrorCode,
     NotFound,
     PermissionDenied,
+    RateLimited,
     Unauthenticated,
     ValidationFailed,
 )
@@ -27,6 +28,7 @@ from domain.polls import repository as repo
 from domain.polls.inputs import MAX_OPTIONS
 from domain.polls.live import LivePolls
 from domain.polls.models import PollStatus
+from domain.throttle import VoteLimiter
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +89,7 @@ async def cast_votes(
     sessionmaker: async_sessionmaker[AsyncSession],
     live: LivePolls,
     requests: Sequence[VoteRequest],
+    limiter: VoteLimiter | None = None,
 ) -> list[VoteOutcome | BaseException]:
     """``cast_vote`` for a batch: one transaction (the polls' locks shared, in id order; one
     statement for every ballot), then the live tallies in one Redis round trip. A ballot the
@@ -98,6 +101,17 @@ async def cast_votes(
             todo.append((i, r, _normalise_choice(list(r.option_ids))))
         except DomainError as e:
             results[i] = e
+    if todo and limiter is not None:  # a member votes at most so often in a poll
+        waits = await limiter.admit([(r.poll_id, r.user_id) for _, r, _ in todo])
+        kept = []
+        for (i, r, picks), wait in zip(todo, waits, strict=True):
+            if wait is None:
+                kept.append((i, r, picks))
+            else:
+                results[i] = RateLimited(
+                    f"Too many votes; try again in {wait} s.", retry_after_seconds=wait
+                )
+        todo = kept
     if todo:
         async with sessionmaker() as session, session.begin():
             await repo.plan_each_time(session)

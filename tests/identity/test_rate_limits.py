@@ -1,5 +1,6 @@
-"""Rate limits on sign-in: sliding windows in Redis per account and per address; a refusal is
-RATE_LIMITED with retryAfterSeconds, HTTP 429 with Retry-After, and changes nothing."""
+"""Rate limits on castVote (per member and poll, checked once per vote batch) and on sign-in
+(per account and per address): sliding windows in Redis; a refusal is RATE_LIMITED with
+retryAfterSeconds, HTTP 429 with Retry-After, and changes nothing (fast lane and executor)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from asgi_lifespan import LifespanManager
 
 from infra.config import Settings
 from tests.conftest import GraphQLClient
+from tests.helpers import VOTE, make_community, make_koc, make_open_poll, members
 
+VOTE_ERRORS = """mutation($p: ID!, $o: [ID!]!) { castVote(pollId: $p, optionIds: $o) {
+  changed errors { code retryAfterSeconds } } }"""
 LOGIN = """mutation($c: String!) { loginWithWechat(code: $c) { session { accessToken }
   errors { code retryAfterSeconds } } }"""
 
@@ -24,6 +28,7 @@ async def strict(settings: Settings) -> AsyncIterator[tuple[GraphQLClient, Any]]
     app = create_app(
         settings.model_copy(
             update={
+                "vote_rate_per_member": "3/minute",
                 "login_rate_per_member": "3/minute",
                 "login_rate_per_address": "12/minute",
             }
@@ -51,3 +56,40 @@ async def test_sign_ins_are_limited_with_a_typed_429(strict: tuple[GraphQLClient
         pass
     resp = await client.post({"query": LOGIN, "variables": {"c": next(codes)}})
     assert resp.status_code == 429
+
+
+async def test_votes_are_limited_per_member_and_poll(
+    strict: tuple[GraphQLClient, Any], operator_token: str
+) -> None:
+    client, _ = strict
+    koc = await make_koc(client, operator_token)
+    community = await make_community(client, koc["accessToken"])
+    member, other = await members(client, community["inviteCode"], 2, prefix="rv")
+    poll = await make_open_poll(client, koc["accessToken"], [community["id"]])
+    second = await make_open_poll(client, koc["accessToken"], [community["id"]])
+    a, b = poll["options"][0]["id"], poll["options"][1]["id"]
+    for picks in ([a], [b], [a]):  # three votes in the window
+        out = await client.query(VOTE, {"p": poll["id"], "o": picks}, token=member)
+        assert out["castVote"]["errors"] == []
+    for doc in (VOTE_ERRORS, VOTE_ERRORS.replace("changed ", "")):  # fast lane, executor
+        resp = await client.post(
+            {"query": doc, "variables": {"p": poll["id"], "o": [b]}}, token=member
+        )
+        assert resp.status_code == 429
+        assert 1 <= int(resp.headers["Retry-After"]) <= 60
+        (error,) = resp.json()["data"]["castVote"]["errors"]
+        assert error["code"] == "RATE_LIMITED" and 1 <= error["retryAfterSeconds"] <= 60
+    ballot = await client.query(
+        "query($p: ID!) { node(id: $p) { ... on Poll { viewerBallot } } }",
+        {"p": poll["id"]},
+        token=member,
+    )
+    assert ballot["node"]["viewerBallot"] == [a]  # the refused votes changed nothing
+    # Another member, and the same member in another poll, are not held back.
+    assert (await client.query(VOTE, {"p": poll["id"], "o": [b]}, token=other))["castVote"][
+        "errors"
+    ] == []
+    first = second["options"][0]["id"]
+    assert (await client.query(VOTE, {"p": second["id"], "o": [first]}, token=member))["castVote"][
+        "errors"
+    ] == []
