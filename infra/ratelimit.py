@@ -38,7 +38,7 @@ class RedisThrottle:
             redis_url,
             {
                 throttle.LOGIN_PER_MEMBER: settings.login_rate_per_member,
-                throttle.LOGIN_PER_ADDRESS: settings.login_rate_per_address,
+                throttle.LOGIN_PER_ADDRESS: settings.login_rate_per_address_rule(),
             },
         )
 

@@ -93,3 +93,10 @@ async def test_votes_are_limited_per_member_and_poll(
     assert (await client.query(VOTE, {"p": second["id"], "o": [first]}, token=member))["castVote"][
         "errors"
     ] == []
+
+
+def test_the_address_limit_defaults_on_in_production_only() -> None:
+    assert Settings(env="production").login_rate_per_address_rule() == "600/minute"
+    assert Settings(env="dev").login_rate_per_address_rule() == ""
+    chosen = Settings(env="dev", login_rate_per_address="5/second")
+    assert chosen.login_rate_per_address_rule() == "5/second"
