@@ -32,7 +32,7 @@ from schema.payments.mutations import PaymentMutation
 from schema.polls.mutations import PollMutation
 from schema.polls.queries import PollQuery
 from schema.polls.subscriptions import PollSubscription
-from schema.production.mutations import ProductionMutation
+from schema.production.mutations import ProductionMutation, SampleMutation
 from schema.production.queries import ProductionQuery
 from schema.referrals.mutations import ReferralMutation
 from schema.referrals.queries import ReferralQuery
@@ -75,6 +75,7 @@ def _root_types() -> tuple[type, type, type]:
         PaymentMutation,
         ProductionMutation,
         ReferralMutation,
+        SampleMutation,
     ):
         pass
 

@@ -145,3 +145,38 @@ class ShipmentItem(Base):
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), primary_key=True)
     variant_id: Mapped[int] = mapped_column(ForeignKey("drop_variants.id"), primary_key=True)
     quantity: Mapped[int] = mapped_column(Integer)
+
+
+class SampleStatus(enum.Enum):
+    REQUESTED = "REQUESTED"
+    SAMPLING = "SAMPLING"  # the factory accepted and is making it
+    SAMPLE_SHIPPED = "SAMPLE_SHIPPED"
+    RECEIVED = "RECEIVED"  # the KOC has it
+
+
+class Sample(Base):
+    """A sample of a draft drop made by a factory (one per drop)."""
+
+    __tablename__ = "samples"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('REQUESTED', 'SAMPLING', 'SAMPLE_SHIPPED', 'RECEIVED')", name="status"
+        ),
+        UniqueConstraint("drop_id"),
+        Index("ix_samples_factory_feed", "factory_id", "updated_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    drop_id: Mapped[int] = mapped_column(ForeignKey("drops.id"))
+    factory_id: Mapped[int] = mapped_column(ForeignKey("factories.id"))
+    note: Mapped[str] = mapped_column(Text)
+    status: Mapped[SampleStatus] = mapped_column(
+        Enum(SampleStatus, name="sample_status", native_enum=False, length=16,
+             create_constraint=False),
+        default=SampleStatus.REQUESTED,
+    )  # fmt: skip
+    carrier: Mapped[str | None] = mapped_column(String(50))
+    tracking_number: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    received_at: Mapped[datetime | None]

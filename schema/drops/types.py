@@ -11,7 +11,7 @@ from strawberry.types import Info
 from domain.base import utcnow
 from domain.drops import models, orders, teams, visibility
 from domain.drops import progress as drop_progress
-from domain.production import drop_production
+from domain.production import drop_production, samples
 from schema.common import Money, selects
 from schema.context import Context
 from schema.errors import UserError
@@ -19,6 +19,7 @@ from schema.ids import node_pks
 from schema.loaders import loader
 from schema.pagination import Connection, build_connection, decode_int_cursor, page_size
 from schema.payments.types import LedgerEntry, order_ledger
+from schema.production.samples import Sample
 
 DropStatus = models.DropStatus
 strawberry.enum(models.DropStatus, name="DropStatus")  # registers the domain enum with GraphQL
@@ -335,6 +336,12 @@ class Drop(relay.Node):
                     ctx.services.published_variants,
                 )
         return DropProgress.from_domain(p)
+
+    @strawberry.field(description="The sample made before the drop was published, if any.")
+    async def sample(self, info: Info[Context, Any]) -> Sample | None:
+        async with info.context.read_session() as session:
+            row = await samples.of_drop(session, self.id)
+        return Sample.from_model(row) if row else None
 
     @strawberry.field(
         description="Open teams that still need members, fullest first: join a stranger's team."

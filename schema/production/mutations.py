@@ -8,11 +8,12 @@ from strawberry import relay
 from strawberry.types import Info
 
 from domain.identity.actor import Actor
-from domain.production import drop_production, factory_api
+from domain.production import drop_production, factory_api, samples
 from schema.context import Context
 from schema.drops.types import Drop, DropPayload
 from schema.errors import mutate
 from schema.ids import decode_id, decode_ids
+from schema.production.samples import Sample, SamplePayload
 from schema.production.types import Batch, BatchPayload, ProductionStage, ShipmentPayload
 
 
@@ -100,3 +101,68 @@ class ProductionMutation:
             )
 
         return await mutate(info, ShipmentPayload, work)
+
+
+def _sample_id(gid: relay.GlobalID) -> int:
+    return decode_id(gid, "Sample", "sampleId")
+
+
+@strawberry.type
+class SampleMutation:
+    @strawberry.mutation(
+        description="KOCs: ask a factory for a sample of a draft drop (again: the same request)."
+    )
+    async def request_sample(
+        self,
+        info: Info[Context, Any],
+        drop_id: relay.GlobalID,
+        factory_id: relay.GlobalID,
+        note: str = "",
+    ) -> SamplePayload:
+        async def work(session: AsyncSession, actor: Actor) -> SamplePayload:
+            s = await samples.request_sample(
+                session,
+                actor,
+                decode_id(drop_id, "Drop", "dropId"),
+                decode_id(factory_id, "Factory", "factoryId"),
+                note,
+            )
+            return SamplePayload(sample=Sample.from_model(s))
+
+        return await mutate(info, SamplePayload, work)
+
+    @strawberry.mutation(description="Factories: accept a sample request (SAMPLING).")
+    async def accept_sample(
+        self, info: Info[Context, Any], sample_id: relay.GlobalID
+    ) -> SamplePayload:
+        async def work(session: AsyncSession, actor: Actor) -> SamplePayload:
+            s = await samples.accept_sample(session, actor, _sample_id(sample_id))
+            return SamplePayload(sample=Sample.from_model(s))
+
+        return await mutate(info, SamplePayload, work)
+
+    @strawberry.mutation(description="Factories: ship the sample (SAMPLE_SHIPPED, with tracking).")
+    async def ship_sample(
+        self,
+        info: Info[Context, Any],
+        sample_id: relay.GlobalID,
+        carrier: str,
+        tracking_number: str,
+    ) -> SamplePayload:
+        async def work(session: AsyncSession, actor: Actor) -> SamplePayload:
+            s = await samples.ship_sample(
+                session, actor, _sample_id(sample_id), carrier, tracking_number
+            )
+            return SamplePayload(sample=Sample.from_model(s))
+
+        return await mutate(info, SamplePayload, work)
+
+    @strawberry.mutation(description="KOCs: the sample arrived (RECEIVED).")
+    async def confirm_sample_received(
+        self, info: Info[Context, Any], sample_id: relay.GlobalID
+    ) -> SamplePayload:
+        async def work(session: AsyncSession, actor: Actor) -> SamplePayload:
+            s = await samples.confirm_received(session, actor, _sample_id(sample_id))
+            return SamplePayload(sample=Sample.from_model(s))
+
+        return await mutate(info, SamplePayload, work)

@@ -7,10 +7,11 @@ import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
-from domain.production import drop_production, factory_api
+from domain.production import drop_production, factory_api, samples
 from schema.context import Context
 from schema.ids import decode_id
 from schema.pagination import Connection, Edge, PageInfo, page_size
+from schema.production.samples import Sample, sample_cursor
 from schema.production.types import (
     Batch,
     BatchStatus,
@@ -71,4 +72,34 @@ class ProductionQuery:
         return DropProduction(
             batches=[Batch.from_model(b) for b in batches],
             skus=[SkuProduction.from_domain(s) for s in skus],
+        )
+
+    @strawberry.field(
+        description="Factories: your sample requests, by last change (poll with updatedSince "
+        "and the last cursor, as batchOrders)."
+    )
+    async def sample_requests(
+        self,
+        info: Info[Context, Any],
+        updated_since: datetime | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Sample]:
+        ctx = info.context
+        limit = page_size(first)
+        async with ctx.read_session() as session:
+            rows = await samples.feed(
+                session,
+                ctx.authenticated_actor(),
+                updated_since,
+                decode_feed_cursor(after, "sample"),
+                limit + 1,
+            )
+        page = rows[:limit]
+        edges = [Edge(cursor=sample_cursor(s), node=Sample.from_model(s)) for s in page]
+        return Connection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=len(rows) > limit, end_cursor=edges[-1].cursor if edges else after
+            ),
         )

@@ -134,14 +134,14 @@ def feed_cursor(b: models.Batch) -> str:
     return base64.urlsafe_b64encode(f"batch:{b.updated_at.isoformat()}|{b.id}".encode()).decode()
 
 
-def decode_feed_cursor(cursor: str | None) -> tuple[datetime, int] | None:
+def decode_feed_cursor(cursor: str | None, want: str = "batch") -> tuple[datetime, int] | None:
     if cursor is None:
         return None
     try:
         raw = base64.urlsafe_b64decode(cursor.encode()).decode()
         kind, _, rest = raw.partition(":")
         ts, _, pk = rest.rpartition("|")
-        if kind != "batch" or not pk.isascii() or not pk.isdigit() or len(pk) > 19:
+        if kind != want or not pk.isascii() or not pk.isdigit() or len(pk) > 19:
             raise ValueError(kind)
         when = datetime.fromisoformat(ts)
         if when.tzinfo is None:

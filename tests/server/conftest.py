@@ -122,6 +122,17 @@ async def build_world(
     assert opened["openTeam"]["errors"] == [], opened
     team = opened["openTeam"]["team"]
 
+    # A draft with a sample asked of ``factory``.
+    sampled = await _draft_drop(client, koc, community["id"])
+    asked = await client.query(
+        "mutation($d: ID!, $f: ID!) { requestSample(dropId: $d, factoryId: $f) { "
+        "sample { id } errors { code } } }",
+        {"d": sampled, "f": factory},
+        token=koc,
+    )
+    assert asked["requestSample"]["errors"] == [], asked
+    sample = asked["requestSample"]["sample"]["id"]
+
     # A drop that sold, was paid for, closed and planned: its batch goes to ``factory``.
     batch_drop = await make_open_drop(client, koc, [community["id"]], moq=1, mode="FULL")
     out = await preorder(
@@ -169,6 +180,8 @@ async def build_world(
         "team": team["id"],
         "share_token": team["shareToken"],
         "victim_code": services.referral_codes.code_for(pk(victim["user"]["id"])),
+        "sampled_drop": sampled,
+        "sample": sample,
         "drop_to_close": drop_to_close["id"],
         "drop_to_cancel": drop_to_cancel["id"],
         "draft_drop": await _draft_drop(client, koc, community["id"]),

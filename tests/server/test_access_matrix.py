@@ -194,6 +194,13 @@ QUERIES = [
         lambda w: {"p": w["open_poll"]},
         KOC_AND_OPERATOR,
     ),
+    Case(
+        "sampleRequests",
+        "{ sampleRequests(first: 100) { nodes { id } } }",
+        lambda w: {},
+        FACTORY,
+        seen=lambda d, w: w["sample"] in ids(d["sampleRequests"]),
+    ),
     Case("myNotifications", "{ myNotifications { nodes { id } } }", lambda w: {}, SIGNED_IN),
     Case("unreadNotificationCount", "{ unreadNotificationCount }", lambda w: {}, SIGNED_IN),
     Case(
@@ -477,6 +484,32 @@ MUTATIONS = [
         "mutation($p: ID!, $u: ID!) { restoreBallots(pollId: $p, userIds: [$u]) "
         "{ errors { code } } }",
         lambda w: {"p": w["open_poll"], "u": w["victim_id"]},
+        KOC_AND_OPERATOR,
+    ),
+    Case(
+        "requestSample",
+        "mutation($d: ID!, $f: ID!) { requestSample(dropId: $d, factoryId: $f) "
+        "{ errors { code } } }",
+        lambda w: {"d": w["sampled_drop"], "f": w["factory_id"]},
+        KOC_AND_OPERATOR,
+    ),
+    Case(
+        "acceptSample",
+        "mutation($s: ID!) { acceptSample(sampleId: $s) { errors { code } } }",
+        lambda w: {"s": w["sample"]},
+        FACTORY,
+    ),
+    Case(
+        "shipSample",
+        'mutation($s: ID!) { shipSample(sampleId: $s, carrier: "SF", trackingNumber: "SF1") '
+        "{ errors { code } } }",
+        lambda w: {"s": w["sample"]},
+        FACTORY,
+    ),
+    Case(
+        "confirmSampleReceived",
+        "mutation($s: ID!) { confirmSampleReceived(sampleId: $s) { errors { code } } }",
+        lambda w: {"s": w["sample"]},
         KOC_AND_OPERATOR,
     ),
     Case(
