@@ -352,3 +352,25 @@ class HeldVariantUnit(Base):
     variant_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     unit: Mapped[int] = mapped_column(Integer, primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+
+
+class MediaKind(enum.Enum):
+    IMAGE = "IMAGE"
+    VIDEO = "VIDEO"
+
+
+class DropMedia(Base):
+    """A try-on photo or video of a drop, in the KOC's order."""
+
+    __tablename__ = "drop_media"
+    __table_args__ = (CheckConstraint("kind IN ('IMAGE', 'VIDEO')", name="kind"),)
+
+    drop_id: Mapped[int] = mapped_column(
+        ForeignKey("drops.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    kind: Mapped[MediaKind] = mapped_column(
+        Enum(MediaKind, name="media_kind", native_enum=False, length=8, create_constraint=False)
+    )
+    url: Mapped[str] = mapped_column(Text)
+    caption: Mapped[str] = mapped_column(Text)

@@ -9,12 +9,14 @@ from strawberry import relay
 from strawberry.types import Info
 
 from domain.drops import inputs, lifecycle, orders, preorders, settlement, teams
+from domain.drops import media as drop_media
 from domain.errors import DomainError, ErrorCode, ValidationFailed
 from domain.identity.actor import Actor
 from schema.context import Context
 from schema.drops.types import (
     Drop,
     DropPayload,
+    MediaKind,
     Order,
     OrderPayload,
     PaymentMode,
@@ -125,6 +127,13 @@ class DropInput:
             else None,
             voter_head_start_minutes=self.voter_head_start_minutes,
         )
+
+
+@strawberry.input
+class TryOnMediaInput:
+    kind: MediaKind
+    url: str
+    caption: str = ""
 
 
 @strawberry.input
@@ -321,6 +330,26 @@ class DropMutation:
         except DomainError as error:
             return TeamPayload(errors=[UserError.from_domain(error)])
         return _team_payload(placed)
+
+    @strawberry.mutation(
+        description="KOCs: set a draft drop's try-on photos and videos (https URLs, in order, "
+        "up to 20; the list is replaced)."
+    )
+    async def set_try_on_media(
+        self, info: Info[Context, Any], drop_id: relay.GlobalID, media: list[TryOnMediaInput]
+    ) -> DropPayload:
+        async def work(session: AsyncSession, actor: Actor) -> DropPayload:
+            d = _drop_id(drop_id)
+            await drop_media.set_try_on_media(
+                session,
+                actor,
+                d,
+                [drop_media.MediaInput(m.kind, m.url, m.caption) for m in media],
+            )
+            found, _ = await lifecycle.owned_for_update(session, actor, d)
+            return DropPayload(drop=Drop.from_model(found))
+
+        return await mutate(info, DropPayload, work)
 
     @strawberry.mutation(description="Mark your shipped order delivered.")
     async def confirm_delivery(

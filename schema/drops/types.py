@@ -9,7 +9,7 @@ from strawberry import relay
 from strawberry.types import Info
 
 from domain.base import utcnow
-from domain.drops import models, orders, teams, visibility
+from domain.drops import media, models, orders, teams, visibility
 from domain.drops import progress as drop_progress
 from domain.production import drop_production, samples
 from schema.common import Money, selects
@@ -27,6 +27,8 @@ PaymentMode = models.PaymentMode
 strawberry.enum(models.PaymentMode, name="PaymentMode")  # registers the domain enum with GraphQL
 OrderStatus = models.OrderStatus
 strawberry.enum(models.OrderStatus, name="OrderStatus")  # registers the domain enum with GraphQL
+MediaKind = models.MediaKind
+strawberry.enum(models.MediaKind, name="MediaKind")  # registers the domain enum with GraphQL
 PollVote = models.PollVote
 strawberry.enum(
     models.PollVote,
@@ -149,6 +151,13 @@ class TeamSettings:
     price: Money
     hours: int = strawberry.field(description="Time to fill, never past the drop's close.")
     policy: TeamPolicy
+
+
+@strawberry.type(description="A try-on photo or video of a drop, in the KOC's order.")
+class TryOnMedia:
+    kind: MediaKind
+    url: str
+    caption: str
 
 
 @strawberry.type(description="What the member who brought a buyer earns per paid order.")
@@ -336,6 +345,12 @@ class Drop(relay.Node):
                     ctx.services.published_variants,
                 )
         return DropProgress.from_domain(p)
+
+    @strawberry.field(description="Try-on photos and videos, in order.")
+    async def try_on_media(self, info: Info[Context, Any]) -> list[TryOnMedia]:
+        async with info.context.read_session() as session:
+            rows = await media.media_of(session, self.id)
+        return [TryOnMedia(kind=m.kind, url=m.url, caption=m.caption) for m in rows]
 
     @strawberry.field(description="The sample made before the drop was published, if any.")
     async def sample(self, info: Info[Context, Any]) -> Sample | None:

@@ -84,3 +84,41 @@ async def test_a_sample_goes_from_request_to_receipt(
     ]["drop"]
     unknown = await client.query(REQUEST, {"d": draft["id"], "f": "RmFjdG9yeTo5OTk5OQ=="}, token=kt)
     assert unknown["requestSample"]["errors"] == [{"code": "NOT_FOUND", "field": "factoryId"}]
+
+
+SET_MEDIA = """mutation($d: ID!, $m: [TryOnMediaInput!]!) { setTryOnMedia(dropId: $d, media: $m) {
+  drop { id tryOnMedia { kind url caption } } errors { code field } } }"""
+MEDIA = "query($d: ID!) { node(id: $d) { ... on Drop { tryOnMedia { kind url caption } } } }"
+
+
+async def test_try_on_media_are_set_on_a_draft_and_shown_on_the_page(
+    client: GraphQLClient, operator_token: str
+) -> None:
+    koc = await make_koc(client, operator_token)
+    kt = koc["accessToken"]
+    community = await make_community(client, kt)
+    (member,) = await members(client, community["inviteCode"], 1, prefix="tryon")
+    drop = (await client.query(CREATE_DROP, {"i": drop_input([community["id"]])}, token=kt))[
+        "createDrop"
+    ]["drop"]
+    media = [
+        {"kind": "VIDEO", "url": "https://cdn.example/try.mp4", "caption": "155 cm, size S"},
+        {"kind": "IMAGE", "url": "https://cdn.example/front.jpg", "caption": "front"},
+    ]
+    out = (await client.query(SET_MEDIA, {"d": drop["id"], "m": media}, token=kt))["setTryOnMedia"]
+    assert out["errors"] == [] and out["drop"]["tryOnMedia"] == media
+    for bad, field in (
+        ([{"kind": "IMAGE", "url": "http://cdn.example/x.jpg"}], "media[0].url"),
+        ([{"kind": "IMAGE", "url": "https://x/y.jpg", "caption": "c" * 201}], "media[0].caption"),
+        ([{"kind": "IMAGE", "url": "https://x/y.jpg"}] * 21, "media"),
+    ):
+        refused = await client.query(SET_MEDIA, {"d": drop["id"], "m": bad}, token=kt)
+        assert refused["setTryOnMedia"]["errors"][0]["field"] == field
+    by_member = await client.query(SET_MEDIA, {"d": drop["id"], "m": []}, token=member)
+    assert by_member["setTryOnMedia"]["errors"][0]["code"] == "NOT_FOUND"
+    await client.query(PUBLISH_DROP, {"d": drop["id"]}, token=kt)
+    assert (await client.query(MEDIA, {"d": drop["id"]}, token=member))["node"]["tryOnMedia"] == (
+        media
+    )
+    late = await client.query(SET_MEDIA, {"d": drop["id"], "m": []}, token=kt)
+    assert late["setTryOnMedia"]["errors"][0]["code"] == "DROP_NOT_EDITABLE"

@@ -487,6 +487,12 @@ MUTATIONS = [
         KOC_AND_OPERATOR,
     ),
     Case(
+        "setTryOnMedia",
+        "mutation($d: ID!) { setTryOnMedia(dropId: $d, media: []) { errors { code } } }",
+        lambda w: {"d": w["sampled_drop"]},
+        KOC_AND_OPERATOR,
+    ),
+    Case(
         "requestSample",
         "mutation($d: ID!, $f: ID!) { requestSample(dropId: $d, factoryId: $f) "
         "{ errors { code } } }",
