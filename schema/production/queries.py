@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import strawberry
 from strawberry import relay
@@ -20,6 +21,9 @@ from schema.production.types import (
     decode_feed_cursor,
     feed_cursor,
 )
+
+R = TypeVar("R")
+T = TypeVar("T")
 
 
 @strawberry.type
@@ -47,14 +51,7 @@ class ProductionQuery:
                 decode_feed_cursor(after),
                 limit + 1,
             )
-        page = rows[:limit]
-        edges = [Edge(cursor=feed_cursor(b), node=Batch.from_model(b)) for b in page]
-        return Connection(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=len(rows) > limit, end_cursor=edges[-1].cursor if edges else after
-            ),
-        )
+        return _feed_page(rows, limit, after, feed_cursor, Batch.from_model)
 
     @strawberry.field(
         description="A drop's production: batches and, per SKU, what is "
@@ -95,11 +92,22 @@ class ProductionQuery:
                 decode_feed_cursor(after, "sample"),
                 limit + 1,
             )
-        page = rows[:limit]
-        edges = [Edge(cursor=sample_cursor(s), node=Sample.from_model(s)) for s in page]
-        return Connection(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=len(rows) > limit, end_cursor=edges[-1].cursor if edges else after
-            ),
-        )
+        return _feed_page(rows, limit, after, sample_cursor, Sample.from_model)
+
+
+def _feed_page(
+    rows: Sequence[R],
+    limit: int,
+    after: str | None,
+    cursor: Callable[[R], str],
+    to_node: Callable[[R], T],
+) -> Connection[T]:
+    """A page of a factory feed (``rows`` fetched with ``limit + 1``): with no new rows the end
+    cursor stays where the factory was, so its next poll starts there."""
+    edges = [Edge(cursor=cursor(r), node=to_node(r)) for r in rows[:limit]]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=len(rows) > limit, end_cursor=edges[-1].cursor if edges else after
+        ),
+    )
