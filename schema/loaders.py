@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
-from domain.drops import orders, visibility
+from domain.drops import drafts, media, orders, visibility
 from domain.polls import visibility as poll_visibility
-from domain.production import factory_api
+from domain.production import factory_api, samples
 from schema.context import Context
 
 Fetch = Callable[[AsyncSession, Sequence[int]], Awaitable[Any]]
@@ -48,11 +48,19 @@ def _mapped(fetch: Fetch) -> Callable[[Context], DataLoader[int, Any]]:
     return make
 
 
+def _drafts(ctx: Context) -> DataLoader[int, Any]:
+    """Drafts made by polls' closes, by poll: what this request's actor may see of them."""
+    return _mapped(lambda session, ids: drafts.drafts_of_polls(session, ctx.actor, ids))(ctx)
+
+
 LOADERS: dict[str, Callable[[Context], DataLoader[int, Any]]] = {
     "poll_options": _grouped(poll_visibility.options_of, "poll_id"),
     "drop_variants": _grouped(visibility.variants_of, "drop_id"),
     "order_lines": _mapped(orders.lines_of),
     "batch_lines": _mapped(factory_api.lines),
+    "drop_samples": _grouped(samples.of_drops, "drop_id"),
+    "drop_media": _grouped(media.media_of, "drop_id"),
+    "poll_drafts": _drafts,
 }
 
 

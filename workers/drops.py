@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from domain.drops import counters, lifecycle, orders, teams
 from infra.services import Services
+from workers.common import each_due
 from workers.registry import SERVICES, job, on_worker_start
 
 
@@ -15,36 +16,18 @@ async def rebuild_counters(drop_id: int, services: Services = SERVICES) -> int:
 
 @job("drop.open_due", every_seconds=5)
 async def open_due(services: Services = SERVICES) -> int:
-    async with services.sessionmaker() as session:
-        ids = await lifecycle.due_to_open(session)
-    opened = 0
-    for drop_id in ids:
-        async with services.unit_of_work() as session:
-            opened += await lifecycle.open_if_due(session, drop_id)
-    return opened
+    return await each_due(services, lifecycle.due_to_open, lifecycle.open_if_due)
 
 
 @job("drop.early_access_due", every_seconds=5)
 async def early_access_due(services: Services = SERVICES) -> int:
     """Tell the voters of scheduled drops whose head start began (each drop once)."""
-    async with services.sessionmaker() as session:
-        ids = await lifecycle.due_for_early_access(session)
-    told = 0
-    for drop_id in ids:
-        async with services.unit_of_work() as session:
-            told += await lifecycle.early_access_if_due(session, drop_id)
-    return told
+    return await each_due(services, lifecycle.due_for_early_access, lifecycle.early_access_if_due)
 
 
 @job("drop.close_due", every_seconds=5)
 async def close_due(services: Services = SERVICES) -> int:
-    async with services.sessionmaker() as session:
-        ids = await lifecycle.due_to_close(session)
-    closed = 0
-    for drop_id in ids:
-        async with services.unit_of_work() as session:
-            closed += await lifecycle.close_if_due(session, drop_id)
-    return closed
+    return await each_due(services, lifecycle.due_to_close, lifecycle.close_if_due)
 
 
 @job("drop.cancelled")
@@ -65,24 +48,20 @@ async def cancel_orders(drop_id: int, services: Services = SERVICES) -> int:
 async def close_due_teams(services: Services = SERVICES) -> int:
     """Fail the open teams whose deadline passed and apply their policy; each team in its own
     transaction, guarded by its status: a rerun or a second worker changes nothing more."""
-    async with services.sessionmaker() as session:
-        due = await teams.due_to_close(session)
-    closed = 0
-    for team_id in due:
-        async with services.unit_of_work() as session:
-            closed += await teams.close_team(session, services.reservations, team_id)
-    return closed
+    return await each_due(
+        services,
+        teams.due_to_close,
+        lambda session, team_id: teams.close_team(session, services.reservations, team_id),
+    )
 
 
 @job("order.expire_due", every_seconds=10)
 async def expire_due(services: Services = SERVICES) -> int:
-    async with services.sessionmaker() as session:
-        due = await orders.due_to_expire(session)
-    expired = 0
-    for order_id in due:
-        async with services.unit_of_work() as session:
-            expired += await orders.expire_order(session, services.reservations, order_id)
-    return expired
+    return await each_due(
+        services,
+        orders.due_to_expire,
+        lambda session, order_id: orders.expire_order(session, services.reservations, order_id),
+    )
 
 
 @job("drop.reconcile_selling", every_seconds=15)

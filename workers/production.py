@@ -9,6 +9,7 @@ from domain.errors import DomainError
 from domain.payments import refunds
 from domain.production import planner
 from infra.services import Services
+from workers.common import each_due
 from workers.registry import SERVICES, job
 
 log = logging.getLogger(__name__)
@@ -57,10 +58,6 @@ async def plan(drop_id: int, services: Services = SERVICES) -> int:
 
 @job("order.balance_overdue", every_seconds=60)
 async def balance_overdue(services: Services = SERVICES) -> int:
-    async with services.sessionmaker() as session:
-        ids = await settlement.with_balances_due(session)
-    done = 0
-    for drop_id in ids:
-        async with services.unit_of_work() as session:
-            done += await settlement.default_overdue_balances_of(session, drop_id)
-    return done
+    return await each_due(
+        services, settlement.with_balances_due, settlement.default_overdue_balances_of
+    )

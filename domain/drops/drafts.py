@@ -69,11 +69,16 @@ async def draft_advanced(
     return made
 
 
-async def drafts_of_poll(
-    session: AsyncSession, actor: Actor, owner_id: int, option_ids: Sequence[int]
-) -> list[Drop]:
-    """The drafts a poll's close made (its KOC and operators; nobody else sees drafts)."""
+async def drafts_of_polls(
+    session: AsyncSession, actor: Actor, poll_ids: Sequence[int]
+) -> dict[int, list[Drop]]:
+    """The drafts each poll's close made, by poll: for the polls the actor manages (its KOC,
+    operators); nobody else sees drafts. Two statements for any number of polls."""
+    if actor.user_id is None or not poll_ids:
+        return {}
     user = await roles.require_user(session, actor)
-    if not roles.manages(user, owner_id) or not option_ids:
-        return []
-    return await repo.poll_drafts(session, option_ids)
+    out: dict[int, list[Drop]] = {}
+    for poll_id, owner_id, drop in await repo.poll_drafts(session, poll_ids):
+        if roles.manages(user, owner_id):
+            out.setdefault(poll_id, []).append(drop)
+    return out

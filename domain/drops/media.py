@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import validation as v
 from domain.drops.lifecycle import owned_for_update
-from domain.drops.models import DropMedia, DropStatus, MediaKind
+from domain.drops.models import Drop, DropMedia, DropStatus, MediaKind
 from domain.errors import ErrorCode, InvalidTransition, ValidationFailed
 from domain.identity.actor import Actor
 
@@ -28,7 +28,7 @@ class MediaInput:
 
 async def set_try_on_media(
     session: AsyncSession, actor: Actor, drop_id: int, media: Sequence[MediaInput]
-) -> list[DropMedia]:
+) -> Drop:
     drop, _ = await owned_for_update(session, actor, drop_id)
     if drop.status is not DropStatus.DRAFT:
         raise InvalidTransition(
@@ -51,10 +51,14 @@ async def set_try_on_media(
     await session.execute(delete(DropMedia).where(DropMedia.drop_id == drop_id))
     session.add_all(rows)
     await session.flush()
-    return rows
+    return drop
 
 
-async def media_of(session: AsyncSession, drop_id: int) -> list[DropMedia]:
-    """The caller already sees the drop."""
-    stmt = select(DropMedia).where(DropMedia.drop_id == drop_id).order_by(DropMedia.position)
+async def media_of(session: AsyncSession, drop_ids: Sequence[int]) -> list[DropMedia]:
+    """The try-on media of drops the caller already sees, in order (one statement)."""
+    stmt = (
+        select(DropMedia)
+        .where(DropMedia.drop_id.in_(drop_ids))
+        .order_by(DropMedia.drop_id, DropMedia.position)
+    )
     return list((await session.execute(stmt)).scalars())

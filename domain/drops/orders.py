@@ -24,7 +24,9 @@ from domain.identity.models import User
 CANCELLABLE = (OrderStatus.PENDING_PAYMENT, OrderStatus.DEPOSIT_PAID, OrderStatus.PAID)
 
 
-def _release_after_commit(store: ReservationStore, drop_id: int, order_id: int) -> None:
+def release_after_commit(store: ReservationStore, drop_id: int, order_id: int) -> None:
+    """Give the order's reservation back once its cancellation has committed."""
+
     async def release() -> None:
         await store.release(drop_id, order_id)
 
@@ -95,7 +97,7 @@ async def cancel_order(
         cancel_reason="MEMBER" if user.id == order.user_id else "OPERATOR",
     ):
         raise Conflict("The order changed meanwhile; try again.")
-    _release_after_commit(store, order.drop_id, order_id)
+    release_after_commit(store, order.drop_id, order_id)
     if was_paid:
         jobs.enqueue("order.refund", order_id=order_id)
     await session.refresh(order)
@@ -135,7 +137,7 @@ async def expire_order(session: AsyncSession, store: ReservationStore, order_id:
         cancel_reason="UNPAID",
     )
     if changed:
-        _release_after_commit(store, order.drop_id, order_id)
+        release_after_commit(store, order.drop_id, order_id)
     return changed
 
 

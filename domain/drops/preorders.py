@@ -47,6 +47,12 @@ class _Rebuild(Exception):
     """Redis has no counters for the drop (restarted empty): rebuild, then try again."""
 
 
+def team_full() -> DomainError:
+    return Conflict(
+        "This team is full: open a team of your own.", field="shareToken", code=ErrorCode.TEAM_FULL
+    )
+
+
 def not_open(opens_at: datetime | None, *, head_start_for_others: bool = False) -> DomainError:
     """Too early for this member: NOT_OPEN_YET while the voters' head start runs (the member
     did not vote for the style), DROP_NOT_OPEN before; both say when the member may buy."""
@@ -65,11 +71,7 @@ def not_open(opens_at: datetime | None, *, head_start_for_others: bool = False) 
 def refusal_error(refusal: Refusal) -> DomainError:
     """The reservation script's refusal as the typed error a member sees."""
     if refusal.code == "TEAM_FULL":
-        return Conflict(
-            "This team is full: open a team of your own.",
-            field="shareToken",
-            code=ErrorCode.TEAM_FULL,
-        )
+        return team_full()
     if refusal.code in ("NOT_OPEN", "NOT_OPEN_YET"):
         return not_open(
             datetime.fromtimestamp(refusal.opens_ms / 1000, UTC) if refusal.opens_ms else None,
@@ -127,7 +129,7 @@ async def _why_not(session: AsyncSession, drop_id: int, user_id: int) -> DomainE
     if drop.status not in SELLING or drop.closes_at <= now:
         return Conflict("This drop has closed.", code=ErrorCode.DROP_CLOSED)
     if drop.opens_at > now:
-        voter = user_id in await repo.head_start_voters(session, drop)
+        voter = await repo.is_head_start_voter(session, drop, user_id)
         early = drop.early_opens_at
         return not_open(
             early if voter else drop.opens_at, head_start_for_others=not voter and early <= now

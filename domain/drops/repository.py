@@ -40,6 +40,7 @@ from domain.drops.models import (
 )
 from domain.drops.reservations import Held, Reservation
 from domain.identity.models import User
+from domain.polls.models import Poll, PollOption
 
 
 # Whether the drop sells now to ``user``: from opens_at, or during the head start to the members
@@ -732,8 +733,8 @@ async def lock_team_orders(session: AsyncSession, team_id: int) -> list[Order]:
 
 async def open_teams(
     session: AsyncSession, drop_id: int, now: datetime, offset: int, limit: int
-) -> list[tuple[Team, int]]:
-    """Open teams of a drop with a free seat, fullest first, then the nearest deadline."""
+) -> list[int]:
+    """Ids of a drop's open teams with a free seat, fullest first, then the nearest deadline."""
     taken = (
         select(func.count())
         .where(Order.team_id == Team.id, _LIVE_SEAT)
@@ -741,7 +742,7 @@ async def open_teams(
         .scalar_subquery()
     )
     stmt = (
-        select(Team, taken)
+        select(Team.id)
         .where(
             Team.drop_id == drop_id,
             Team.status == TeamStatus.OPEN,
@@ -752,21 +753,25 @@ async def open_teams(
         .offset(offset)
         .limit(limit)
     )
-    return [(t, int(n)) for t, n in (await session.execute(stmt)).all()]
+    return [int(t) for t in (await session.execute(stmt)).scalars() if t is not None]
 
 
 async def teams_of_member(
     session: AsyncSession, user_id: int, after_id: int, limit: int
-) -> list[Team]:
-    """Teams the member holds a seat in (or held one: an order of the team), newest first."""
-    mine = select(Order.team_id).where(Order.user_id == user_id, Order.team_id.is_not(None))
+) -> list[int]:
+    """Ids of the teams the member has (or had) an order in, newest first."""
     stmt = (
-        select(Team)
-        .where(Team.id.in_(mine), Team.id < after_id if after_id else true())
-        .order_by(Team.id.desc())
+        select(Order.team_id)
+        .where(
+            Order.user_id == user_id,
+            Order.team_id.is_not(None),
+            Order.team_id < after_id if after_id else true(),
+        )
+        .distinct()
+        .order_by(Order.team_id.desc())
         .limit(limit)
     )
-    return list((await session.execute(stmt)).scalars())
+    return [int(t) for t in (await session.execute(stmt)).scalars() if t is not None]
 
 
 async def due_teams(session: AsyncSession, now: datetime, limit: int = 500) -> list[int]:
@@ -789,13 +794,18 @@ async def has_full_team(session: AsyncSession, drop_id: int) -> bool:
     return (await session.execute(stmt.limit(1))).first() is not None
 
 
-async def poll_drafts(session: AsyncSession, option_ids: Sequence[int]) -> list[Drop]:
+async def poll_drafts(
+    session: AsyncSession, poll_ids: Sequence[int]
+) -> list[tuple[int, int, Drop]]:
+    """(poll, poll's owner, draft) for the drafts the polls' closes made, in id order."""
     stmt = (
-        select(Drop)
-        .where(Drop.poll_option_id.in_(option_ids), Drop.drafted_from_poll.is_(True))
+        select(PollOption.poll_id, Poll.owner_id, Drop)
+        .join(PollOption, PollOption.id == Drop.poll_option_id)
+        .join(Poll, Poll.id == PollOption.poll_id)
+        .where(Poll.id.in_(poll_ids), Drop.drafted_from_poll.is_(True))
         .order_by(Drop.id)
     )
-    return list((await session.execute(stmt)).scalars())
+    return [(int(p), int(o), d) for p, o, d in (await session.execute(stmt)).all()]
 
 
 HEAD_START_VOTERS = text(
@@ -805,6 +815,19 @@ HEAD_START_VOTERS = text(
     ORDER BY b.user_id
     """
 )
+
+
+async def is_head_start_voter(session: AsyncSession, drop: Drop, user_id: int) -> bool:
+    """Whether the member's ballot picks the drop's poll option (a head start only)."""
+    if not drop.voter_head_start_minutes or drop.poll_option_id is None:
+        return False
+    stmt = text(
+        "SELECT EXISTS (SELECT 1 FROM ballots b JOIN poll_options po ON po.id = :option"
+        " WHERE b.poll_id = po.poll_id AND b.user_id = :user"
+        " AND b.option_ids @> ARRAY[CAST(:option AS bigint)])"
+    )
+    params = {"option": drop.poll_option_id, "user": user_id}
+    return bool((await session.execute(stmt, params)).scalar_one())
 
 
 async def head_start_voters(session: AsyncSession, drop: Drop) -> list[int]:

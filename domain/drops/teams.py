@@ -44,7 +44,8 @@ from domain.drops.models import (
     TeamPolicy,
     TeamStatus,
 )
-from domain.drops.preorders import Seat, UnitOfWork, place_with_seat
+from domain.drops.orders import release_after_commit
+from domain.drops.preorders import Seat, UnitOfWork, place_with_seat, team_full
 from domain.drops.reservations import ReservationStore
 from domain.drops.visibility import visible_drops
 from domain.errors import Conflict, ErrorCode, NotFound, Unauthenticated, ValidationFailed
@@ -171,11 +172,7 @@ async def join_team(
             raise NotFound("No such team.", field="shareToken")
         now = utcnow()
         if team.status is TeamStatus.FULL:
-            raise Conflict(
-                "This team is full: open a team of your own.",
-                field="shareToken",
-                code=ErrorCode.TEAM_FULL,
-            )
+            raise team_full()
         if team.status is not TeamStatus.OPEN or team.deadline <= now:
             raise Conflict(
                 "This team has closed: open a team of your own.",
@@ -190,11 +187,7 @@ async def join_team(
                 code=ErrorCode.ALREADY_IN_TEAM,
             )
         if taken >= team.size:
-            raise Conflict(
-                "This team is full: open a team of your own.",
-                field="shareToken",
-                code=ErrorCode.TEAM_FULL,
-            )
+            raise team_full()
         await referrals.touch_by_team(session, team.drop_id, user_id, team.leader_id)
         return team.id, team.size
 
@@ -260,16 +253,14 @@ async def open_teams_of(
     stranger's team. Only for those who may see the drop."""
     if not await visible_drops(session, actor, [drop_id]):
         raise NotFound("No such drop.", field="dropId")
-    rows = await repo.open_teams(session, drop_id, utcnow(), offset, limit)
-    return await _views(session, [t.id for t, _ in rows])
+    return await _views(session, await repo.open_teams(session, drop_id, utcnow(), offset, limit))
 
 
 async def my_teams(
     session: AsyncSession, actor: Actor, after_id: int, limit: int
 ) -> list[TeamView]:
     user = await roles.require_user(session, actor)
-    teams = await repo.teams_of_member(session, user.id, after_id, limit)
-    return await _views(session, [t.id for t in teams])
+    return await _views(session, await repo.teams_of_member(session, user.id, after_id, limit))
 
 
 async def visible_teams(
@@ -315,7 +306,7 @@ async def close_team(
     if first is None or first.status is not TeamStatus.OPEN:
         return False
     await repo.lock_shared(session, first.drop_id)
-    orders = await repo.lock_team_orders(session, team_id)
+    await repo.lock_team_orders(session, team_id)  # the orders first: the webhook's lock order
     team = await repo.team(session, team_id, for_update=True)
     if team is None or team.status is not TeamStatus.OPEN:
         return False
@@ -327,10 +318,8 @@ async def close_team(
     team.status = TeamStatus.FAILED
     team.closed_at = now
     if team.policy is TeamPolicy.REFUND:
-        # Orders that joined while this ran are not in ``orders``: read them again, locked.
-        for order in orders + [
-            o for o in await repo.lock_team_orders(session, team_id) if o not in orders
-        ]:
+        # Read again under the team's lock: an order that joined while this waited is in it.
+        for order in await repo.lock_team_orders(session, team_id):
             await _cancel_for_team(session, store, order, now)
     await outbox.record_event(session, NotificationKind.TEAM_FAILED, team_id)
     await session.flush()
@@ -358,16 +347,10 @@ async def _cancel_for_team(
         expires_at=None,
     ):
         return
-    drop_id, order_id = order.drop_id, order.id
     if store is not None:
-        kept = store
-
-        async def release() -> None:
-            await kept.release(drop_id, order_id)
-
-        jobs.after_commit(release)
+        release_after_commit(store, order.drop_id, order.id)
     if paid:
-        jobs.enqueue("order.refund", order_id=order_id)
+        jobs.enqueue("order.refund", order_id=order.id)
 
 
 async def due_to_close(session: AsyncSession) -> list[int]:

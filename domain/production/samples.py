@@ -7,6 +7,7 @@ shows whether one was made."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select
@@ -131,7 +132,7 @@ async def feed(
     return list((await session.execute(stmt)).scalars())
 
 
-async def of_drop(session: AsyncSession, drop_id: int) -> Sample | None:
-    """A drop's sample (the caller already sees the drop)."""
-    stmt = select(Sample).where(Sample.drop_id == drop_id)
-    return (await session.execute(stmt)).scalar_one_or_none()
+async def of_drops(session: AsyncSession, drop_ids: Sequence[int]) -> list[Sample]:
+    """The samples of drops the caller already sees (one statement for any number)."""
+    stmt = select(Sample).where(Sample.drop_id.in_(drop_ids))
+    return list((await session.execute(stmt)).scalars())

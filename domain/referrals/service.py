@@ -49,6 +49,7 @@ class Account:
     earned: int
     reversed: int
     paid_out: int
+    referral_code: str | None = None  # the member's own account only
 
     @property
     def balance(self) -> int:
@@ -111,13 +112,20 @@ async def reverse_for_order(session: AsyncSession, order_id: int) -> int:
     return await repo.reverse(session, order_id)
 
 
-async def account(session: AsyncSession, actor: Actor, user_id: int | None) -> Account:
-    """The viewer's rewards; an operator may read anyone's."""
+async def account(
+    session: AsyncSession,
+    actor: Actor,
+    user_id: int | None,
+    codes: ReferralCodes | None = None,
+) -> Account:
+    """The viewer's rewards, with their referral code; an operator may read anyone's (without
+    the code: it is for the member's own links)."""
     viewer = await roles.require_user(session, actor)
     target = viewer.id if user_id is None else user_id
     if target != viewer.id and not viewer.is_operator:
         raise NotFound("No such user.", field="userId")
-    return Account(target, *await repo.balance(session, target))
+    code = codes.code_for(target) if codes is not None and target == viewer.id else None
+    return Account(target, *await repo.balance(session, target), referral_code=code)
 
 
 async def entries(

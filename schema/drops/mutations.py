@@ -339,14 +339,12 @@ class DropMutation:
         self, info: Info[Context, Any], drop_id: relay.GlobalID, media: list[TryOnMediaInput]
     ) -> DropPayload:
         async def work(session: AsyncSession, actor: Actor) -> DropPayload:
-            d = _drop_id(drop_id)
-            await drop_media.set_try_on_media(
+            found = await drop_media.set_try_on_media(
                 session,
                 actor,
-                d,
+                _drop_id(drop_id),
                 [drop_media.MediaInput(m.kind, m.url, m.caption) for m in media],
             )
-            found, _ = await lifecycle.owned_for_update(session, actor, d)
             return DropPayload(drop=Drop.from_model(found))
 
         return await mutate(info, DropPayload, work)

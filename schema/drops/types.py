@@ -9,9 +9,9 @@ from strawberry import relay
 from strawberry.types import Info
 
 from domain.base import utcnow
-from domain.drops import media, models, orders, teams, visibility
+from domain.drops import models, orders, teams, visibility
 from domain.drops import progress as drop_progress
-from domain.production import drop_production, samples
+from domain.production import drop_production
 from schema.common import Money, selects
 from schema.context import Context
 from schema.errors import UserError
@@ -348,15 +348,13 @@ class Drop(relay.Node):
 
     @strawberry.field(description="Try-on photos and videos, in order.")
     async def try_on_media(self, info: Info[Context, Any]) -> list[TryOnMedia]:
-        async with info.context.read_session() as session:
-            rows = await media.media_of(session, self.id)
+        rows = await loader(info.context, "drop_media").load(self.id)
         return [TryOnMedia(kind=m.kind, url=m.url, caption=m.caption) for m in rows]
 
     @strawberry.field(description="The sample made before the drop was published, if any.")
     async def sample(self, info: Info[Context, Any]) -> Sample | None:
-        async with info.context.read_session() as session:
-            row = await samples.of_drop(session, self.id)
-        return Sample.from_model(row) if row else None
+        rows = await loader(info.context, "drop_samples").load(self.id)
+        return Sample.from_model(rows[0]) if rows else None
 
     @strawberry.field(
         description="Open teams that still need members, fullest first: join a stranger's team."

@@ -9,7 +9,6 @@ import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
-from domain.drops import drafts
 from domain.polls import integrity, models, results, visibility, voting
 from domain.polls.models import PollStatus as DomainPollStatus
 from schema.common import Money
@@ -157,14 +156,7 @@ class Poll(relay.Node):
         "(its KOC and operators; empty for anyone else). Edit one (updateDrop), then publish."
     )
     async def drafts(self, info: Info[Context, Any]) -> list[Drop]:
-        ctx = info.context
-        if self.model is None:
-            return []
-        options = await loader(ctx, "poll_options").load(self.id)
-        async with ctx.read_session() as session:
-            rows = await drafts.drafts_of_poll(
-                session, ctx.actor, self.model.owner_id, [o.id for o in options if o.advanced]
-            )
+        rows = await loader(info.context, "poll_drafts").load(self.id)
         return [Drop.from_model(d) for d in rows]
 
     @strawberry.field(description="Ranked results: live while open, final once closed.")

@@ -56,7 +56,7 @@ class ReferralMutation:
             entry, acc = await service.pay_out(session, actor, uid, amount_fen, idempotency_key)
             return PayoutPayload(
                 entry=RewardEntry.from_model(entry),
-                account=ReferralAccount.from_domain(acc, None),
+                account=ReferralAccount.from_domain(acc),
             )
 
         return await mutate(info, PayoutPayload, work)

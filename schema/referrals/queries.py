@@ -25,12 +25,11 @@ class ReferralQuery:
     ) -> ReferralAccount:
         ctx = info.context
         uid = decode_id(user_id, "User", "userId") if user_id is not None else None
-        actor = ctx.authenticated_actor()
         async with ctx.read_session() as session:
-            acc = await service.account(session, actor, uid)
-        own = acc.user_id == actor.user_id
-        code = ctx.services.referral_codes.code_for(acc.user_id) if own else None
-        return ReferralAccount.from_domain(acc, code)
+            acc = await service.account(
+                session, ctx.authenticated_actor(), uid, ctx.services.referral_codes
+            )
+        return ReferralAccount.from_domain(acc)
 
     @strawberry.field(description="The rewards ledger, newest first (yours; operators: anyone's).")
     async def referral_rewards(

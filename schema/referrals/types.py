@@ -53,13 +53,13 @@ class ReferralAccount:
     balance: Money = strawberry.field(description="earned - reversed - paid out.")
 
     @classmethod
-    def from_domain(cls, a: Account, code: str | None) -> ReferralAccount:
+    def from_domain(cls, a: Account) -> ReferralAccount:
         def cny(fen: int) -> Money:
             return Money(amount_fen=fen, currency="CNY")
 
         return cls(
             user_id=relay.GlobalID("User", str(a.user_id)),
-            referral_code=code,
+            referral_code=a.referral_code,
             earned=cny(a.earned),
             reversed=cny(a.reversed),
             paid_out=cny(a.paid_out),
