@@ -6,6 +6,7 @@ COPY server ./server
 COPY schema ./schema
 COPY domain ./domain
 COPY workers ./workers
+COPY infra ./infra
 COPY migrations ./migrations
 RUN pip install --no-cache-dir . && useradd --create-home c2m
 USER c2m

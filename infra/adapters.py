@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from domain.drops.storage import LocalMediaStore, MediaStore, S3MediaStore
+from domain.drops.uploads import SizeLimits
 from domain.identity.wechat import DevWeChatLogin, HttpWeChatLogin, WeChatLogin
 from domain.notifications.wechat import (
     HttpSubscribeMessages,
@@ -63,3 +65,23 @@ def make_payment_provider(settings: Settings, poster: Poster | None = None) -> P
             base_url=settings.wechatpay_api_base,
         )
     return SandboxPay(settings.data_dir, NOTIFY_PATH, poster)
+
+
+def make_media_store(settings: Settings) -> MediaStore:
+    if settings.s3_bucket:
+        return S3MediaStore(
+            settings.s3_endpoint or "",
+            settings.s3_bucket,
+            settings.s3_access_key or "",
+            settings.s3_secret_key or "",
+            region=settings.s3_region,
+            secure=settings.s3_secure,
+            public_base_url=settings.s3_public_base_url,
+        )
+    return LocalMediaStore(
+        settings.data_dir / "media-store", settings.jwt_secret, settings.public_url
+    )
+
+
+def media_limits(settings: Settings) -> SizeLimits:
+    return SizeLimits(settings.media_max_image_bytes, settings.media_max_video_bytes)

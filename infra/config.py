@@ -88,6 +88,18 @@ class Settings(BaseSettings):
     wechatpay_apiv3_key: str | None = None
     wechatpay_api_base: str = "https://api.mch.weixin.qq.com"
 
+    # Try-on media uploads: an S3-compatible bucket when C2M_S3_BUCKET is set; otherwise files
+    # under the data dir, uploaded to and served by the API process (one machine only).
+    media_max_image_bytes: int = 10 * 1024 * 1024
+    media_max_video_bytes: int = 200 * 1024 * 1024
+    s3_endpoint: str | None = None  # host[:port], e.g. "oss-cn-hangzhou.aliyuncs.com"
+    s3_bucket: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
+    s3_secure: bool = True
+    s3_public_base_url: str | None = None  # a CDN in front of the bucket's media/ prefix
+
     # Worker
     worker_concurrency: int = 50
     queue_name: str = "c2m:{jobs}"
@@ -147,6 +159,10 @@ class Settings(BaseSettings):
                     "C2M_WECHAT_APP_ID and C2M_WECHAT_APP_SECRET must be set when "
                     "C2M_ENV=production (the dev identity provider is disabled there)"
                 )
+        if self.s3_bucket and not (self.s3_endpoint and self.s3_access_key and self.s3_secret_key):
+            raise RuntimeError(
+                "C2M_S3_BUCKET needs C2M_S3_ENDPOINT, C2M_S3_ACCESS_KEY and C2M_S3_SECRET_KEY"
+            )
         if self.payments == "wechat":
             missing = [
                 n

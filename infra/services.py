@@ -16,6 +16,8 @@ from domain.drops.models import Order
 from domain.drops.preorders import PreorderRequest, place_preorders, preorder_key
 from domain.drops.progress import PublishedVariants
 from domain.drops.reservations import ReservationStore
+from domain.drops.storage import MediaStore
+from domain.drops.uploads import SizeLimits
 from domain.identity.tokens import TokenIssuer
 from domain.identity.wechat import WeChatLogin
 from domain.notifications.wechat import SubscribeMessages
@@ -25,9 +27,11 @@ from domain.polls.voting import VoteOutcome, VoteRequest, cast_votes, vote_key
 from domain.referrals.codes import ReferralCodes
 from domain.throttle import Throttle
 from infra.adapters import (
+    make_media_store,
     make_payment_provider,
     make_subscribe_messages,
     make_wechat_login,
+    media_limits,
 )
 from infra.config import Settings
 from infra.pubsub import PubSubHub, SharedFeeds
@@ -49,6 +53,8 @@ class Services:
     wechat_login: WeChatLogin
     subscribe_messages: SubscribeMessages
     payments: PaymentProvider
+    media_store: MediaStore
+    media_limits: SizeLimits
     live_polls: LivePolls
     reservations: ReservationStore
     published_variants: PublishedVariants
@@ -103,6 +109,8 @@ async def open_services(
         wechat_login=make_wechat_login(settings),
         subscribe_messages=make_subscribe_messages(settings),
         payments=make_payment_provider(settings, poster),
+        media_store=make_media_store(settings),
+        media_limits=media_limits(settings),
         live_polls=live_polls,
         reservations=reservations,
         published_variants=PublishedVariants(),
@@ -132,6 +140,7 @@ async def open_services(
         await services.votes.aclose()
         await services.preorders.aclose()
         await services.payments.aclose()
+        await services.media_store.aclose()
         await services.subscribe_messages.aclose()
         await services.wechat_login.aclose()
         await hub.aclose()

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import re
 from collections.abc import AsyncIterator
 from typing import Any, TypedDict
 
@@ -15,11 +16,13 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
 from domain import jobs
+from domain.drops.storage import PUBLISHED, LocalMediaStore, UploadRejected
+from domain.drops.uploads import ALLOWED_TYPES
 from domain.errors import DomainError
 from domain.payments import webhook
 from domain.production import sheets
@@ -39,6 +42,8 @@ from server.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from server.persisted import PersistedDocuments, load_manifest
 
 log = logging.getLogger("c2m.app")
+MEDIA_TYPES = {ext: mime for kind in ALLOWED_TYPES.values() for mime, ext in kind.items()}
+MEDIA_NAME = re.compile(r"[0-9a-f]{32}\.(" + "|".join(MEDIA_TYPES) + ")")
 OUTAGES = OutageLog(log)
 
 
@@ -187,6 +192,45 @@ def create_app(settings: Settings | None = None) -> Starlette:
             headers={"Content-Disposition": f'attachment; filename="batch-{batch_id}.csv"'},
         )
 
+    async def media_upload(request: Request) -> Response:
+        """The embedded store's upload URL: the body streamed to disk, never past the limit the
+        signed token names (S3 takes uploads itself when configured)."""
+        store = holder["services"].media_store
+        if not isinstance(store, LocalMediaStore):
+            return JSONResponse({"code": "NOT_FOUND"}, status_code=404)
+        try:
+            key, limit = store.upload_claims(request.path_params["token"])
+            length = request.headers.get("content-length")
+            if length is not None and length.isdigit() and int(length) > limit:
+                raise UploadRejected(413, f"The file is larger than {limit} bytes.")
+            size = await store.receive(key, limit, request.stream())
+        except UploadRejected as exc:
+            return JSONResponse(
+                {"code": "PAYLOAD_TOO_LARGE" if exc.status == 413 else "FORBIDDEN",
+                 "message": exc.message},
+                status_code=exc.status,
+            )  # fmt: skip
+        return JSONResponse({"size": size})
+
+    async def media_file(request: Request) -> Response:
+        """Published media of the embedded store, with the type read from their bytes."""
+        store = holder["services"].media_store
+        name = request.path_params["name"]
+        found = MEDIA_NAME.fullmatch(name)
+        if not isinstance(store, LocalMediaStore) or found is None:
+            return JSONResponse({"code": "NOT_FOUND"}, status_code=404)
+        path = store.path_of(f"{PUBLISHED}{name}")
+        if not await asyncio.to_thread(path.is_file):
+            return JSONResponse({"code": "NOT_FOUND"}, status_code=404)
+        return FileResponse(
+            path,
+            media_type=MEDIA_TYPES[found.group(1)],
+            headers={
+                "Cache-Control": "public, max-age=31536000, immutable",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
+
     async def metrics(request: Request) -> Response:
         return Response(metrics_text(), media_type=CONTENT_TYPE_LATEST)
 
@@ -198,10 +242,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/metrics", metrics),
         Route(NOTIFY_PATH, payment_notify, methods=["POST"]),
         Route("/factory/batches/{batch_id}/sheet.csv", production_sheet),
+        Route(LocalMediaStore.UPLOAD_PATH + "{token}", media_upload, methods=["PUT"]),
+        Route("/" + PUBLISHED + "{name}", media_file, methods=["GET", "HEAD"]),
     ]
     middleware = [
         Middleware(RequestIdMiddleware),
-        Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
+        Middleware(
+            BodySizeLimitMiddleware,
+            max_bytes=settings.max_body_bytes,
+            exempt_prefixes=(LocalMediaStore.UPLOAD_PATH,),
+        ),
     ]
 
     async def failure(request: Request, exc: Exception) -> Response:

@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import validation as v
 from domain.drops.lifecycle import owned_for_update
-from domain.drops.models import Drop, DropMedia, DropStatus, MediaKind
-from domain.errors import ErrorCode, InvalidTransition, ValidationFailed
+from domain.drops.models import Drop, DropMedia, DropStatus, MediaKind, MediaUpload
+from domain.drops.uploads import ready_uploads
+from domain.errors import ErrorCode, InvalidTransition, NotFound, ValidationFailed
 from domain.identity.actor import Actor
 
 MAX_MEDIA = 20
@@ -22,8 +23,9 @@ MAX_MEDIA = 20
 @dataclass(frozen=True)
 class MediaInput:
     kind: MediaKind
-    url: str
+    url: str | None = None
     caption: str = ""
+    upload_id: int | None = None
 
 
 async def set_try_on_media(
@@ -36,22 +38,43 @@ async def set_try_on_media(
         )
     if len(media) > MAX_MEDIA:
         raise ValidationFailed(f"At most {MAX_MEDIA} photos and videos.", field="media")
+    uploads = await ready_uploads(
+        session, drop_id, {m.upload_id for m in media if m.upload_id is not None}
+    )
     rows = [
         DropMedia(
             drop_id=drop_id,
             position=i,
             kind=m.kind,
-            url=v.https_url(m.url, f"media[{i}].url") or "",
+            url=_url_of(m, i, uploads),
             caption=v.text(m.caption, f"media[{i}].caption", max_len=200),
         )
         for i, m in enumerate(media)
     ]
-    if any(not r.url for r in rows):
-        raise ValidationFailed("Every photo and video needs an https URL.", field="media")
     await session.execute(delete(DropMedia).where(DropMedia.drop_id == drop_id))
     session.add_all(rows)
     await session.flush()
     return drop
+
+
+def _url_of(m: MediaInput, i: int, uploads: dict[int, MediaUpload]) -> str:
+    if (m.url is None) == (m.upload_id is None):
+        raise ValidationFailed(
+            "Give each photo or video either an https URL or an upload id.", field=f"media[{i}]"
+        )
+    if m.upload_id is None:
+        url = v.https_url(m.url, f"media[{i}].url")
+        if not url:
+            raise ValidationFailed("Every photo and video needs an https URL.", field="media")
+        return url
+    upload = uploads.get(m.upload_id)
+    if upload is None or upload.url is None:
+        raise NotFound("No completed upload of this drop by that id.", field=f"media[{i}].uploadId")
+    if upload.kind is not m.kind:
+        raise ValidationFailed(
+            f"That upload is a {upload.kind.value.lower()}.", field=f"media[{i}].kind"
+        )
+    return upload.url
 
 
 async def media_of(session: AsyncSession, drop_ids: Sequence[int]) -> list[DropMedia]:

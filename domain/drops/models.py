@@ -374,3 +374,41 @@ class DropMedia(Base):
     )
     url: Mapped[str] = mapped_column(Text)
     caption: Mapped[str] = mapped_column(Text)
+
+
+class UploadStatus(enum.Enum):
+    PENDING = "PENDING"  # a URL was handed out; the bytes may or may not have arrived
+    READY = "READY"  # checked (type by magic bytes, size) and published
+
+
+class MediaUpload(Base):
+    """One photo or video a KOC uploads for a drop's try-on media (two-phase: a URL to PUT
+    the bytes to, then completion checks and publishes them)."""
+
+    __tablename__ = "media_uploads"
+    __table_args__ = (
+        CheckConstraint("kind IN ('IMAGE', 'VIDEO')", name="kind"),
+        CheckConstraint("status IN ('PENDING', 'READY')", name="status"),
+        Index("ix_media_uploads_drop", "drop_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    drop_id: Mapped[int] = mapped_column(ForeignKey("drops.id", ondelete="CASCADE"))
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[MediaKind] = mapped_column(
+        Enum(MediaKind, name="media_kind", native_enum=False, length=8, create_constraint=False)
+    )
+    status: Mapped[UploadStatus] = mapped_column(
+        Enum(UploadStatus, name="upload_status", native_enum=False, length=8,
+             create_constraint=False),
+        default=UploadStatus.PENDING,
+    )  # fmt: skip
+    # Random, so that neither the incoming nor the published name can be guessed.
+    token: Mapped[str] = mapped_column(String(32), unique=True)
+    max_bytes: Mapped[int] = mapped_column(BigInteger)
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    content_type: Mapped[str | None] = mapped_column(String(64))
+    url: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    expires_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import relay
 from strawberry.types import Info
 
-from domain.drops import inputs, lifecycle, orders, preorders, settlement, teams
+from domain.drops import inputs, lifecycle, orders, preorders, settlement, teams, uploads
 from domain.drops import media as drop_media
 from domain.errors import DomainError, ErrorCode, ValidationFailed
 from domain.identity.actor import Actor
@@ -17,6 +17,8 @@ from schema.drops.types import (
     Drop,
     DropPayload,
     MediaKind,
+    MediaUpload,
+    MediaUploadPayload,
     Order,
     OrderPayload,
     PaymentMode,
@@ -129,11 +131,21 @@ class DropInput:
         )
 
 
-@strawberry.input
+@strawberry.input(description="A photo or video: an https URL, or a READY upload's id.")
 class TryOnMediaInput:
     kind: MediaKind
-    url: str
+    url: str | None = None
+    upload_id: relay.GlobalID | None = None
     caption: str = ""
+
+
+@strawberry.input
+class MediaUploadInput:
+    drop_id: relay.GlobalID
+    kind: MediaKind
+    size_bytes: int = strawberry.field(
+        description="The file's size; over the limit for its kind is MEDIA_TOO_LARGE."
+    )
 
 
 @strawberry.input
@@ -332,8 +344,8 @@ class DropMutation:
         return _team_payload(placed)
 
     @strawberry.mutation(
-        description="KOCs: set a draft drop's try-on photos and videos (https URLs, in order, "
-        "up to 20; the list is replaced)."
+        description="KOCs: set a draft drop's try-on photos and videos (https URLs or READY "
+        "uploads, in order, up to 20; the list is replaced)."
     )
     async def set_try_on_media(
         self, info: Info[Context, Any], drop_id: relay.GlobalID, media: list[TryOnMediaInput]
@@ -343,11 +355,64 @@ class DropMutation:
                 session,
                 actor,
                 _drop_id(drop_id),
-                [drop_media.MediaInput(m.kind, m.url, m.caption) for m in media],
+                [
+                    drop_media.MediaInput(
+                        m.kind,
+                        m.url,
+                        m.caption,
+                        decode_id(m.upload_id, "MediaUpload", f"media[{i}].uploadId")
+                        if m.upload_id is not None
+                        else None,
+                    )
+                    for i, m in enumerate(media)
+                ],
             )
             return DropPayload(drop=Drop.from_model(found))
 
         return await mutate(info, DropPayload, work)
+
+    @strawberry.mutation(
+        description="KOCs: ask for a URL to upload a draft drop's try-on photo (JPEG, PNG, "
+        "WebP) or video (MP4, MOV, WebM) to; then PUT the bytes there and complete it."
+    )
+    async def create_media_upload(
+        self, info: Info[Context, Any], input: MediaUploadInput
+    ) -> MediaUploadPayload:
+        services = info.context.services
+
+        async def work(session: AsyncSession, actor: Actor) -> MediaUploadPayload:
+            made = await uploads.create_upload(
+                session,
+                actor,
+                services.media_store,
+                services.media_limits,
+                _drop_id(input.drop_id),
+                input.kind,
+                input.size_bytes,
+            )
+            return MediaUploadPayload(upload=MediaUpload.from_model(made.upload, made.target))
+
+        return await mutate(info, MediaUploadPayload, work)
+
+    @strawberry.mutation(
+        description="KOCs: check an uploaded file (its type read from its bytes, its size) and "
+        "publish it. Idempotent: completing a READY upload returns it."
+    )
+    async def complete_media_upload(
+        self, info: Info[Context, Any], upload_id: relay.GlobalID
+    ) -> MediaUploadPayload:
+        services = info.context.services
+
+        async def work(session: AsyncSession, actor: Actor) -> MediaUploadPayload:
+            done = await uploads.complete_upload(
+                session,
+                actor,
+                services.media_store,
+                decode_id(upload_id, "MediaUpload", "uploadId"),
+            )
+            return MediaUploadPayload(upload=MediaUpload.from_model(done))
+
+        return await mutate(info, MediaUploadPayload, work)
 
     @strawberry.mutation(description="Mark your shipped order delivered.")
     async def confirm_delivery(

@@ -11,6 +11,7 @@ from strawberry.types import Info
 from domain.base import utcnow
 from domain.drops import models, orders, teams, visibility
 from domain.drops import progress as drop_progress
+from domain.drops.storage import UploadTarget
 from domain.production import drop_production
 from schema.common import Money, selects
 from schema.context import Context
@@ -29,6 +30,12 @@ OrderStatus = models.OrderStatus
 strawberry.enum(models.OrderStatus, name="OrderStatus")  # registers the domain enum with GraphQL
 MediaKind = models.MediaKind
 strawberry.enum(models.MediaKind, name="MediaKind")  # registers the domain enum with GraphQL
+UploadStatus = models.UploadStatus
+strawberry.enum(
+    models.UploadStatus,
+    name="UploadStatus",
+    description="PENDING: waiting for the bytes and completion; READY: checked and published.",
+)
 PollVote = models.PollVote
 strawberry.enum(
     models.PollVote,
@@ -158,6 +165,59 @@ class TryOnMedia:
     kind: MediaKind
     url: str
     caption: str
+
+
+@strawberry.type(description="A header the upload request must carry.")
+class HttpHeader:
+    name: str
+    value: str
+
+
+@strawberry.type(
+    description="A try-on photo or video being uploaded: PUT the file's bytes to `uploadUrl` "
+    "(with `uploadHeaders`) before `expiresAt`, then call `completeMediaUpload`; once READY, "
+    "pass its id to `setTryOnMedia`. The type is read from the file's bytes, not from what the "
+    "client says."
+)
+class MediaUpload:
+    id: relay.GlobalID
+    kind: MediaKind
+    status: UploadStatus
+    upload_url: str | None = strawberry.field(
+        description="Where to PUT the bytes (absent once READY). May be relative to the API's "
+        "origin when the server runs without C2M_PUBLIC_URL."
+    )
+    upload_method: str
+    upload_headers: list[HttpHeader]
+    max_bytes: int
+    expires_at: datetime
+    content_type: str | None = strawberry.field(description="As read from the bytes.")
+    size_bytes: int | None
+    url: str | None = strawberry.field(description="Where the published file is served.")
+
+    @classmethod
+    def from_model(cls, m: models.MediaUpload, target: UploadTarget | None = None) -> MediaUpload:
+        return cls(
+            id=relay.GlobalID("MediaUpload", str(m.id)),
+            kind=m.kind,
+            status=m.status,
+            upload_url=target.url if target else None,
+            upload_method=target.method if target else "PUT",
+            upload_headers=[HttpHeader(name=k, value=v) for k, v in (target.headers or {}).items()]
+            if target
+            else [],
+            max_bytes=m.max_bytes,
+            expires_at=m.expires_at,
+            content_type=m.content_type,
+            size_bytes=m.size_bytes,
+            url=m.url,
+        )
+
+
+@strawberry.type
+class MediaUploadPayload:
+    upload: MediaUpload | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type(description="What the member who brought a buyer earns per paid order.")

@@ -132,6 +132,14 @@ async def build_world(
     )
     assert asked["requestSample"]["errors"] == [], asked
     sample = asked["requestSample"]["sample"]["id"]
+    made = await client.query(
+        "mutation($d: ID!) { createMediaUpload(input: {dropId: $d, kind: IMAGE, sizeBytes: 10}) "
+        "{ upload { id } errors { code } } }",
+        {"d": sampled},
+        token=koc,
+    )
+    assert made["createMediaUpload"]["errors"] == [], made
+    upload = made["createMediaUpload"]["upload"]["id"]
 
     # A drop that sold, was paid for, closed and planned: its batch goes to ``factory``.
     batch_drop = await make_open_drop(client, koc, [community["id"]], moq=1, mode="FULL")
@@ -182,6 +190,7 @@ async def build_world(
         "victim_code": services.referral_codes.code_for(pk(victim["user"]["id"])),
         "sampled_drop": sampled,
         "sample": sample,
+        "upload": upload,
         "drop_to_close": drop_to_close["id"],
         "drop_to_cancel": drop_to_cancel["id"],
         "draft_drop": await _draft_drop(client, koc, community["id"]),

@@ -493,6 +493,19 @@ MUTATIONS = [
         KOC_AND_OPERATOR,
     ),
     Case(
+        "createMediaUpload",
+        "mutation($d: ID!) { createMediaUpload(input: {dropId: $d, kind: VIDEO, sizeBytes: 99}) "
+        "{ errors { code } } }",
+        lambda w: {"d": w["sampled_drop"]},
+        KOC_AND_OPERATOR,
+    ),
+    Case(
+        "completeMediaUpload",
+        "mutation($u: ID!) { completeMediaUpload(uploadId: $u) { errors { code } } }",
+        lambda w: {"u": w["upload"]},
+        KOC_AND_OPERATOR,
+    ),
+    Case(
         "requestSample",
         "mutation($d: ID!, $f: ID!) { requestSample(dropId: $d, factoryId: $f) "
         "{ errors { code } } }",
