@@ -23,7 +23,7 @@ from schema.drops.subscriptions import DropSubscription
 from schema.extensions import ErrorsAndMetrics
 from schema.identity.mutations import IdentityMutation
 from schema.identity.queries import IdentityQuery
-from schema.ids import resolve_node
+from schema.ids import resolve_many, resolve_node
 from schema.limits import DocumentLimits
 from schema.limits import Limits as DocumentSize
 from schema.notifications.mutations import NotificationMutation
@@ -64,6 +64,17 @@ def _root_types() -> tuple[type, type, type]:
             id: Annotated[relay.GlobalID, strawberry.argument(description="The ID of the object.")],
         ) -> relay.Node | None:
             return await resolve_node(info, id)
+
+        @strawberry.field(
+            description="Fetch up to 100 objects by global id, in order: null where `node` "
+            "would be null. Ids of one type are loaded together."
+        )
+        async def nodes(
+            self,
+            info: strawberry.Info,
+            ids: Annotated[list[relay.GlobalID], strawberry.argument(description="The IDs.")],
+        ) -> list[relay.Node | None]:
+            return await resolve_many(info, ids)
 
     @strawberry.type(name="Mutation")
     class Mutation(

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
 from domain.drops import drafts, media, orders, visibility
+from domain.identity import factories
 from domain.polls import visibility as poll_visibility
 from domain.production import factory_api, samples
 from schema.context import Context
@@ -48,6 +49,20 @@ def _mapped(fetch: Fetch) -> Callable[[Context], DataLoader[int, Any]]:
     return make
 
 
+def _by_id(fetch: Fetch) -> Callable[[Context], DataLoader[int, Any]]:
+    """One row per key (``fetch`` returns rows with an ``id``); a missing row is None."""
+
+    def make(ctx: Context) -> DataLoader[int, Any]:
+        async def load(keys: list[int]) -> list[Any]:
+            async with ctx.read_session() as session:
+                found = {row.id: row for row in await fetch(session, keys)}
+            return [found.get(k) for k in keys]
+
+        return DataLoader(load_fn=load)
+
+    return make
+
+
 def _drafts(ctx: Context) -> DataLoader[int, Any]:
     """Drafts made by polls' closes, by poll: what this request's actor may see of them."""
     return _mapped(lambda session, ids: drafts.drafts_of_polls(session, ctx.actor, ids))(ctx)
@@ -61,6 +76,10 @@ LOADERS: dict[str, Callable[[Context], DataLoader[int, Any]]] = {
     "drop_samples": _grouped(samples.of_drops, "drop_id"),
     "drop_media": _grouped(media.media_of, "drop_id"),
     "poll_drafts": _drafts,
+    # Reached through a parent the caller already sees (an order, its lines, a batch).
+    "drop": _by_id(visibility.drops_reached),
+    "variant": _by_id(visibility.variants_reached),
+    "factory": _by_id(factories.factories_reached),
 }
 
 

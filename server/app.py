@@ -97,7 +97,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 if settings.fast_lane
                 else None,
                 graphql_ide="graphiql" if settings.env == "dev" else None,
-                allow_queries_via_get=False,
+                # Queries (not mutations) over GET too: hash-only persisted queries a CDN may
+                # cache; a mutation over GET is 405.
+                allow_queries_via_get=True,
             )
             app.state.services = services  # for tools and tests; requests use the lifespan state
             app.state.graphql_view = holder["view"]

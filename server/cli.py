@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import IO
 
 import click
@@ -274,6 +275,19 @@ async def _heartbeats(settings: Settings, db: str) -> list[heartbeat.Heartbeat]:
 )
 def export_schema() -> None:
     click.echo(build_schema(Settings()).as_str())
+
+
+@cli.command(
+    "persisted-manifest",
+    help="Print the persisted-query manifest (Apollo's format) of GraphQL documents: what "
+    "C2M_PERSISTED_DOCUMENTS_FILE loads (the repo keeps clients/persisted-documents.json).",
+)
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+def persisted_manifest(files: tuple[str, ...]) -> None:
+    from server.persisted import build_manifest
+
+    manifest = build_manifest([Path(f).read_text() for f in sorted(files)])
+    click.echo(json.dumps(manifest, indent=2, ensure_ascii=False))
 
 
 def main() -> None:

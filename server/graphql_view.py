@@ -17,6 +17,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
@@ -34,6 +35,45 @@ from server.persisted import PersistedDocuments, PersistedError
 
 MAX_JSON_NESTING = 32
 REJECTED = "c2m.rejected_document"
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+
+
+def _q(params: list[str]) -> float:
+    for p in params:
+        name, _, value = p.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                return float(value)
+            except ValueError:
+                return 0.0
+    return 1.0
+
+
+def negotiate(accept: str | None) -> tuple[str, bool]:
+    """The response media type, and whether a document that fails to parse or validate is
+    answered 400 (GraphQL over HTTP):
+
+    - ``application/graphql-response+json`` when the client names it and does not prefer
+      ``application/json`` (Apollo Client 4, urql): such a document is 400;
+    - ``application/json`` when the client names that and prefers it (a legacy client): 200;
+    - ``application/json`` with 400 for ``*/*`` or no ``Accept`` at all: the media type every
+      client reads, and the status the specification gives past its 2025 watershed (the
+      graphql-http audit asks for exactly this pair)."""
+    if not accept:
+        return JSON, True
+    wanted: dict[str, float] = {}
+    for part in accept.split(","):
+        media, *params = part.split(";")
+        media = media.strip().lower()
+        if media in (GRAPHQL_RESPONSE, JSON):
+            wanted[media] = max(wanted.get(media, 0.0), _q(params))
+    json_q, graphql_q = wanted.get(JSON, 0.0), wanted.get(GRAPHQL_RESPONSE, 0.0)
+    if graphql_q > 0 and graphql_q >= json_q:
+        return GRAPHQL_RESPONSE, True
+    if json_q > 0:
+        return JSON, False
+    return JSON, True
 
 
 # A lone surrogate can only come from a JSON escape (UTF-8 bytes cannot encode one); a surrogate
@@ -195,19 +235,30 @@ class C2MGraphQL(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
             return
         request = Request(scope=scope, receive=receive)
+        media_type, reject_400 = negotiate(request.headers.get("accept"))
         if self.fast is not None and scope["method"] == "POST":
             fast = await self._fast_lane(request)
             if fast is not None:
+                fast.headers["content-type"] = media_type
                 await fast(scope, receive, send)
                 return
         try:
             response = await self.run(request)
         except HTTPException as e:
-            code = "BAD_REQUEST" if e.status_code == 400 else f"HTTP_{e.status_code}"
-            response = JSONResponse(_error_body(code, e.reason), status_code=e.status_code)
+            status = e.status_code
+            if isinstance(e.__cause__, InvalidOperationTypeError):
+                status = 405  # a mutation over GET, a subscription over POST (use the socket)
+            code = "BAD_REQUEST" if status == 400 else f"HTTP_{status}"
+            response = JSONResponse(_error_body(code, e.reason), status_code=status)
+            if status == 405:
+                response.headers["allow"] = "POST" if scope["method"] == "GET" else "GET, POST"
         else:
-            if scope.get(REJECTED) and response.status_code == 200:
+            # A document that failed to parse or validate: 400, or 200 for legacy
+            # application/json clients (GraphQL over HTTP; ``negotiate``).
+            if scope.get(REJECTED) and response.status_code == 200 and reject_400:
                 response.status_code = 400
+        if response.headers.get("content-type", "").startswith(JSON):
+            response.headers["content-type"] = media_type
         await response(scope, receive, send)
 
     async def _fast_lane(self, request: Request) -> Response | None:
@@ -275,6 +326,8 @@ class C2MGraphQL(GraphQL[Context, None]):
                 # In the request's own scope: ``request.state`` can be shared between requests
                 # (the lifespan state is copied shallowly, or not at all by some servers).
                 request.scope[REJECTED] = True
+            # Nothing ran: a request error, whose response has no "data" entry.
+            return {"errors": [e.formatted for e in result.errors]}
         return process_result(result)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:

@@ -27,6 +27,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from graphql import (
+    DocumentNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    OperationDefinitionNode,
+    parse,
+    print_ast,
+    visit,
+)
+from graphql.language.visitor import Visitor
 from redis.asyncio import Redis
 
 APQ_KEY = "c2m:apq:{sha}"
@@ -38,6 +48,50 @@ LOCAL_CACHE = 2000
 
 def sha256_hex(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def build_manifest(sources: list[str]) -> dict[str, Any]:
+    """An Apollo persisted-query manifest from GraphQL documents: one entry per operation, its
+    body the operation followed by the fragments it uses (transitively, by name), printed by
+    graphql-core; its id the sha256 of that body. What a client sends is that body (or its id)."""
+
+    operations: list[OperationDefinitionNode] = []
+    fragments: dict[str, FragmentDefinitionNode] = {}
+    for source in sources:
+        for definition in parse(source).definitions:
+            if isinstance(definition, OperationDefinitionNode):
+                operations.append(definition)
+            elif isinstance(definition, FragmentDefinitionNode):
+                fragments[definition.name.value] = definition
+
+    def spreads(node: Any) -> set[str]:
+        found: set[str] = set()
+
+        class Collect(Visitor):
+            def enter_fragment_spread(self, spread: FragmentSpreadNode, *_: Any) -> None:
+                found.add(spread.name.value)
+
+        visit(node, Collect())
+        return found
+
+    entries = []
+    for op in operations:
+        if op.name is None:
+            raise ValueError("every operation in a persisted document needs a name")
+        used: set[str] = set()
+        todo = spreads(op)
+        while todo:
+            name = todo.pop()
+            if name not in used:
+                used.add(name)
+                todo |= spreads(fragments[name])
+        document = DocumentNode(definitions=(op, *(fragments[n] for n in sorted(used))))
+        body = print_ast(document)
+        entries.append(
+            {"id": sha256_hex(body), "name": op.name.value, "type": op.operation.value,
+             "body": body}
+        )  # fmt: skip
+    return {"format": "apollo-persisted-query-manifest", "version": 1, "operations": entries}
 
 
 def load_manifest(path: Path | None) -> dict[str, str]:

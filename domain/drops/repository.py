@@ -477,6 +477,18 @@ async def get_variant(session: AsyncSession, variant_id: int) -> DropVariant | N
     return await session.get(DropVariant, variant_id)
 
 
+async def variants_by_id(session: AsyncSession, variant_ids: Sequence[int]) -> list[DropVariant]:
+    return list(
+        (
+            await session.execute(select(DropVariant).where(DropVariant.id.in_(variant_ids)))
+        ).scalars()
+    )
+
+
+async def drops_by_id(session: AsyncSession, drop_ids: Sequence[int]) -> list[Drop]:
+    return list((await session.execute(select(Drop).where(Drop.id.in_(drop_ids)))).scalars())
+
+
 async def get_order_for_update(session: AsyncSession, order_id: int) -> Order | None:
     stmt = select(Order).where(Order.id == order_id).with_for_update(key_share=True)
     return (

@@ -51,6 +51,29 @@ async def visible_variant(
     return variant
 
 
+async def visible_variants(
+    session: AsyncSession, actor: Actor, variant_ids: Sequence[int]
+) -> dict[int, DropVariant]:
+    """The variants among ``variant_ids`` whose drop the actor sees (two statements)."""
+    if actor.user_id is None or not variant_ids:
+        return {}
+    variants = await repo.variants_by_id(session, variant_ids)
+    seen = await visible_drops(session, actor, list({v.drop_id for v in variants}))
+    return {v.id: v for v in variants if v.drop_id in seen}
+
+
+async def drops_reached(session: AsyncSession, drop_ids: Sequence[int]) -> list[Drop]:
+    """Drops the caller reaches through something it already sees (its order, its batch): the
+    loader behind ``Order.drop`` and ``Batch.drop``. A factory sees the drop of its batch this
+    way, and only what the Drop type shows; the fields that need more ask the domain."""
+    return await repo.drops_by_id(session, drop_ids)
+
+
+async def variants_reached(session: AsyncSession, variant_ids: Sequence[int]) -> list[DropVariant]:
+    """Variants reached through an order's lines the caller already sees."""
+    return await repo.variants_by_id(session, variant_ids)
+
+
 async def drops_for_member(
     session: AsyncSession, actor: Actor, statuses: Sequence[DropStatus], after_id: int, limit: int
 ) -> list[Drop]:

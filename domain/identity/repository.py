@@ -82,6 +82,14 @@ async def get_factory(session: AsyncSession, factory_id: int) -> Factory | None:
     return await session.get(Factory, factory_id)
 
 
+async def factories_by_id(session: AsyncSession, factory_ids: Sequence[int]) -> list[Factory]:
+    if not factory_ids:
+        return []
+    return list(
+        (await session.execute(select(Factory).where(Factory.id.in_(factory_ids)))).scalars()
+    )
+
+
 async def list_factories(session: AsyncSession, after_id: int, limit: int) -> list[Factory]:
     rows = await session.execute(
         select(Factory).where(Factory.id > after_id).order_by(Factory.id).limit(limit)

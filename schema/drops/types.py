@@ -81,12 +81,10 @@ class DropVariant(relay.Node):
         cls, *, info: Info[Context, Any], node_ids: Iterable[str], required: bool = False
     ) -> list[DropVariant | None]:
         ctx = info.context
-        out: list[DropVariant | None] = []
+        pks = node_pks(node_ids)
         async with ctx.read_session() as session:
-            for pk in node_pks(node_ids):
-                row = await visibility.visible_variant(session, ctx.actor, pk) if pk else None
-                out.append(cls.from_model(row) if row else None)
-        return out
+            found = await visibility.visible_variants(session, ctx.actor, [p for p in pks if p])
+        return [cls.from_model(found[p]) if p in found else None for p in pks]
 
 
 @strawberry.type
@@ -250,6 +248,11 @@ class Team(relay.Node):
     deadline: datetime
     filled_at: datetime | None
     leader: TeamLeader
+    drop_pk: strawberry.Private[int]
+
+    @strawberry.field(description="The drop this team buys in.")
+    async def drop(self, info: Info[Context, Any]) -> Drop:
+        return Drop.from_model(await loader(info.context, "drop").load(self.drop_pk))
 
     @classmethod
     def from_view(cls, v: teams.TeamView) -> Team:
@@ -268,6 +271,7 @@ class Team(relay.Node):
             deadline=t.deadline,
             filled_at=t.filled_at,
             leader=TeamLeader(display_name=v.leader_name, avatar_url=v.leader_avatar),
+            drop_pk=t.drop_id,
         )
 
     @classmethod
@@ -467,6 +471,12 @@ class Drop(relay.Node):
 class OrderLine:
     variant_id: relay.GlobalID
     quantity: int
+    variant_pk: strawberry.Private[int]
+
+    @strawberry.field(description="The size and colour ordered (one statement per request).")
+    async def variant(self, info: Info[Context, Any]) -> DropVariant:
+        row = await loader(info.context, "variant").load(self.variant_pk)
+        return DropVariant.from_model(row)
 
 
 @strawberry.type
@@ -523,10 +533,16 @@ class Order(relay.Node):
         rows = await loader(info.context, "order_lines").load(self.id)
         return [
             OrderLine(
-                variant_id=relay.GlobalID("DropVariant", str(r.variant_id)), quantity=r.quantity
+                variant_id=relay.GlobalID("DropVariant", str(r.variant_id)),
+                quantity=r.quantity,
+                variant_pk=r.variant_id,
             )
             for r in sorted(rows, key=lambda r: r.variant_id)
         ]
+
+    @strawberry.field(description="The drop this order was placed in.")
+    async def drop(self, info: Info[Context, Any]) -> Drop:
+        return Drop.from_model(await loader(info.context, "drop").load(self.row.drop_id))
 
     @strawberry.field(description="Payments and refunds of this order (its member only).")
     async def ledger(self, info: Info[Context, Any]) -> list[LedgerEntry]:

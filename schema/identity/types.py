@@ -9,7 +9,6 @@ import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
-from domain.errors import DomainError
 from domain.identity import factories, models, roles, sessions
 from schema.context import Context
 from schema.errors import UserError
@@ -116,15 +115,10 @@ class Factory(relay.Node):
         cls, *, info: Info[Context, Any], node_ids: Iterable[str], required: bool = False
     ) -> list[Factory | None]:
         ctx = info.context
-        out: list[Factory | None] = []
+        pks = node_pks(node_ids)
         async with ctx.read_session() as session:
-            for pk in node_pks(node_ids):
-                try:
-                    f = await factories.get_factory_for(session, ctx.actor, pk) if pk else None
-                except DomainError:
-                    f = None
-                out.append(cls.from_model(f) if f else None)
-        return out
+            found = await factories.visible_factories(session, ctx.actor, [p for p in pks if p])
+        return [cls.from_model(found[p]) if p in found else None for p in pks]
 
 
 @strawberry.type(

@@ -14,8 +14,9 @@ from domain.errors import ValidationFailed
 from domain.production import factory_api, models
 from domain.production.drop_production import SkuProgress
 from schema.context import Context
-from schema.drops.types import DropVariant
+from schema.drops.types import Drop, DropVariant
 from schema.errors import UserError
+from schema.identity.types import Factory
 from schema.ids import node_pks
 from schema.loaders import loader
 
@@ -46,6 +47,7 @@ class Batch(relay.Node):
     created_at: datetime
     updated_at: datetime
     drop_pk: strawberry.Private[int]
+    factory_pk: strawberry.Private[int]
 
     @classmethod
     def from_model(cls, b: models.Batch) -> Batch:
@@ -60,7 +62,16 @@ class Batch(relay.Node):
             created_at=b.created_at,
             updated_at=b.updated_at,
             drop_pk=b.drop_id,
+            factory_pk=b.factory_id,
         )
+
+    @strawberry.field(description="The drop this batch makes.")
+    async def drop(self, info: Info[Context, Any]) -> Drop:
+        return Drop.from_model(await loader(info.context, "drop").load(self.drop_pk))
+
+    @strawberry.field(description="The factory making this batch.")
+    async def factory(self, info: Info[Context, Any]) -> Factory:
+        return Factory.from_model(await loader(info.context, "factory").load(self.factory_pk))
 
     @strawberry.field
     async def lines(self, info: Info[Context, Any]) -> list[BatchLine]:

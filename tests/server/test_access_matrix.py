@@ -59,6 +59,17 @@ def _spare(key: str) -> Callable[[World], dict[str, Any]]:
     return lambda w: {"t": w["spares"][key].pop()}
 
 
+def nodes_case(label: str, target: str, allow: set[str]) -> Case:
+    return Case(
+        "nodes",
+        "query($ids: [ID!]!) { nodes(ids: $ids) { id } }",
+        lambda w: {"ids": [w[target], w[target]]},
+        allow,
+        seen=lambda d, w: d["nodes"] == [{"id": w[target]}] * 2,
+        label=label,
+    )
+
+
 def node_case(label: str, target: str, allow: set[str]) -> Case:
     return Case(
         "node",
@@ -217,18 +228,31 @@ QUERIES = [
         KOC_AND_OPERATOR,
     ),
     node_case("Community", "community", {"member", "koc", "operator"}),
+    nodes_case("Community", "community", {"member", "koc", "operator"}),
     node_case("Poll", "open_poll", {"member", "koc", "operator"}),
+    nodes_case("Poll", "open_poll", {"member", "koc", "operator"}),
     node_case("Poll draft", "draft_poll", KOC_AND_OPERATOR),
+    nodes_case("Poll draft", "draft_poll", KOC_AND_OPERATOR),
     node_case("PollOption", "voted_option", {"member", "koc", "operator"}),
+    nodes_case("PollOption", "voted_option", {"member", "koc", "operator"}),
     node_case("Drop", "open_drop", {"member", "koc", "operator"}),
+    nodes_case("Drop", "open_drop", {"member", "koc", "operator"}),
     node_case("Drop draft", "draft_drop", KOC_AND_OPERATOR),
+    nodes_case("Drop draft", "draft_drop", KOC_AND_OPERATOR),
     node_case("DropVariant", "variant", {"member", "koc", "operator"}),
+    nodes_case("DropVariant", "variant", {"member", "koc", "operator"}),
     node_case("Order", "order", {"member", "operator"}),
+    nodes_case("Order", "order", {"member", "operator"}),
     node_case("Team", "team", {"member", "koc", "operator"}),
+    nodes_case("Team", "team", {"member", "koc", "operator"}),
     node_case("Batch", "batch", {"factory", "koc", "operator"}),
+    nodes_case("Batch", "batch", {"factory", "koc", "operator"}),
     node_case("Factory", "factory_id", {"factory", "operator"}),
+    nodes_case("Factory", "factory_id", {"factory", "operator"}),
     node_case("FactoryApiKey", "factory_key_id", {"operator"}),
+    nodes_case("FactoryApiKey", "factory_key_id", {"operator"}),
     node_case("User", "member_id", {"member", "operator"}),  # KOCs see members' profiles
+    nodes_case("User", "member_id", {"member", "operator"}),
     Case(
         "node",
         "query($id: ID!) { node(id: $id) { ... on Order { id ledger { kind } } } }",

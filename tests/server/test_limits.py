@@ -70,10 +70,16 @@ async def test_too_many_tokens_is_400(client: GraphQLClient) -> None:
     assert "token" in resp.json()["errors"][0]["message"].lower()
 
 
-async def test_get_queries_are_refused(client: GraphQLClient) -> None:
-    # Queries over GET would bypass the CSRF protection of a JSON content type.
-    resp = await client.http.get("/graphql", params={"query": "{ viewer { id } }"})
-    assert resp.status_code in (400, 404, 405)
+async def test_get_never_changes_anything(client: GraphQLClient) -> None:
+    # Queries over GET are allowed (a CDN may cache them); a mutation over GET is 405 even with
+    # a token, so a link or an <img> cannot act for anyone (tokens travel only in a header).
+    session = await client.login("get-mutation")
+    resp = await client.http.get(
+        "/graphql",
+        params={"query": 'mutation { updateProfile(displayName: "x") { errors { code } } }'},
+        headers={"authorization": f"Bearer {session['accessToken']}"},
+    )
+    assert resp.status_code == 405 and resp.headers["allow"] == "POST"
     assert resp.headers["content-type"].startswith("application/json")
 
 

@@ -1,0 +1,77 @@
+"""The typed client example in clients/: its documents are valid against the schema, the
+committed persisted-query manifest is exactly what `c2m persisted-manifest` makes of them, and a
+server that loads it in trusted-documents mode runs them by id (and nothing else)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from graphql import parse, validate
+
+from infra.config import Settings
+from schema.build import build_schema
+from server.persisted import build_manifest
+from tests.conftest import GraphQLClient
+
+CLIENTS = Path(__file__).resolve().parents[2] / "clients"
+MANIFEST = CLIENTS / "persisted-documents.json"
+
+
+def _documents() -> list[str]:
+    return [p.read_text() for p in sorted((CLIENTS / "documents").glob("*.graphql"))]
+
+
+def test_the_manifest_matches_the_documents(settings: Settings) -> None:
+    committed = json.loads(MANIFEST.read_text())
+    assert committed == build_manifest(_documents()), (
+        "clients/persisted-documents.json is stale: run "
+        "`c2m persisted-manifest clients/documents/*.graphql > clients/persisted-documents.json`"
+    )
+    schema = build_schema(settings)._schema
+    for op in committed["operations"]:
+        assert validate(schema, parse(op["body"])) == [], op["name"]
+
+
+@pytest.fixture
+async def trusted(settings: Settings) -> AsyncIterator[GraphQLClient]:
+    from server.app import create_app
+
+    app = create_app(
+        settings.model_copy(
+            update={"persisted_documents_file": MANIFEST, "trusted_documents_only": True}
+        )
+    )
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            yield GraphQLClient(http)
+
+
+def _by_id(name: str) -> dict[str, Any]:
+    for op in json.loads(MANIFEST.read_text())["operations"]:
+        if op["name"] == name:
+            return {"persistedQuery": {"version": 1, "sha256Hash": op["id"]}}
+    raise KeyError(name)
+
+
+async def test_a_trusted_server_runs_the_manifest_by_id(trusted: GraphQLClient) -> None:
+    login = await trusted.post(
+        {"operationName": "Login", "variables": {"code": "typed"}, "extensions": _by_id("Login")}
+    )
+    session = login.json()["data"]["loginWithWechat"]["session"]
+    assert session["user"]["displayName"] is not None
+    orders = await trusted.post(
+        {"operationName": "MyOrders", "variables": {"first": 5}, "extensions": _by_id("MyOrders")},
+        token=session["accessToken"],
+    )
+    assert orders.json() == {
+        "data": {"myOrders": {"nodes": [], "pageInfo": {"hasNextPage": False, "endCursor": None}}}
+    }
+    free = await trusted.post({"query": "{ viewer { id } }"}, token=session["accessToken"])
+    assert free.status_code == 400
