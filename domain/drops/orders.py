@@ -20,6 +20,7 @@ from domain.errors import Conflict, ErrorCode, InvalidTransition, NotFound
 from domain.identity import roles
 from domain.identity.actor import Actor
 from domain.identity.models import User
+from domain.paging import KeyPage
 
 CANCELLABLE = (OrderStatus.PENDING_PAYMENT, OrderStatus.DEPOSIT_PAID, OrderStatus.PAID)
 
@@ -59,9 +60,15 @@ def is_own(actor: Actor, order: Order) -> bool:
     return actor.user_id is not None and actor.user_id == order.user_id
 
 
-async def my_orders(session: AsyncSession, actor: Actor, after_id: int, limit: int) -> list[Order]:
+async def my_orders(session: AsyncSession, actor: Actor, page: KeyPage) -> list[Order]:
+    """The member's orders, oldest first (``page.backward``: the newest ones, reversed)."""
     user = await roles.require_user(session, actor)
-    return await repo.orders_of_member(session, user.id, after_id, limit)
+    return await repo.orders_of_member(session, user.id, page)
+
+
+async def count_my_orders(session: AsyncSession, actor: Actor) -> int:
+    user = await roles.require_user(session, actor)
+    return await repo.count_orders_of_member(session, user.id)
 
 
 async def lines_of(session: AsyncSession, order_ids: Sequence[int]) -> dict[int, list[OrderLine]]:

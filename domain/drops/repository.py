@@ -40,6 +40,7 @@ from domain.drops.models import (
 )
 from domain.drops.reservations import Held, Reservation
 from domain.identity.models import User
+from domain.paging import KeyPage
 from domain.polls.models import Poll, PollOption
 
 
@@ -610,16 +611,14 @@ async def live_order_statuses(
     return [(i, st) for i, st in (await session.execute(stmt)).all()]
 
 
-async def orders_of_member(
-    session: AsyncSession, user_id: int, after_id: int, limit: int
-) -> list[Order]:
-    stmt = (
-        select(Order)
-        .where(Order.user_id == user_id, Order.id > after_id)
-        .order_by(Order.id)
-        .limit(limit)
-    )
+async def orders_of_member(session: AsyncSession, user_id: int, page: KeyPage) -> list[Order]:
+    stmt = page.apply(select(Order).where(Order.user_id == user_id), Order.id)
     return list((await session.execute(stmt)).scalars())
+
+
+async def count_orders_of_member(session: AsyncSession, user_id: int) -> int:
+    stmt = select(func.count()).select_from(Order).where(Order.user_id == user_id)
+    return int(await session.scalar(stmt) or 0)
 
 
 async def drops_for_member(

@@ -11,16 +11,22 @@ from domain.identity.actor import Actor
 from domain.identity.roles import require_user
 from domain.notifications import repository as repo
 from domain.notifications.models import Notification, NotificationKind
+from domain.paging import KeyPage
 
 MAX_MARK = 500
 
 
 async def inbox(
-    session: AsyncSession, actor: Actor, before_id: int, limit: int, unread_only: bool
+    session: AsyncSession, actor: Actor, page: KeyPage, unread_only: bool
 ) -> list[Notification]:
-    """Newest first; ``before_id`` is the last id of the previous page (0: from the newest)."""
+    """Newest first (``page.backward``: the oldest ones, reversed)."""
     user = await require_user(session, actor)
-    return await repo.inbox(session, user.id, before_id, limit, unread_only)
+    return await repo.inbox(session, user.id, page, unread_only)
+
+
+async def count_inbox(session: AsyncSession, actor: Actor, unread_only: bool) -> int:
+    user = await require_user(session, actor)
+    return await repo.count_inbox(session, user.id, unread_only)
 
 
 async def visible_notifications(

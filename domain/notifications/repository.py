@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select, text, update
+from sqlalchemy import Select, and_, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.identity.models import User
@@ -18,6 +18,7 @@ from domain.notifications.models import (
     NotificationKind,
     NotificationOptOut,
 )
+from domain.paging import KeyPage
 
 INSERT_EVENT = text(
     "INSERT INTO notification_events (kind, subject_id) VALUES (:kind, :subject) "
@@ -248,16 +249,23 @@ async def finish_delivery(session: AsyncSession, delivery_id: int, values: dict[
     )
 
 
-async def inbox(
-    session: AsyncSession, user_id: int, before_id: int, limit: int, unread_only: bool
-) -> list[Notification]:
+def _inbox(user_id: int, unread_only: bool) -> Select[Any]:
     stmt = select(Notification).where(Notification.user_id == user_id)
-    if before_id:
-        stmt = stmt.where(Notification.id < before_id)
     if unread_only:
         stmt = stmt.where(Notification.read_at.is_(None))
-    stmt = stmt.order_by(Notification.id.desc()).limit(limit)
+    return stmt
+
+
+async def inbox(
+    session: AsyncSession, user_id: int, page: KeyPage, unread_only: bool
+) -> list[Notification]:
+    stmt = page.apply(_inbox(user_id, unread_only), Notification.id, descending=True)
     return list((await session.execute(stmt)).scalars())
+
+
+async def count_inbox(session: AsyncSession, user_id: int, unread_only: bool) -> int:
+    stmt = select(func.count()).select_from(_inbox(user_id, unread_only).subquery())
+    return int(await session.scalar(stmt) or 0)
 
 
 async def get_many(session: AsyncSession, ids: Sequence[int]) -> list[Notification]:

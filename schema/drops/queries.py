@@ -10,7 +10,14 @@ from domain.drops.models import DropStatus as DomainDropStatus
 from domain.errors import NotFound
 from schema.context import Context
 from schema.drops.types import Drop, DropStatus, Order, Team
-from schema.pagination import Connection, build_connection, decode_int_cursor, page_size
+from schema.pagination import (
+    Connection,
+    build_connection,
+    decode_int_cursor,
+    key_page,
+    page_connection,
+    page_size,
+)
 
 
 @strawberry.type
@@ -33,16 +40,29 @@ class DropQuery:
             )
         return build_connection(rows, limit, "drop", lambda d: d.id, Drop.from_model)
 
-    @strawberry.field(description="The viewer's orders, oldest first.")
+    @strawberry.field(
+        description="The viewer's orders, oldest first; `last` (with `before`) pages from the "
+        "newest back."
+    )
     async def my_orders(
-        self, info: Info[Context, Any], first: int | None = None, after: str | None = None
+        self,
+        info: Info[Context, Any],
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[Order]:
         ctx = info.context
-        limit = page_size(first)
-        after_id = decode_int_cursor("order", after)
+        actor = ctx.authenticated_actor()
+        page = key_page("order", first, after, last, before)
         async with ctx.read_session() as session:
-            rows = await orders.my_orders(session, ctx.authenticated_actor(), after_id, limit + 1)
-        return build_connection(rows, limit, "order", lambda o: o.id, Order.from_model)
+            rows = await orders.my_orders(session, actor, page)
+
+        async def count() -> int:
+            async with ctx.read_session() as session:
+                return await orders.count_my_orders(session, actor)
+
+        return page_connection(rows, page, "order", lambda o: o.id, Order.from_model, count)
 
     @strawberry.field(
         description="A group-buy team by its share token (what a shared link carries): public "

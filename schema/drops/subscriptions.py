@@ -7,11 +7,12 @@ import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
-from domain.drops import progress, teams
-from domain.drops.models import SELLING, TeamStatus
+from domain.drops import orders, progress, teams
+from domain.drops.models import SELLING, OrderStatus, TeamStatus
+from domain.drops.models import Order as OrderRow
 from domain.drops.reservations import channel
 from schema.context import Context
-from schema.drops.types import DropProgress, Team
+from schema.drops.types import DropProgress, Order, Team
 from schema.ids import decode_id
 
 
@@ -59,6 +60,32 @@ class DropSubscription:
                 yield DropProgress.from_domain(current)
 
     @strawberry.subscription(
+        description="An order as its status changes (paid, confirmed, in production, shipped, "
+        "delivered, cancelled, refunded), pushed as each change commits; the current state "
+        "first. Ends once nothing more can happen to it (delivered, refunded, or cancelled "
+        "unpaid). Its member and operators only."
+    )
+    async def order_updates(
+        self, info: Info[Context, Any], order_id: relay.GlobalID
+    ) -> AsyncGenerator[Order, None]:
+        ctx = info.context
+        oid = decode_id(order_id, "Order", "orderId")
+        actor = ctx.authenticated_actor()
+        async with ctx.services.order_events.follow(oid) as changed:
+            async with ctx.read_session() as session:
+                current = await orders.get_order(session, actor, oid)
+            yield Order.from_model(current)
+            last = current.status
+            while not _order_over(current):
+                await changed.wait()
+                changed.clear()
+                async with ctx.read_session() as session:
+                    current = await orders.get_order(session, actor, oid)
+                if current.status is not last:
+                    last = current.status
+                    yield Order.from_model(current)
+
+    @strawberry.subscription(
         description="A group-buy team's seats (taken, paid, left) and status, pushed when they "
         "change (at most every 500 ms) until the team is FULL or FAILED."
     )
@@ -88,6 +115,16 @@ class DropSubscription:
         ):
             if current is not None:
                 yield Team.from_view(current)
+
+
+FINAL_ORDER_STATUSES = (OrderStatus.DELIVERED, OrderStatus.REFUNDED)
+
+
+def _order_over(o: OrderRow) -> bool:
+    """Nothing more will happen to the order: delivered, refunded, or cancelled unpaid."""
+    return o.status in FINAL_ORDER_STATUSES or (
+        o.status is OrderStatus.CANCELLED and o.paid_at is None
+    )
 
 
 def _team_open(v: teams.TeamView | None) -> bool:

@@ -8,28 +8,36 @@ from strawberry.types import Info
 from domain.notifications import inbox
 from schema.context import Context
 from schema.notifications.types import Notification
-from schema.pagination import Connection, build_connection, decode_int_cursor, page_size
+from schema.pagination import Connection, key_page, page_connection
 
 
 @strawberry.type
 class NotificationQuery:
-    @strawberry.field(description="The viewer's in-app inbox, newest first.")
+    @strawberry.field(
+        description="The viewer's in-app inbox, newest first; `last` (with `before`) pages "
+        "from the oldest forward, e.g. what arrived since a cursor."
+    )
     async def my_notifications(
         self,
         info: Info[Context, Any],
         first: int | None = None,
         after: str | None = None,
         unread_only: bool = False,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[Notification]:
         ctx = info.context
-        limit = page_size(first)
-        before_id = decode_int_cursor("notification", after)
+        actor = ctx.authenticated_actor()
+        page = key_page("notification", first, after, last, before)
         async with ctx.read_session() as session:
-            rows = await inbox.inbox(
-                session, ctx.authenticated_actor(), before_id, limit + 1, unread_only
-            )
-        return build_connection(
-            rows, limit, "notification", lambda n: n.id, Notification.from_model
+            rows = await inbox.inbox(session, actor, page, unread_only)
+
+        async def count() -> int:
+            async with ctx.read_session() as session:
+                return await inbox.count_inbox(session, actor, unread_only)
+
+        return page_connection(
+            rows, page, "notification", lambda n: n.id, Notification.from_model, count
         )
 
     @strawberry.field

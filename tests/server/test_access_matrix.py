@@ -621,6 +621,12 @@ SUBSCRIPTIONS = [
         lambda w: {"t": w["share_token"]},
         SIGNED_IN,
     ),
+    Case(
+        "orderUpdates",
+        "subscription($o: ID!) { orderUpdates(orderId: $o) { status } }",
+        lambda w: {"o": w["order"]},
+        {"member", "operator"},
+    ),
 ]
 
 
