@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.drops import repository as drop_repo
-from domain.drops.models import Drop, DropVariant, Order
+from domain.drops.models import Drop, DropVariant, Order, OrderStatus
 from domain.errors import NotFound, ValidationFailed
 from domain.identity import repository as identity_repo
 from domain.identity import roles
@@ -59,6 +59,35 @@ async def production_view(
         )
         for v in variants
     ]
+
+
+@dataclass(frozen=True)
+class StatusCount:
+    status: OrderStatus
+    orders: int
+    units: int
+
+
+@dataclass(frozen=True)
+class SettlementProgress:
+    """Where a closed drop is between its close and its factories: what a console shows while
+    the worker settles, refunds and plans."""
+
+    drop: Drop
+    by_status: list[StatusCount]
+    refunds_pending: int  # cancelled orders still holding money the walker has to return
+
+
+async def settlement_progress(
+    session: AsyncSession, actor: Actor, drop_id: int
+) -> SettlementProgress:
+    drop = await _managed_drop(session, actor, drop_id)
+    counts, pending = await repo.settlement_counts(session, drop_id)
+    return SettlementProgress(
+        drop=drop,
+        by_status=[StatusCount(OrderStatus(s), n, u) for s, n, u in counts],
+        refunds_pending=pending,
+    )
 
 
 async def _managed_drop(session: AsyncSession, actor: Actor, drop_id: int) -> Drop:

@@ -152,6 +152,31 @@ async def factories_of(session: AsyncSession, drop_id: int) -> list[Factory]:
     return list((await session.execute(stmt)).scalars())
 
 
+async def settlement_counts(
+    session: AsyncSession, drop_id: int
+) -> tuple[list[tuple[str, int, int]], int]:
+    """Orders of a drop per status (count, units), and the cancelled ones whose payments the
+    refunds have not yet returned in full."""
+    counts = (
+        await session.execute(
+            text(
+                "SELECT status, count(*), coalesce(sum(quantity), 0) FROM orders "
+                "WHERE drop_id = :d GROUP BY status ORDER BY status"
+            ),
+            {"d": drop_id},
+        )
+    ).all()
+    pending = await session.scalar(
+        text(
+            "SELECT count(*) FROM orders o WHERE o.drop_id = :d AND o.status = 'CANCELLED' "
+            "AND (SELECT coalesce(sum(CASE WHEN l.kind = 'PAYMENT' THEN l.amount_fen "
+            "ELSE -l.amount_fen END), 0) FROM payment_ledger l WHERE l.order_id = o.id) > 0"
+        ),
+        {"d": drop_id},
+    )
+    return [(str(r[0]), int(r[1]), int(r[2])) for r in counts], int(pending or 0)
+
+
 async def per_variant(session: AsyncSession, drop_id: int) -> dict[str, dict[int, int]]:
     """Per SKU of a drop: units ordered by producing orders, planned in batches, shipped."""
     ordered = dict(

@@ -10,6 +10,7 @@ import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
+from domain.drops.models import DropStatus, OrderStatus
 from domain.errors import ValidationFailed
 from domain.production import factory_api, models
 from domain.production.drop_production import SkuProgress
@@ -123,9 +124,36 @@ class SkuProduction:
 
 
 @strawberry.type
+class OrderStatusCount:
+    status: OrderStatus
+    orders: int
+    units: int
+
+
+@strawberry.type(
+    description="Where a drop is between its close and its factories, for a console to show "
+    "while the worker settles, refunds and plans."
+)
+class SettlementProgress:
+    drop_status: DropStatus = strawberry.field(
+        description="CLOSED: waiting for settlement; then SUCCEEDED or FAILED."
+    )
+    closed_at: datetime | None
+    settled_at: datetime | None
+    orders_by_status: list[OrderStatusCount]
+    refunds_pending: int = strawberry.field(
+        description="Cancelled orders whose payments are not yet refunded in full."
+    )
+    units_confirmed: int = strawberry.field(description="Units of orders going to production.")
+    units_planned: int = strawberry.field(description="Units in batches so far.")
+    batches_planned: int
+
+
+@strawberry.type
 class DropProduction:
     batches: list[Batch]
     skus: list[SkuProduction]
+    settlement: SettlementProgress
 
 
 @strawberry.type

@@ -95,3 +95,35 @@ async def test_batches_link_to_their_drop_and_factory(
         assert b["factory"] == {"id": factory, "name": "Linked"} and b["factoryId"] == factory
     assert sum("FROM drops" in q for q in seen) == 1
     assert sum("FROM factories" in q for q in seen) <= 2  # the key's factory, then the loader
+
+
+async def test_settlement_progress_follows_a_drop_from_close_to_batches(
+    client: GraphQLClient, services: Any, operator_token: str
+) -> None:
+    s = await paid_drop(client, services, operator_token, buyers=4, units=2)
+    factory, _ = await _factory(client, operator_token, "Progress", 1, 100)
+    kt = s["koc"]["accessToken"]
+    await client.query(ASSIGN, {"d": s["drop"]["id"], "f": [factory]}, token=kt)
+    doc = """query($d: ID!) { dropProduction(dropId: $d) { settlement { dropStatus closedAt
+      settledAt ordersByStatus { status orders units } refundsPending unitsConfirmed
+      unitsPlanned batchesPlanned } } }"""
+
+    async def progress() -> dict[str, Any]:
+        out = await client.query(doc, {"d": s["drop"]["id"]}, token=kt)
+        view: dict[str, Any] = out["dropProduction"]["settlement"]
+        return view
+
+    await close(client, s)
+    closed = await progress()
+    assert closed["dropStatus"] == "CLOSED" and closed["closedAt"] and not closed["settledAt"]
+    assert closed["ordersByStatus"] == [{"status": "PAID", "orders": 4, "units": 8}]
+    assert closed["batchesPlanned"] == 0 and closed["unitsPlanned"] == 0
+    assert await _settle_and_plan(services, s["drop_pk"]) == 1
+    done = await progress()
+    assert done["dropStatus"] == "SUCCEEDED" and done["settledAt"]
+    assert done["ordersByStatus"] == [{"status": "CONFIRMED", "orders": 4, "units": 8}]
+    assert done["unitsConfirmed"] == done["unitsPlanned"] == 8 and done["batchesPlanned"] == 1
+    assert done["refundsPending"] == 0
+    (member,) = await members(client, s["community"]["inviteCode"], 1, prefix="nosy")
+    refused = await client.post({"query": doc, "variables": {"d": s["drop"]["id"]}}, member)
+    assert refused.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"
