@@ -34,6 +34,7 @@ from infra.adapters import (
     media_limits,
 )
 from infra.config import Settings
+from infra.links import SheetLinks
 from infra.pgnotify import OrderEvents
 from infra.pubsub import PubSubHub, SharedFeeds
 from infra.queue import make_broker
@@ -64,6 +65,7 @@ class Services:
     hub: PubSubHub
     feeds: SharedFeeds
     order_events: OrderEvents
+    sheet_links: SheetLinks
     votes: GroupCommit[VoteRequest, VoteOutcome]
     preorders: GroupCommit[PreorderRequest, Order]
 
@@ -121,6 +123,7 @@ async def open_services(
         hub=hub,
         feeds=SharedFeeds(hub),
         order_events=OrderEvents(database_url),
+        sheet_links=SheetLinks(settings.jwt_secret, settings.public_url),
         votes=GroupCommit(
             partial(
                 cast_votes,

@@ -168,30 +168,50 @@ def create_app(settings: Settings | None = None) -> Starlette:
         log.info("payment notification: %s", outcome)
         return Response(status_code=204)
 
-    async def production_sheet(request: Request) -> Response:
-        """The CSV production sheet of a batch, for its factory (API key) or the drop's KOC."""
+    async def batch_sheet(request: Request) -> Response:
+        """A batch's CSV sheets, for its factory (API key) or the drop's KOC: with the
+        Authorization header, or through a signed link (``?link=``, ``Batch.sheetUrl``)."""
         services: Services = holder["services"]
-        actor, error = await authenticate(services, request.headers.get("authorization"))
-        if actor.is_anonymous:
-            return JSONResponse(
-                {
-                    "error": (error.message if error else "Sign in first."),
-                    "code": "UNAUTHENTICATED",
-                },
-                status_code=401,
-            )
         batch_id = parse_pk(request.path_params["batch_id"])
+        kind = request.path_params["sheet"]
+        link = request.query_params.get("link")
+        if link is not None:
+            linked = (
+                services.sheet_links.verify(link, batch_id, kind)
+                if batch_id is not None and kind in sheets.SHEETS
+                else None
+            )
+            if linked is None:
+                return JSONResponse(
+                    {"error": "This link is not valid or has expired.", "code": "FORBIDDEN"},
+                    status_code=403,
+                )
+            actor = linked
+        else:
+            actor, error = await authenticate(services, request.headers.get("authorization"))
+            if actor.is_anonymous:
+                return JSONResponse(
+                    {
+                        "error": (error.message if error else "Sign in first."),
+                        "code": "UNAUTHENTICATED",
+                    },
+                    status_code=401,
+                )
         try:
-            if batch_id is None:
+            if batch_id is None or kind not in sheets.SHEETS:
                 raise DomainError("No such batch.")
-            async with services.sessionmaker() as session:
-                body = await sheets.production_sheet(session, actor, batch_id)
+            async with services.read_sessionmaker() as session:
+                body = await sheets.sheet(session, actor, batch_id, kind)
         except DomainError:
             return JSONResponse({"error": "No such batch.", "code": "NOT_FOUND"}, status_code=404)
+        name = f"batch-{batch_id}" + ("" if kind == "sheet" else f"-{kind}") + ".csv"
         return Response(
-            body,
+            body.encode("utf-8"),
             media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="batch-{batch_id}.csv"'},
+            headers={
+                "Content-Disposition": f'attachment; filename="{name}"',
+                "Cache-Control": "private, no-store",
+            },
         )
 
     async def media_upload(request: Request) -> Response:
@@ -243,7 +263,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/readyz", readyz),
         Route("/metrics", metrics),
         Route(NOTIFY_PATH, payment_notify, methods=["POST"]),
-        Route("/factory/batches/{batch_id}/sheet.csv", production_sheet),
+        Route("/factory/batches/{batch_id}/{sheet}.csv", batch_sheet),
         Route(LocalMediaStore.UPLOAD_PATH + "{token}", media_upload, methods=["PUT"]),
         Route("/" + PUBLISHED + "{name}", media_file, methods=["GET", "HEAD"]),
     ]

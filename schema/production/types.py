@@ -89,9 +89,26 @@ class Batch(relay.Node):
             for r in rows
         ]
 
-    @strawberry.field(description="Authenticated URL of the CSV production sheet.")
-    def sheet_url(self) -> str:
-        return f"/factory/batches/{self.id}/sheet.csv"
+    @strawberry.field(
+        description="The production sheet (a size x colour report, CSV): a signed link that "
+        "works when clicked for 15 minutes (ask again for a fresh one)."
+    )
+    def sheet_url(self, info: Info[Context, Any]) -> str:
+        return _link(info, self.id, "sheet")
+
+    @strawberry.field(
+        description="The batch as one flat table (CSV, one row per SKU with ids, quantities, "
+        "shipped, to ship, ship-by date): a signed link valid for 15 minutes."
+    )
+    def lines_url(self, info: Info[Context, Any]) -> str:
+        return _link(info, self.id, "lines")
+
+    @strawberry.field(
+        description="The packing list (CSV, one row per order and SKU): a signed link valid "
+        "for 15 minutes."
+    )
+    def packing_list_url(self, info: Info[Context, Any]) -> str:
+        return _link(info, self.id, "packing")
 
     @classmethod
     async def resolve_nodes(  # type: ignore[override]
@@ -102,6 +119,11 @@ class Batch(relay.Node):
         async with ctx.read_session() as session:
             found = await factory_api.visible_batches(session, ctx.actor, [p for p in pks if p])
         return [cls.from_model(found[p]) if p in found else None for p in pks]
+
+
+def _link(info: Info[Context, Any], batch_id: int, sheet: str) -> str:
+    ctx = info.context
+    return ctx.services.sheet_links.url(batch_id, sheet, ctx.actor)
 
 
 @strawberry.type

@@ -7,6 +7,7 @@ import io
 from typing import Any
 
 from domain.drops import settlement
+from domain.identity.actor import Actor
 from domain.payments.models import PaymentStep
 from domain.production import planner
 from infra.config import Settings
@@ -193,7 +194,8 @@ async def test_factory_flow_and_every_bad_call(
         f"/factory/batches/{pk(batch['id'])}/sheet.csv", headers={"authorization": f"Bearer {key}"}
     )
     assert sheet.status_code == 200 and sheet.headers["content-type"].startswith("text/csv")
-    rows = list(csv.reader(io.StringIO(sheet.text)))
+    assert sheet.content.startswith(b"\xef\xbb\xbf")  # UTF-8 with BOM: Excel on Windows
+    rows = list(csv.reader(io.StringIO(sheet.content.decode("utf-8-sig"))))
     assert rows[1][0] == "size \\ colour"
     total = next(r for r in rows if r and r[0] == "total")
     assert total[-1] == "2"  # one unit of each of two SKUs
@@ -202,3 +204,58 @@ async def test_factory_flow_and_every_bad_call(
         headers={"authorization": f"Bearer {other}"},
     )
     assert forbidden.status_code == 404
+
+
+SHEET_LINKS = """{ batchOrders(first: 1) { nodes { id dropId sheetUrl linesUrl packingListUrl
+  lines { variant { id } size color quantity shipped } } } }"""
+
+
+async def test_sheets_open_as_tables_from_links_that_work_when_clicked(
+    client: GraphQLClient, services: Any, operator_token: str
+) -> None:
+    s = await paid_drop(client, services, operator_token, buyers=3, units=1, moq=1)
+    f, key = await _factory(client, operator_token, "Sheets", 1, 100)
+    nosy, _ = await _factory(client, operator_token, "Nosy", 1, 100)
+    await client.query(ASSIGN, {"d": s["drop"]["id"], "f": [f]}, token=s["koc"]["accessToken"])
+    await close(client, s)
+    assert await _settle_and_plan(services, s["drop_pk"]) == 1
+    batch = (await client.query(SHEET_LINKS, token=key))["batchOrders"]["nodes"][0]
+
+    # A link opens with no header at all, as a click in a browser or Excel does.
+    flat = await client.http.get(batch["linesUrl"])
+    assert flat.status_code == 200 and flat.headers["content-type"].startswith("text/csv")
+    assert "attachment" in flat.headers["content-disposition"]
+    assert flat.content.startswith(b"\xef\xbb\xbf")
+    table = list(csv.DictReader(io.StringIO(flat.content.decode("utf-8-sig"))))
+    ship_until = (
+        await client.query(
+            "query($d: ID!) { node(id: $d) { ... on Drop { shipUntil } } }",
+            {"d": s["drop"]["id"]},
+            token=s["koc"]["accessToken"],
+        )
+    )["node"]["shipUntil"]
+    assert [r["sku_id"] for r in table] == [ln["variant"]["id"] for ln in batch["lines"]]
+    for row, line in zip(table, batch["lines"], strict=True):
+        assert row["batch_id"] == batch["id"] and row["drop_id"] == batch["dropId"]
+        assert (row["size"], row["color"]) == (line["size"], line["color"])
+        assert int(row["quantity"]) == line["quantity"]
+        assert int(row["to_ship"]) == line["quantity"] - line["shipped"]
+        assert row["ship_by"] == (ship_until or "")
+    packing = await client.http.get(batch["packingListUrl"])
+    parcels = list(csv.DictReader(io.StringIO(packing.content.decode("utf-8-sig"))))
+    assert {r["order_id"] for r in parcels} == {o["id"] for o in s["orders"]}
+    assert sum(int(r["quantity"]) for r in parcels) == 3
+    assert (await client.http.get(batch["sheetUrl"])).status_code == 200
+
+    # A link names one sheet of one batch: altered, moved or forged, it opens nothing.
+    url, _, token = batch["linesUrl"].partition("?link=")
+    for bad in (
+        f"{url}?link={token[:-2]}xx",
+        url.replace("lines.csv", "packing.csv") + f"?link={token}",
+        f"{url}?link=not-a-link",
+    ):
+        assert (await client.http.get(bad)).status_code == 403
+    assert (await client.http.get(url)).status_code == 401  # no link, no header
+    # Another factory's link to this batch does not open it: the domain still decides.
+    theirs = services.sheet_links.url(pk(batch["id"]), "lines", Actor(factory_id=pk(nosy)))
+    assert (await client.http.get(theirs)).status_code == 404
