@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir("c2m")))
     secret_key: str | None = None
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    access_log: bool = False  # one line per HTTP request (method, path, status, ms, request id)
 
     # Tokens
     access_token_ttl_seconds: int = 900
@@ -102,6 +104,7 @@ class Settings(BaseSettings):
 
     # Worker
     worker_concurrency: int = 50
+    worker_metrics_port: int | None = None  # each worker's /metrics on this port (unset: none)
     queue_name: str = "c2m:{jobs}"
     # A job a worker took and did not finish (the worker died) is given to another after this.
     job_redeliver_seconds: int = 30

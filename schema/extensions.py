@@ -7,11 +7,11 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from graphql import GraphQLError, GraphQLSyntaxError
+from graphql import FieldNode, GraphQLError, GraphQLSyntaxError, get_operation_ast
 from strawberry.extensions import SchemaExtension
 
-from domain.errors import DomainError
-from infra.metrics import GRAPHQL_LATENCY, GRAPHQL_OPERATIONS, operation_label
+from domain.errors import DomainError, ErrorCode
+from infra.metrics import GRAPHQL_LATENCY, GRAPHQL_OPERATIONS, MUTATIONS, operation_label
 from infra.outages import OutageLog, is_outage
 
 log = logging.getLogger("c2m.graphql")
@@ -72,6 +72,34 @@ def shape_error(error: GraphQLError, request_id: str) -> GraphQLError:
     )
 
 
+_MUTATION_SERIES: dict[tuple[str, str], Any] = {}
+_ERROR_CODES = {c.value for c in ErrorCode}
+
+
+def mutation_series(field: str, outcome: str) -> Any:
+    """The counter child of a mutation field and outcome (bounded: fields of the schema, the
+    error codes of the API)."""
+    key = (field, outcome if outcome in _ERROR_CODES or outcome == "ok" else "other")
+    found = _MUTATION_SERIES.get(key)
+    if found is None:
+        found = MUTATIONS.labels(*key)
+        if len(_MUTATION_SERIES) < 5000:
+            _MUTATION_SERIES[key] = found
+    return found
+
+
+def _field_name(ec: Any, response_key: str) -> str:
+    """The schema field behind a response key (an alias names nothing of the schema)."""
+    document = ec.graphql_document
+    operation = get_operation_ast(document, ec.operation_name) if document else None
+    for selection in operation.selection_set.selections if operation else ():
+        if isinstance(selection, FieldNode):
+            key = selection.alias.value if selection.alias else selection.name.value
+            if key == response_key:
+                return str(selection.name.value)
+    return "other"
+
+
 class ErrorsAndMetrics(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         started = time.perf_counter()
@@ -89,6 +117,14 @@ class ErrorsAndMetrics(SchemaExtension):
             op_type = "unknown"
         name = operation_label(ec.operation_name)
         outcome = "error" if errors else "ok"
+        if op_type == "mutation" and result is not None and isinstance(result.data, dict):
+            # A payload's typed errors are errors too (the operation ran, the change did not).
+            for field, payload in result.data.items():
+                codes = (payload or {}).get("errors") if isinstance(payload, dict) else None
+                if codes and outcome == "ok":
+                    outcome = "user_error"
+                code = codes[0].get("code") if codes and isinstance(codes[0], dict) else None
+                mutation_series(_field_name(ec, field), str(code) if codes else "ok").inc()
         GRAPHQL_OPERATIONS.labels(name, op_type, outcome).inc()
         GRAPHQL_LATENCY.labels(name, op_type).observe(time.perf_counter() - started)
 

@@ -64,7 +64,7 @@ from strawberry.types.fields.resolver import StrawberryResolver
 
 from infra.metrics import GRAPHQL_LATENCY, GRAPHQL_OPERATIONS, operation_label
 from schema.context import Context
-from schema.extensions import shape_error
+from schema.extensions import mutation_series, shape_error
 from schema.limits import Limits, measure, too_big
 
 # The root mutations the lane serves: the hot path of a flash drop.
@@ -368,7 +368,10 @@ class FastLane:
             resolve: Any = plan.resolver.wrapped_func
             payload = await resolve(None, info, **kwargs)
             response: dict[str, Any] = {"data": {plan.response_key: plan.serialize(payload)}}
-            outcome = "ok"
+            payload_errors = getattr(payload, "errors", None)
+            outcome = "user_error" if payload_errors else "ok"
+            field_outcome = payload_errors[0].code.value if payload_errors else "ok"
+            mutation_series(plan.field_node.name.value, field_outcome).inc()
         except Exception as e:  # noqa: BLE001 - shaped exactly as the executor's errors are
             error = GraphQLError(
                 str(e), nodes=[plan.field_node], path=[plan.response_key], original_error=e

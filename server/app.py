@@ -30,6 +30,7 @@ from infra import heartbeat
 from infra.adapters import NOTIFY_PATH
 from infra.config import Settings
 from infra.logging import request_id_var
+from infra.metrics import PAYMENT_NOTIFICATIONS, sample_pools
 from infra.metrics import exposition as metrics_text
 from infra.outages import OutageLog, is_outage
 from infra.services import Services, open_services
@@ -45,6 +46,13 @@ log = logging.getLogger("c2m.app")
 MEDIA_TYPES = {ext: mime for kind in ALLOWED_TYPES.values() for mime, ext in kind.items()}
 MEDIA_NAME = re.compile(r"[0-9a-f]{32}\.(" + "|".join(MEDIA_TYPES) + ")")
 OUTAGES = OutageLog(log)
+
+
+async def _sample_pools(services: Services) -> None:
+    """Pool gauges for /metrics, every few seconds (cheap counters, no I/O)."""
+    while True:
+        sample_pools(services.engine.sync_engine.pool, services.redis.connection_pool)
+        await asyncio.sleep(5)
 
 
 class State(TypedDict):
@@ -102,6 +110,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 allow_queries_via_get=True,
             )
             app.state.services = services  # for tools and tests; requests use the lifespan state
+            sampler = asyncio.create_task(_sample_pools(services))
+            stack.callback(sampler.cancel)
             app.state.graphql_view = holder["view"]
             holder["services"] = services
             # Everything built so far lives as long as the process: keep it out of the garbage
@@ -163,8 +173,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     session, services.payments, request.headers, body
                 )
         except webhook.NotificationRejected as exc:
+            PAYMENT_NOTIFICATIONS.labels("rejected").inc()
             log.warning("payment notification rejected: %s", exc.message)
             return JSONResponse({"code": "FAIL", "message": exc.message}, status_code=400)
+        PAYMENT_NOTIFICATIONS.labels(webhook.outcome_kind(outcome)).inc()
         log.info("payment notification: %s", outcome)
         return Response(status_code=204)
 
@@ -268,7 +280,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/" + PUBLISHED + "{name}", media_file, methods=["GET", "HEAD"]),
     ]
     middleware = [
-        Middleware(RequestIdMiddleware),
+        Middleware(RequestIdMiddleware, access_log=settings.access_log),
         Middleware(
             BodySizeLimitMiddleware,
             max_bytes=settings.max_body_bytes,

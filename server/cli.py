@@ -98,7 +98,7 @@ def _settings(host: str | None = None, port: int | None = None) -> Settings:
     if port is not None:
         updates["port"] = port
     settings = settings.model_copy(update=updates) if updates else settings
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     try:
         settings.check()
     except RuntimeError as exc:

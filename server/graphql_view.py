@@ -26,6 +26,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import Subscr
 from strawberry.types import ExecutionResult
 
 from infra.logging import request_id_var
+from infra.metrics import WEBSOCKETS
 from infra.outages import is_outage
 from infra.services import Services
 from schema.context import Context
@@ -194,12 +195,14 @@ class SocketSlots:
             return False
         self._open[key] = self._open.get(key, 0) + 1
         context.loaders["socket_slot"] = key
+        WEBSOCKETS.inc()
         return True
 
     def release(self, context: Context) -> None:
         key = context.loaders.pop("socket_slot", None)
         if key is None:
             return
+        WEBSOCKETS.dec()
         left = self._open.get(key, 1) - 1
         if left > 0:
             self._open[key] = left

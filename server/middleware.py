@@ -15,6 +15,7 @@ from infra.logging import request_id_var
 from infra.metrics import HTTP_LATENCY, HTTP_REQUESTS, path_label
 
 log = logging.getLogger("c2m.http")
+access = logging.getLogger("c2m.access")
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -44,8 +45,9 @@ class _TooLarge(Exception):
 class RequestIdMiddleware:
     """Takes a sane ``X-Request-ID`` from the caller or makes one; logs and echoes it."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, access_log: bool = False) -> None:
         self.app = app
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -78,6 +80,22 @@ class RequestIdMiddleware:
                 count, latency = _series(scope["method"], scope["path"], status)
                 count.inc()
                 latency.observe(elapsed)
+                if self.access_log:
+                    client = scope.get("client")
+                    access.info(
+                        "%s %s %s %.1fms",
+                        scope["method"],
+                        scope["path"],
+                        status,
+                        elapsed * 1000,
+                        extra={
+                            "method": scope["method"],
+                            "path": scope["path"],
+                            "status": status,
+                            "duration_ms": round(elapsed * 1000, 1),
+                            "client": client[0] if client else None,
+                        },
+                    )
             request_id_var.reset(token)
 
 

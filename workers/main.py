@@ -11,6 +11,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from prometheus_client import start_http_server
 from taskiq import AsyncBroker, TaskiqScheduler
 from taskiq.acks import AcknowledgeType
 from taskiq.api import run_scheduler_task
@@ -19,9 +20,11 @@ from taskiq.schedule_sources import LabelScheduleSource
 
 from infra import heartbeat
 from infra.config import Settings
+from infra.metrics import QUEUE_DEPTH, QUEUE_PENDING
 from infra.queue import make_broker, make_retry_source
 from infra.services import Services, open_services
 from workers import drops, notifications, payments, polls, production, system
+from workers.metrics import JobMetrics
 from workers.outbox import OutboxMiddleware
 from workers.registry import JOBS, PERIODIC, STARTUP
 
@@ -37,7 +40,7 @@ JOB_GRACE_SECONDS = 20
 def register_all(broker: AsyncBroker, services: Services) -> None:
     """Give the broker every job, and the services they take."""
     broker.add_dependency_context({Services: services})
-    broker.add_middlewares(OutboxMiddleware(services))
+    broker.add_middlewares(OutboxMiddleware(services), JobMetrics())
     for name, func in JOBS.items():
         labels: dict[str, Any] = {}
         if name in PERIODIC:
@@ -55,7 +58,19 @@ async def _beat(services: Services, broker: AsyncBroker, worker_id: str) -> None
                 await heartbeat.beat(session, worker_id, os.getpid(), started, queue_ok)
         except Exception as exc:  # noqa: BLE001 - PostgreSQL down: the next beat tells
             log.debug("heartbeat not recorded: %s", exc)
+        await _sample_queue(services)
         await asyncio.sleep(heartbeat.BEAT_EVERY_SECONDS)
+
+
+async def _sample_queue(services: Services) -> None:
+    """The queue's depth and what workers hold unacknowledged, for /metrics."""
+    name = services.settings.queue_name
+    try:
+        QUEUE_DEPTH.set(await services.redis.xlen(name))
+        pending = await services.redis.xpending(name, "c2m-workers")
+        QUEUE_PENDING.set(int(pending.get("pending", 0)) if isinstance(pending, dict) else 0)
+    except Exception as exc:  # noqa: BLE001 - Redis away or no group yet: the next beat tells
+        log.debug("queue not sampled: %s", exc)
 
 
 async def on_start(services: Services) -> None:
@@ -84,6 +99,10 @@ async def run_worker(
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop.set)
+        metrics_server = None
+        if settings.worker_metrics_port:
+            # This worker's own /metrics (Prometheus scrapes every worker, as every API process).
+            metrics_server, _ = start_http_server(settings.worker_metrics_port, addr=settings.host)
         await on_start(services)
         receiver = Receiver(
             broker,
@@ -118,6 +137,9 @@ async def run_worker(
                     await receiving
             with contextlib.suppress(Exception):
                 await broker.shutdown()
+            if metrics_server is not None:
+                metrics_server.shutdown()
+                metrics_server.server_close()
             with contextlib.suppress(Exception):
                 async with services.sessionmaker() as session, session.begin():
                     await heartbeat.forget(session, worker_id)

@@ -10,6 +10,7 @@ from domain.payments import refunds
 from domain.production import planner
 from infra.services import Services
 from workers.common import each_due
+from workers.payments import counted
 from workers.registry import SERVICES, job
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,8 @@ async def refund_excess(drop_id: int, services: Services = SERVICES) -> int:
             return refunded
         for order_id in ids:
             async with services.unit_of_work() as session:
-                refunded += await refunds.refund_order(session, services.payments, order_id)
+                fen = await refunds.refund_order(session, services.payments, order_id)
+            refunded += counted(fen)
         after = ids[-1]
 
 

@@ -104,3 +104,14 @@ async def handle_notification(
     if order.team_id is not None and await teams.seat_paid(session, order.team_id):
         return f"order {order_id} {new.value}; team {order.team_id} FULL"
     return f"order {order_id} {new.value}"
+
+
+def outcome_kind(outcome: str) -> str:
+    """A bounded label for what ``handle_notification`` said (for metrics)."""
+    if outcome.startswith("ignored"):
+        return "ignored"
+    if outcome.startswith("replay"):
+        return "replay"
+    if "refunding" in outcome:
+        return "refunding"
+    return "recorded"

@@ -71,3 +71,29 @@ async def test_a_running_worker_is_seen_alive(client: Any, settings: Settings) -
         else:
             raise AssertionError("the worker never reported alive")
     assert await workers() == {"alive": 0, "reaching_queue": 0}  # a clean stop says goodbye
+
+
+async def test_a_worker_reports_its_jobs_and_the_queue(services: Any, settings: Settings) -> None:
+    import socket
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    marker = uuid.uuid4().hex
+    async with services.unit_of_work():
+        jobs.enqueue("system.ping", marker=marker)
+    observed = settings.model_copy(update={"worker_metrics_port": port})
+    async with running_worker(observed):
+        assert await services.redis.blpop([f"c2m:ping:{marker}"], timeout=15) is not None
+        async with httpx.AsyncClient() as http:
+            for _ in range(50):
+                text = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+                if 'c2m_jobs_total{outcome="ok",task="system.ping"}' in text:
+                    break
+                await asyncio.sleep(0.1)
+    assert 'c2m_jobs_total{outcome="ok",task="system.ping"}' in text
+    assert 'c2m_job_wait_seconds_count{task="system.ping"}' in text
+    assert "c2m_job_duration_seconds_bucket" in text
+    assert "c2m_queue_depth" in text
