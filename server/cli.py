@@ -64,7 +64,13 @@ def _servers(settings: Settings) -> Iterator[tuple[str, str]]:
         embedded = EmbeddedServices(data_dir)
         click.echo(f"Starting embedded PostgreSQL and Valkey (data in {data_dir}) ...")
         try:
-            embedded.start(postgres=not settings.database_url, redis=not settings.redis_url)
+            try:
+                embedded.start(postgres=not settings.database_url, redis=not settings.redis_url)
+            except ImportError as exc:
+                raise click.ClickException(
+                    "this installation has no embedded servers (the Docker image leaves them "
+                    "out): set C2M_DATABASE_URL and C2M_REDIS_URL"
+                ) from exc
             db = settings.database_url or embedded.database_url
             rd = settings.redis_url or embedded.redis_url
             assert db and rd
