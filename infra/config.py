@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     secret_key: str | None = None
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
+    # OpenTelemetry: an OTLP/HTTP collector's base URL (e.g. http://otel-collector:4318); unset:
+    # no tracing at all. Needs `pip install 'c2m[otel]'`.
+    otel_endpoint: str | None = None
     access_log: bool = False  # one line per HTTP request (method, path, status, ms, request id)
 
     # Tokens

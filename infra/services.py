@@ -26,6 +26,7 @@ from domain.polls.live import LivePolls
 from domain.polls.voting import VoteOutcome, VoteRequest, cast_votes, vote_key
 from domain.referrals.codes import ReferralCodes
 from domain.throttle import Throttle
+from infra import tracing
 from infra.adapters import (
     make_media_store,
     make_payment_provider,
@@ -89,6 +90,7 @@ async def open_services(
     ``poster`` is how the sandbox payment provider reaches our webhook (the API passes one; a
     worker only refunds). ``queue`` lets the worker pass the broker it consumes from."""
     engine = make_engine(settings, database_url, pool_size=pool_size)
+    tracing.instrument_engine(settings, engine)
     redis = make_redis(settings, redis_url)
     own_queue = queue is None
     broker = queue or make_broker(settings, redis_url)
@@ -155,3 +157,4 @@ async def open_services(
             await broker.shutdown()
         await redis.aclose()
         await engine.dispose()
+        tracing.flush()

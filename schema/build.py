@@ -13,6 +13,7 @@ from strawberry import relay
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.types import ExecutionContext
 
+from infra import tracing
 from infra.config import Settings
 from schema.analytics.queries import AnalyticsQuery
 from schema.community.mutations import CommunityMutation
@@ -140,6 +141,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         Limits,
         lambda: ParserCache(maxsize=1024),
         lambda: ValidationCache(maxsize=1024),
+        *tracing.schema_extensions(settings),
     ]
     query, mutation, subscription = _root_types()
     return C2MSchema(

@@ -26,7 +26,7 @@ from domain.drops.uploads import ALLOWED_TYPES
 from domain.errors import DomainError
 from domain.payments import webhook
 from domain.production import sheets
-from infra import heartbeat
+from infra import heartbeat, tracing
 from infra.adapters import NOTIFY_PATH
 from infra.config import Settings
 from infra.logging import request_id_var
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     if not settings.database_url or not settings.redis_url:
         raise RuntimeError("C2M_DATABASE_URL and C2M_REDIS_URL must be set for the API process")
     database_url, redis_url = settings.database_url, settings.redis_url
+    tracing.setup_tracing(settings, "c2m-api")
     schema = build_schema(settings)
     manifest = load_manifest(settings.persisted_documents_file)
     holder: dict[str, Any] = {}

@@ -18,7 +18,7 @@ from taskiq.api import run_scheduler_task
 from taskiq.receiver import Receiver
 from taskiq.schedule_sources import LabelScheduleSource
 
-from infra import heartbeat
+from infra import heartbeat, tracing
 from infra.config import Settings
 from infra.metrics import QUEUE_DEPTH, QUEUE_PENDING
 from infra.queue import make_broker, make_retry_source
@@ -85,6 +85,7 @@ async def on_start(services: Services) -> None:
 async def run_worker(
     settings: Settings, database_url: str, redis_url: str, stop: asyncio.Event | None = None
 ) -> None:
+    tracing.setup_tracing(settings, "c2m-worker")
     retry_source = make_retry_source(settings, redis_url)
     broker = make_broker(settings, redis_url, retry_source)
     broker.is_worker_process = True
