@@ -37,7 +37,7 @@ class Session:
     refresh_token_expires_at: datetime
 
 
-async def _open_session(
+async def open_session(
     session: AsyncSession,
     user: User,
     tokens: TokenIssuer,
@@ -78,7 +78,7 @@ async def login_with_wechat(
     if throttle is not None:
         await throttle.check(LOGIN_PER_MEMBER, wx.openid)
     user = await repo.upsert_user_by_openid(session, wx.openid, wx.unionid)
-    return await _open_session(session, user, tokens, refresh_ttl)
+    return await open_session(session, user, tokens, refresh_ttl)
 
 
 async def refresh_session(
@@ -100,7 +100,7 @@ async def refresh_session(
     user = await repo.get_user(session, row.user_id)
     if user is None:
         raise Unauthenticated("The account no longer exists.", code=ErrorCode.INVALID_TOKEN)
-    return await _open_session(session, user, tokens, refresh_ttl, family_id=row.family_id)
+    return await open_session(session, user, tokens, refresh_ttl, family_id=row.family_id)
 
 
 async def logout(session: AsyncSession, refresh_token: str) -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import strawberry
@@ -8,7 +9,7 @@ from strawberry import relay
 from strawberry.types import Info
 
 from domain.errors import DomainError
-from domain.identity import factories, roles, sessions
+from domain.identity import console_login, factories, roles, sessions
 from domain.identity.actor import Actor
 from schema.context import Context
 from schema.errors import UserError, mutate
@@ -50,6 +51,21 @@ def _factory_id(gid: relay.GlobalID) -> int:
 
 
 @strawberry.type
+class ConsoleLoginPayload:
+    challenge: str | None = strawberry.field(
+        default=None, description="Show it as a QR code; keep it to complete the sign-in."
+    )
+    expires_at: datetime | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class ApprovePayload:
+    approved: bool = False
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
 class IdentityMutation:
     @strawberry.mutation(description="Sign in with a WeChat mini-program login code (wx.login).")
     async def login_with_wechat(self, info: Info[Context, Any], code: str) -> AuthPayload:
@@ -66,6 +82,52 @@ class IdentityMutation:
                 s.settings.refresh_token_ttl_seconds,
                 s.throttle,
                 address,
+            )
+            return AuthPayload(session=AuthSession.from_domain(result))
+
+        return await mutate(info, AuthPayload, work, signed_in=False)
+
+    @strawberry.mutation(
+        description="The web console's sign-in: a challenge to show as a QR code (valid 2 "
+        "minutes). A KOC or operator scans it in the mini-program, which calls "
+        "approveConsoleLogin; the console then calls completeConsoleLogin."
+    )
+    async def start_console_login(self, info: Info[Context, Any]) -> ConsoleLoginPayload:
+        ctx = info.context
+        s = ctx.services
+        try:
+            challenge, expires = await console_login.start(
+                s.redis, s.throttle, ctx.client_address()
+            )
+        except DomainError as error:
+            return ConsoleLoginPayload(errors=[UserError.from_domain(error)])
+        return ConsoleLoginPayload(challenge=challenge, expires_at=expires)
+
+    @strawberry.mutation(
+        description="Mini-program: approve the console showing this challenge (KOCs and "
+        "operators; each challenge once)."
+    )
+    async def approve_console_login(
+        self, info: Info[Context, Any], challenge: str
+    ) -> ApprovePayload:
+        redis = info.context.services.redis
+
+        async def work(session: AsyncSession, actor: Actor) -> ApprovePayload:
+            await console_login.approve(session, redis, actor, challenge)
+            return ApprovePayload(approved=True)
+
+        return await mutate(info, ApprovePayload, work)
+
+    @strawberry.mutation(
+        description="Console: the session once the challenge is approved (once); "
+        "CONSOLE_LOGIN_PENDING until then, NOT_FOUND once expired or used."
+    )
+    async def complete_console_login(self, info: Info[Context, Any], challenge: str) -> AuthPayload:
+        s = info.context.services
+
+        async def work(session: AsyncSession, actor: Actor) -> AuthPayload:
+            result = await console_login.complete(
+                session, s.redis, challenge, s.tokens, s.settings.refresh_token_ttl_seconds
             )
             return AuthPayload(session=AuthSession.from_domain(result))
 

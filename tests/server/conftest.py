@@ -237,10 +237,12 @@ async def scene(client: GraphQLClient, services: Any, operator_token: str) -> Sc
         "errors"
     ] == []
 
-    spares: dict[str, list[str]] = {"refresh": [], "logout": []}
+    spares: dict[str, list[str]] = {"refresh": [], "logout": [], "console": [], "waiting": []}
     for i in range(2 * len(ROLES)):
         s = await client.login(f"spare-{i}")
         spares["refresh" if i % 2 else "logout"].append(s["refreshToken"])
+        started = await client.query("mutation { startConsoleLogin { challenge } }")
+        spares["console" if i % 2 else "waiting"].append(started["startConsoleLogin"]["challenge"])
     shared = {
         "factory_id": factory_id,
         "factory_key_id": factory_key_id,

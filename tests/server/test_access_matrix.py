@@ -282,6 +282,24 @@ MUTATIONS = [
         EVERYONE,
     ),
     Case(
+        "startConsoleLogin",
+        "mutation { startConsoleLogin { errors { code } } }",
+        lambda w: {},
+        EVERYONE,
+    ),
+    Case(
+        "approveConsoleLogin",
+        "mutation($t: String!) { approveConsoleLogin(challenge: $t) { errors { code } } }",
+        _spare("console"),
+        {"koc", "other_koc", "operator"},  # any KOC signs in to their own console
+    ),
+    Case(
+        "completeConsoleLogin",  # pending: CONSOLE_LOGIN_PENDING for anyone, no refusal
+        "mutation($t: String!) { completeConsoleLogin(challenge: $t) { errors { code } } }",
+        _spare("waiting"),
+        EVERYONE,
+    ),
+    Case(
         "refreshSession",
         "mutation($t: String!) { refreshSession(refreshToken: $t) { errors { code } } }",
         _spare("refresh"),

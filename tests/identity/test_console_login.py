@@ -1,0 +1,63 @@
+"""Signing in to the console by approval from the mini-program: the challenge is approved by a
+KOC or operator once, completed once, expires, and a member or a forged code opens nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.conftest import GraphQLClient
+from tests.helpers import make_koc
+
+START = "mutation { startConsoleLogin { challenge expiresAt errors { code } } }"
+APPROVE = """mutation($c: String!) { approveConsoleLogin(challenge: $c) { approved
+  errors { code field } } }"""
+COMPLETE = """mutation($c: String!) { completeConsoleLogin(challenge: $c) {
+  session { accessToken refreshToken user { id roles } } errors { code field } } }"""
+
+
+async def test_a_koc_approves_the_console_from_the_mini_program(
+    client: GraphQLClient, operator_token: str, services: Any
+) -> None:
+    koc = await make_koc(client, operator_token)
+    member = await client.login("console-member")
+    started = (await client.query(START))["startConsoleLogin"]
+    challenge = started["challenge"]
+    assert started["errors"] == [] and started["expiresAt"]
+
+    waiting = (await client.query(COMPLETE, {"c": challenge}))["completeConsoleLogin"]
+    assert waiting["session"] is None
+    assert waiting["errors"] == [{"code": "CONSOLE_LOGIN_PENDING", "field": "challenge"}]
+
+    by_member = await client.query(APPROVE, {"c": challenge}, token=member["accessToken"])
+    assert by_member["approveConsoleLogin"]["errors"][0]["code"] == "FORBIDDEN"
+    anonymous = await client.query(APPROVE, {"c": challenge})
+    assert anonymous["approveConsoleLogin"]["errors"][0]["code"] == "UNAUTHENTICATED"
+
+    ok = await client.query(APPROVE, {"c": challenge}, token=koc["accessToken"])
+    assert ok["approveConsoleLogin"] == {"approved": True, "errors": []}
+    again = await client.query(APPROVE, {"c": challenge}, token=operator_token)
+    assert again["approveConsoleLogin"]["errors"][0]["code"] == "NOT_FOUND"
+
+    done = (await client.query(COMPLETE, {"c": challenge}))["completeConsoleLogin"]
+    assert done["errors"] == [] and done["session"]["user"]["id"] == koc["user"]["id"]
+    assert "KOC" in done["session"]["user"]["roles"]
+    viewer = await client.query("{ viewer { id } }", token=done["session"]["accessToken"])
+    assert viewer["viewer"]["id"] == koc["user"]["id"]
+    # Once: a second completion (a photo of the QR code, a replay) opens nothing.
+    replay = (await client.query(COMPLETE, {"c": challenge}))["completeConsoleLogin"]
+    assert replay["errors"] == [{"code": "NOT_FOUND", "field": "challenge"}]
+    # The session ends like any other.
+    out = await client.query(
+        "mutation($t: String!) { logout(refreshToken: $t) { errors { code } } }",
+        {"t": done["session"]["refreshToken"]},
+    )
+    assert out["logout"]["errors"] == []
+
+    # Forged and expired codes.
+    for forged in ("c2m-console:nope", "x" * 300):
+        got = (await client.query(COMPLETE, {"c": forged}))["completeConsoleLogin"]
+        assert got["errors"][0]["code"] == "NOT_FOUND"
+    stale = (await client.query(START))["startConsoleLogin"]["challenge"]
+    await services.redis.delete(*[k async for k in services.redis.scan_iter("c2m:console-login:*")])
+    late = await client.query(APPROVE, {"c": stale}, token=koc["accessToken"])
+    assert late["approveConsoleLogin"]["errors"][0]["code"] == "NOT_FOUND"
