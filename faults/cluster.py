@@ -136,8 +136,18 @@ class Cluster:
         pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=self.pg.pgdata, user=self.pg.system_user)
 
     def start_postgres(self) -> None:
-        with self.pg._lock:  # the library keeps one handle per data dir: start it again
-            self.pg.ensure_postgres_running()
+        # The library keeps one handle per data dir: start it again. pg_ctl start right after an
+        # immediate stop has failed once on a loaded machine (the stopped postmaster's sockets
+        # and pid file still settling): try again before calling the scenario broken.
+        for attempt in range(3):
+            try:
+                with self.pg._lock:
+                    self.pg.ensure_postgres_running()
+                return
+            except subprocess.CalledProcessError:
+                if attempt == 2:
+                    raise
+                time.sleep(1 + attempt)
 
     # --- processes ---------------------------------------------------------------------------
 
