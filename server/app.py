@@ -8,6 +8,7 @@ import gc
 import logging
 import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any, TypedDict
 
 import httpx
@@ -16,8 +17,8 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
 from domain import jobs
@@ -39,10 +40,12 @@ from schema.fast import FastLane
 from schema.ids import parse_pk
 from server.auth import authenticate
 from server.graphql_view import C2MGraphQL
-from server.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from server.middleware import BodySizeLimitMiddleware, ConsoleFiles, RequestIdMiddleware
 from server.persisted import PersistedDocuments, load_manifest
 
 log = logging.getLogger("c2m.app")
+CONSOLE_DIR = Path(__file__).resolve().parent / "console"
+CONSOLE_MANIFEST = CONSOLE_DIR / "persisted-documents.json"
 MEDIA_TYPES = {ext: mime for kind in ALLOWED_TYPES.values() for mime, ext in kind.items()}
 MEDIA_NAME = re.compile(r"[0-9a-f]{32}\.(" + "|".join(MEDIA_TYPES) + ")")
 OUTAGES = OutageLog(log)
@@ -67,7 +70,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     database_url, redis_url = settings.database_url, settings.redis_url
     tracing.setup_tracing(settings, "c2m-api")
     schema = build_schema(settings)
-    manifest = load_manifest(settings.persisted_documents_file)
+    # The console's own documents are always known (it works in trusted-documents mode too).
+    manifest = {
+        **load_manifest(CONSOLE_MANIFEST),
+        **load_manifest(settings.persisted_documents_file),
+    }
     holder: dict[str, Any] = {}
 
     @contextlib.asynccontextmanager
@@ -278,6 +285,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route(NOTIFY_PATH, payment_notify, methods=["POST"]),
         Route("/factory/batches/{batch_id}/{sheet}.csv", batch_sheet),
         Route(LocalMediaStore.UPLOAD_PATH + "{token}", media_upload, methods=["PUT"]),
+        Route("/console", lambda request: RedirectResponse("/console/", status_code=308)),
+        Mount("/console", app=ConsoleFiles(CONSOLE_DIR)),
         Route("/" + PUBLISHED + "{name}", media_file, methods=["GET", "HEAD"]),
     ]
     middleware = [

@@ -75,3 +75,38 @@ async def test_a_trusted_server_runs_the_manifest_by_id(trusted: GraphQLClient) 
     }
     free = await trusted.post({"query": "{ viewer { id } }"}, token=session["accessToken"])
     assert free.status_code == 400
+
+
+CONSOLE = Path(__file__).resolve().parents[2] / "server" / "console"
+
+
+def test_the_console_manifest_matches_its_documents() -> None:
+    documents = [p.read_text() for p in sorted((CONSOLE / "documents").glob("*.graphql"))]
+    committed = json.loads((CONSOLE / "persisted-documents.json").read_text())
+    assert committed == build_manifest(documents), (
+        "server/console/persisted-documents.json is stale: run `c2m persisted-manifest "
+        "server/console/documents/*.graphql > server/console/persisted-documents.json`"
+    )
+
+
+async def test_the_console_is_served_and_its_documents_run_in_trusted_mode(
+    trusted: GraphQLClient,
+) -> None:
+    page = await trusted.http.get("/console/")
+    assert page.status_code == 200 and '<div id="app">' in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert page.headers["x-content-type-options"] == "nosniff"
+    moved = await trusted.http.get("/console")
+    assert moved.status_code == 308 and moved.headers["location"] == "/console/"
+    script = await trusted.http.get("/console/js/app.js", headers={"accept-encoding": "gzip"})
+    assert script.status_code == 200 and script.headers["content-encoding"] == "gzip"
+    # The trusted server was given the clients' manifest only; the console's runs all the same.
+    operations = json.loads((CONSOLE / "persisted-documents.json").read_text())["operations"]
+    viewer = next(op for op in operations if op["name"] == "ConsoleViewer")
+    out = await trusted.post(
+        {
+            "operationName": "ConsoleViewer",
+            "extensions": {"persistedQuery": {"version": 1, "sha256Hash": viewer["id"]}},
+        }
+    )
+    assert out.json() == {"data": {"viewer": None, "viewerFactory": None}}
