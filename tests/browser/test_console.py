@@ -287,6 +287,10 @@ async def test_the_console_end_to_end(
         assert paid["errors"] == [], paid
     await expect(page.get_by_test_id("units")).to_have_text("3", timeout=10_000)
     await expect(page.get_by_test_id("buyers")).to_have_text("3")
+    # The figures: all three buyers had voted for this style.
+    await page.reload()
+    voted = page.get_by_role("table", name="买家的投票")
+    await expect(voted.locator("tr").first).to_contain_text("3")
     await _check_accessibility(page, "drop")
     await _shoot(page, "drop")
 

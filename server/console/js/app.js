@@ -343,6 +343,7 @@ function PollDetail({ id }) {
           <${Paged} document="ConsoleOptionVoters" field="pollOptionVoters" variables=${{ optionId: voters.id }}
             empty=${html`<${Empty} text="—" />`} render=${(u) => html`<li class="card row">${u.displayName}</li>`} /></div>`
       : null}
+    ${poll.status === 'CLOSED' ? html`<${PollAnalytics} id=${id} />` : null}
     ${poll.drafts && poll.drafts.length
       ? html`<h2>${t('polls.drafts')}</h2>
         <ul class="cards">${poll.drafts.map((d) => html`<li class="card">
@@ -534,6 +535,7 @@ function DropDetail({ id }) {
           <div><h3>${t('drops.perColor')}</h3><${Bars} label=${t('drops.perColor')} rows=${p.perColor.map((g) => ({ label: g.value, value: g.quantity }))} /></div>
         </div>`
       : null}
+    <${DropAnalytics} id=${id} />
     ${production
       ? html`<h2>${t('drops.settlement')}</h2>
         <dl class="stats">
@@ -555,6 +557,61 @@ function DropDetail({ id }) {
         <ul class="cards">${production.batches.map((b) => html`<${BatchCard} batch=${b} readOnly=${true} />`)}</ul>`
       : null}
   </section>`;
+}
+
+function DropAnalytics({ id }) {
+  const [data, setData] = useState(null);
+  useEffect(() => {
+    gql('ConsoleDropAnalytics', { id }).then((out) => out.data && setData(out.data));
+  }, [id]);
+  if (!data || !data.dropAnalytics) return null;
+  const a = data.dropAnalytics;
+  const teams = (data.node && data.node.openTeams && data.node.openTeams.nodes) || [];
+  const pct = (x) => (x == null ? '—' : `${(100 * x).toFixed(0)}%`);
+  return html`<div>
+    <h2>${t('analytics.title')}</h2>
+    <dl class="stats">
+      <div><dt>${t('analytics.gmv')}</dt><dd>${money(a.gmv)}</dd></div>
+      <div><dt>${t('drops.buyers')}</dt><dd>${a.buyers} / ${a.audience}</dd></div>
+      <div><dt>${t('analytics.arppu')}</dt><dd>${money(a.arppu)}</dd></div>
+      <div><dt>${t('analytics.refunds')}</dt><dd>${money(a.refunds)}</dd></div>
+      <div><dt>${t('analytics.teamFill')}</dt><dd>${a.teamsFilled}/${a.teamsOpened} (${pct(a.teamFillRate)})</dd></div>
+      <div><dt>${t('analytics.referred')}</dt><dd>${a.referredBuyers}</dd></div>
+    </dl>
+    <${Bars} label=${t('analytics.votedBuyers')} rows=${[
+      { label: t('analytics.votedFor'), value: a.buyersWhoVotedForIt },
+      { label: t('analytics.votedOther'), value: a.buyersWhoVotedOther },
+      { label: t('analytics.didNotVote'), value: a.buyersWhoDidNotVote },
+    ]} />
+    <h3>${t('teams.open')}</h3>
+    ${teams.length
+      ? html`<ul class="cards">${teams.map((tm) => html`<li class="card row">
+          <strong>${tm.leader.displayName}</strong>
+          <span>${tm.seatsPaid}/${tm.seatsTaken}/${tm.size}</span>
+          <span class=${`status s-${tm.status}`}>${tm.status}</span>
+          <small>${when(tm.deadline)}</small></li>`)}</ul>`
+      : html`<${Empty} text=${t('teams.empty')} />`}
+  </div>`;
+}
+
+function PollAnalytics({ id }) {
+  const [a, setA] = useState(null);
+  useEffect(() => {
+    gql('ConsolePollAnalytics', { id }).then((out) => out.data && setA(out.data.pollAnalytics));
+  }, [id]);
+  if (!a) return null;
+  const pct = (x) => (x == null ? '—' : `${(100 * x).toFixed(0)}%`);
+  return html`<div>
+    <h2>${t('analytics.conversion')}</h2>
+    <p>${t('polls.voters')}: ${a.voters} / ${a.audience}</p>
+    <table class="lines" aria-label=${t('analytics.conversion')}>
+      <thead><tr><th scope="col">${t('polls.option')}</th><th scope="col">${t('analytics.voterRate')}</th>
+        <th scope="col">${t('analytics.nonVoterRate')}</th></tr></thead>
+      <tbody>${a.options.map((o) => html`<tr><td>${o.title}</td>
+        <td>${o.voters.buyers}/${o.voters.members} (${pct(o.voters.rate)})</td>
+        <td>${o.nonVoters.buyers}/${o.nonVoters.members} (${pct(o.nonVoters.rate)})</td></tr>`)}</tbody>
+    </table>
+  </div>`;
 }
 
 // ---------------------------------------------------------------------------------- factory --
