@@ -26,6 +26,7 @@ from infra.config import Settings
 from tests.server.test_cli import _free_port
 
 ROOT = Path(__file__).resolve().parents[2]
+# axe-core 4.14.1 (MPL-2.0), the accessibility checker, used by these tests only.
 AXE = Path(__file__).with_name("axe.min.js")
 # The committed screenshots are refreshed with C2M_UPDATE_SCREENSHOTS=1; otherwise they are
 # taken all the same (the screens render at both widths) into the test's own directory.
@@ -156,7 +157,7 @@ async def _sign_in_by_approval(page: Page, url: str, api: Api, approver_token: s
 
 @pytest.mark.slow
 async def test_the_console_end_to_end(
-    live: str, browser: Browser, settings: Settings, tmp_path: Path
+    browser: Browser, live: str, settings: Settings, tmp_path: Path
 ) -> None:
     from server.cli import _create_operator
 

@@ -61,3 +61,23 @@ async def test_a_koc_approves_the_console_from_the_mini_program(
     await services.redis.delete(*[k async for k in services.redis.scan_iter("c2m:console-login:*")])
     late = await client.query(APPROVE, {"c": stale}, token=koc["accessToken"])
     assert late["approveConsoleLogin"]["errors"][0]["code"] == "NOT_FOUND"
+
+
+async def test_two_tabs_racing_get_one_session(client: GraphQLClient, operator_token: str) -> None:
+    import asyncio
+
+    koc = await make_koc(client, operator_token)
+    challenge = (await client.query(START))["startConsoleLogin"]["challenge"]
+    approvals = await asyncio.gather(
+        client.query(APPROVE, {"c": challenge}, token=koc["accessToken"]),
+        client.query(APPROVE, {"c": challenge}, token=operator_token),
+    )
+    assert sorted(a["approveConsoleLogin"]["approved"] for a in approvals) == [False, True]
+    tabs = await asyncio.gather(*[client.query(COMPLETE, {"c": challenge}) for _ in range(4)])
+    sessions = [t["completeConsoleLogin"]["session"] for t in tabs]
+    assert sum(s is not None for s in sessions) == 1
+    assert all(
+        t["completeConsoleLogin"]["errors"] == [{"code": "NOT_FOUND", "field": "challenge"}]
+        for t in tabs
+        if t["completeConsoleLogin"]["session"] is None
+    )
