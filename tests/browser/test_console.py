@@ -212,7 +212,7 @@ async def test_the_console_end_to_end(
     await page.get_by_label("选项图片 URL 2").fill("https://img.example/plain.jpg")
     await page.get_by_role("button", name="创建").click()
     await page.get_by_role("button", name="发布").click()
-    await expect(page.get_by_test_id("poll-status")).to_have_text("OPEN")
+    await expect(page.get_by_test_id("poll-status")).to_have_attribute("data-status", "OPEN")
     poll_id = page.url.split("#/polls/")[1]
 
     # Members vote through the API: the chart moves without a reload.
@@ -236,7 +236,7 @@ async def test_the_console_end_to_end(
 
     # Closing advances the winner; its draft drop opens in the drop form.
     await page.get_by_role("button", name="结束投票").click()
-    await expect(page.get_by_test_id("poll-status")).to_have_text("CLOSED")
+    await expect(page.get_by_test_id("poll-status")).to_have_attribute("data-status", "CLOSED")
     draft = page.get_by_test_id("draft-link")
     for _ in range(20):
         if await draft.count():
@@ -257,7 +257,7 @@ async def test_the_console_end_to_end(
     await page.get_by_label("开售时间").fill(datetime.now().strftime("%Y-%m-%dT%H:%M"))
     await page.get_by_role("button", name="保存").click()
     await page.get_by_role("button", name="发布").click()
-    await expect(page.get_by_test_id("drop-status")).to_have_text("OPEN")
+    await expect(page.get_by_test_id("drop-status")).to_have_attribute("data-status", "OPEN")
     drop_id = _unquote(page.url.split("#/drops/")[1])
 
     # Members pre-order and pay; the progress view moves by itself.
@@ -316,9 +316,11 @@ async def test_the_console_end_to_end(
     await page.get_by_label("指派工厂（ID，逗号分隔）").fill(factory_id)
     await page.get_by_role("button", name="保存").click()
     await page.get_by_role("button", name="截单").click()
-    await expect(page.get_by_test_id("drop-status")).to_have_text("CLOSED")
+    await expect(page.get_by_test_id("drop-status")).to_have_attribute("data-status", "CLOSED")
     await page.get_by_role("button", name="结算").click()
-    await expect(page.get_by_test_id("drop-status")).to_have_text("SUCCEEDED", timeout=20_000)
+    await expect(page.get_by_test_id("drop-status")).to_have_attribute(
+        "data-status", "SUCCEEDED", timeout=20_000
+    )
     await expect(page.get_by_test_id("batch")).to_have_count(1, timeout=30_000)
 
     # The factory signs in with its key and works the batch.
@@ -329,12 +331,14 @@ async def test_the_console_end_to_end(
     await f_page.get_by_label("API Key").fill(secret)
     await f_page.get_by_role("button", name="登录").click()
     batch = f_page.get_by_test_id("batch").first
-    await expect(batch.get_by_test_id("batch-status")).to_have_text("CREATED")
+    await expect(batch.get_by_test_id("batch-status")).to_have_attribute("data-status", "CREATED")
     await batch.get_by_role("button", name="接单").click()
-    await expect(batch.get_by_test_id("batch-status")).to_have_text("ACCEPTED")
+    await expect(batch.get_by_test_id("batch-status")).to_have_attribute("data-status", "ACCEPTED")
     await batch.get_by_label("备注").fill("开裁")
     await batch.get_by_role("button", name="报告进度").click()
-    await expect(batch.get_by_test_id("batch-status")).to_have_text("IN_PRODUCTION")
+    await expect(batch.get_by_test_id("batch-status")).to_have_attribute(
+        "data-status", "IN_PRODUCTION"
+    )
     await _check_accessibility(f_page, "batches")
     await _shoot(f_page, "batches")
     await batch.get_by_label("快递公司").fill("SF")
@@ -342,7 +346,7 @@ async def test_the_console_end_to_end(
     for field in await batch.locator("input[name^='q-']").all():
         await field.fill(await field.get_attribute("max") or "0")
     await batch.get_by_role("button", name="发货").click()
-    await expect(batch.get_by_test_id("batch-status")).to_have_text("SHIPPED")
+    await expect(batch.get_by_test_id("batch-status")).to_have_attribute("data-status", "SHIPPED")
     sheet = await f_page.request.get(
         await batch.get_by_test_id("lines-link").get_attribute("href") or ""
     )

@@ -28,6 +28,10 @@ function go(path) {
 
 const key = () => (crypto.randomUUID ? crypto.randomUUID() : String(Math.random()).slice(2));
 
+function Status({ code, testid }) {
+  return html`<span class=${`status s-${code}`} data-status=${code} data-testid=${testid}>${t(`status.${code}`)}</span>`;
+}
+
 // ---------------------------------------------------------------------------------- sign-in --
 
 function SignIn({ onSignedIn }) {
@@ -224,7 +228,7 @@ function Polls({ path }) {
       empty=${html`<${Empty} text=${t('polls.empty')} />`}
       render=${(p) => html`<li class="card">
         <h2><a href=${`#/polls/${encodeURIComponent(p.id)}`}>${p.title}</a></h2>
-        <p><span class=${`status s-${p.status}`}>${p.status}</span> ${when(p.opensAt)} – ${when(p.closesAt)}</p>
+        <p><${Status} code=${p.status} /> ${when(p.opensAt)} – ${when(p.closesAt)}</p>
       </li>`} />
   </section>`;
 }
@@ -320,7 +324,7 @@ function PollDetail({ id }) {
   return html`<section>
     <p><a href="#/polls">← ${t('common.back')}</a></p>
     <h1>${poll.title}</h1>
-    <p><span class=${`status s-${poll.status}`} data-testid="poll-status">${poll.status}</span></p>
+    <p><${Status} code=${poll.status} testid="poll-status" /></p>
     <${FormErrors} errors=${errors} />
     <div class="actions">
       ${poll.status === 'DRAFT' ? html`<button onClick=${() => act('ConsolePublishPoll', 'publishPoll')}>${t('polls.publish')}</button>` : null}
@@ -348,7 +352,7 @@ function PollDetail({ id }) {
       ? html`<h2>${t('polls.drafts')}</h2>
         <ul class="cards">${poll.drafts.map((d) => html`<li class="card">
           <a href=${`#/drops/${encodeURIComponent(d.id)}/edit`} data-testid="draft-link">${d.title}</a>
-          <span class=${`status s-${d.status}`}>${d.status}</span></li>`)}</ul>`
+          <${Status} code=${d.status} /></li>`)}</ul>`
       : null}
   </section>`;
 }
@@ -366,7 +370,7 @@ function Drops({ path }) {
       empty=${html`<${Empty} text=${t('drops.empty')} />`}
       render=${(d) => html`<li class="card">
         <h2><a href=${`#/drops/${encodeURIComponent(d.id)}`}>${d.title}</a></h2>
-        <p><span class=${`status s-${d.status}`}>${d.status}</span> ${when(d.opensAt)} – ${when(d.closesAt)}</p>
+        <p><${Status} code=${d.status} /> ${when(d.opensAt)} – ${when(d.closesAt)}</p>
         <p>${t('drops.moq')} ${d.moq} · ${t('drops.cap')} ${d.cap}</p>
       </li>`} />
   </section>`;
@@ -508,7 +512,7 @@ function DropDetail({ id }) {
   return html`<section>
     <p><a href="#/drops">← ${t('common.back')}</a></p>
     <h1>${drop.title}</h1>
-    <p><span class=${`status s-${drop.status}`} data-testid="drop-status">${drop.status}</span>
+    <p><${Status} code=${drop.status} testid="drop-status" />
       ${money(drop.price)} · ${t('drops.moq')} ${drop.moq} · ${t('drops.cap')} ${drop.cap}</p>
     <${FormErrors} errors=${errors} />
     <div class="actions">
@@ -539,13 +543,13 @@ function DropDetail({ id }) {
     ${production
       ? html`<h2>${t('drops.settlement')}</h2>
         <dl class="stats">
-          <div><dt>${t('common.status')}</dt><dd data-testid="settlement-status">${production.settlement.dropStatus}</dd></div>
+          <div><dt>${t('common.status')}</dt><dd data-testid="settlement-status">${t(`status.${production.settlement.dropStatus}`)}</dd></div>
           <div><dt>${t('drops.unitsConfirmed')}</dt><dd>${production.settlement.unitsConfirmed}</dd></div>
           <div><dt>${t('drops.unitsPlanned')}</dt><dd>${production.settlement.unitsPlanned}</dd></div>
           <div><dt>${t('drops.refundsPending')}</dt><dd>${production.settlement.refundsPending}</dd></div>
         </dl>
         <h3>${t('drops.orders')}</h3>
-        <${Bars} label=${t('drops.orders')} rows=${production.settlement.ordersByStatus.map((s) => ({ label: s.status, value: s.orders }))} />
+        <${Bars} label=${t('drops.orders')} rows=${production.settlement.ordersByStatus.map((s) => ({ label: t(`status.${s.status}`), value: s.orders }))} />
         <h2>${t('drops.production')}</h2>
         <form class="inline" onSubmit=${(e) => {
           e.preventDefault();
@@ -588,7 +592,7 @@ function DropAnalytics({ id }) {
       ? html`<ul class="cards">${teams.map((tm) => html`<li class="card row">
           <strong>${tm.leader.displayName}</strong>
           <span>${tm.seatsPaid}/${tm.seatsTaken}/${tm.size}</span>
-          <span class=${`status s-${tm.status}`}>${tm.status}</span>
+          <${Status} code=${tm.status} />
           <small>${when(tm.deadline)}</small></li>`)}</ul>`
       : html`<${Empty} text=${t('teams.empty')} />`}
   </div>`;
@@ -630,8 +634,8 @@ function BatchCard({ batch, onChange, readOnly }) {
   };
   return html`<li class="card batch" data-testid="batch">
     <h3>${batch.drop.title} · #${batch.sequence}</h3>
-    <p><span class=${`status s-${batch.status}`} data-testid="batch-status">${batch.status}</span>
-      ${batch.stage ? html` · ${batch.stage}` : null} · ${when(batch.updatedAt)}</p>
+    <p><${Status} code=${batch.status} testid="batch-status" />
+      ${batch.stage ? html` · ${t(`stage.${batch.stage}`)}` : null} · ${when(batch.updatedAt)}</p>
     <table class="lines">
       <thead><tr><th scope="col">${t('members.size')}</th><th scope="col">${t('drops.color')}</th>
         <th scope="col">${t('batches.quantity')}</th><th scope="col">${t('batches.shipped')}</th></tr></thead>
@@ -651,7 +655,7 @@ function BatchCard({ batch, onChange, readOnly }) {
       }}>
         <${Field} label=${t('batches.stage')} name="stage" errors=${errors}>
           ${(fid) => html`<select id=${fid} value=${stage} onChange=${(e) => setStage(e.target.value)}>
-            ${['CUTTING', 'SEWING', 'QC', 'PACKED'].map((s) => html`<option value=${s}>${s}</option>`)}</select>`}
+            ${['CUTTING', 'SEWING', 'QC', 'PACKED'].map((s) => html`<option value=${s}>${t(`stage.${s}`)}</option>`)}</select>`}
         </${Field}>
         <${TextField} label=${t('batches.note')} name="note" value=${note} onInput=${setNote} errors=${errors} />
         <button type="submit">${t('batches.report')}</button>
@@ -682,7 +686,7 @@ function Batches() {
     <${Field} label=${t('batches.filter')} name="status">
       ${(fid) => html`<select id=${fid} value=${status} onChange=${(e) => setStatus(e.target.value)}>
         <option value="">${t('batches.all')}</option>
-        ${['CREATED', 'ACCEPTED', 'IN_PRODUCTION', 'SHIPPED'].map((s) => html`<option value=${s}>${s}</option>`)}
+        ${['CREATED', 'ACCEPTED', 'IN_PRODUCTION', 'SHIPPED'].map((s) => html`<option value=${s}>${t(`status.${s}`)}</option>`)}
       </select>`}
     </${Field}>
     <${Paged} document="ConsoleBatches" field="batchOrders" variables=${{ status: status || null }} reloadKey=${reload}
