@@ -183,7 +183,9 @@ class BodySizeLimitMiddleware:
 
 CONSOLE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data: https:; connect-src 'self' ws: wss:; frame-ancestors 'none'; "
+    "img-src 'self' data: https:; media-src 'self' https:; "
+    # https: for uploads straight to an S3 bucket (presigned URLs on another origin).
+    "connect-src 'self' ws: wss: https:; frame-ancestors 'none'; "
     "base-uri 'none'; form-action 'self'"
 )
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain import validation as v
 from domain.drops.lifecycle import owned_for_update
 from domain.drops.models import Drop, DropMedia, DropStatus, MediaKind, MediaUpload
-from domain.drops.uploads import ready_uploads
+from domain.drops.uploads import ready_uploads, ready_uploads_by_url
 from domain.errors import ErrorCode, InvalidTransition, NotFound, ValidationFailed
 from domain.identity.actor import Actor
 
@@ -41,12 +41,17 @@ async def set_try_on_media(
     uploads = await ready_uploads(
         session, drop_id, {m.upload_id for m in media if m.upload_id is not None}
     )
+    # An item sent back by the URL its upload was published at (a client re-saving the list it
+    # read) is that upload, whatever the URL's scheme (the embedded store's may be http).
+    by_url = await ready_uploads_by_url(
+        session, drop_id, {m.url for m in media if m.url is not None and m.upload_id is None}
+    )
     rows = [
         DropMedia(
             drop_id=drop_id,
             position=i,
             kind=m.kind,
-            url=_url_of(m, i, uploads),
+            url=_url_of(m, i, uploads, by_url),
             caption=v.text(m.caption, f"media[{i}].caption", max_len=200),
         )
         for i, m in enumerate(media)
@@ -57,11 +62,16 @@ async def set_try_on_media(
     return drop
 
 
-def _url_of(m: MediaInput, i: int, uploads: dict[int, MediaUpload]) -> str:
+def _url_of(
+    m: MediaInput, i: int, uploads: dict[int, MediaUpload], by_url: dict[str, MediaUpload]
+) -> str:
     if (m.url is None) == (m.upload_id is None):
         raise ValidationFailed(
             "Give each photo or video either an https URL or an upload id.", field=f"media[{i}]"
         )
+    if m.url is not None and m.url in by_url:
+        uploads = {by_url[m.url].id: by_url[m.url]}
+        m = MediaInput(m.kind, None, m.caption, by_url[m.url].id)
     if m.upload_id is None:
         url = v.https_url(m.url, f"media[{i}].url")
         if not url:

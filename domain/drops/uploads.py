@@ -213,3 +213,19 @@ async def ready_uploads(
         )
     )
     return {u.id: u for u in rows}
+
+
+async def ready_uploads_by_url(
+    session: AsyncSession, drop_id: int, urls: set[str]
+) -> dict[str, MediaUpload]:
+    """The READY uploads of this drop published at one of ``urls``."""
+    if not urls:
+        return {}
+    rows = await session.scalars(
+        select(MediaUpload).where(
+            MediaUpload.url.in_(urls),
+            MediaUpload.drop_id == drop_id,
+            MediaUpload.status == UploadStatus.READY,
+        )
+    )
+    return {u.url: u for u in rows if u.url is not None}

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry import relay
+from strawberry.types import Info
 
 from domain.production import models
+from schema.context import Context
 from schema.errors import UserError
+from schema.loaders import loader
+
+if TYPE_CHECKING:
+    from schema.drops.types import Drop
 
 SampleStatus = models.SampleStatus
 strawberry.enum(
@@ -30,6 +37,15 @@ class Sample:
     tracking_number: str | None
     requested_at: datetime
     received_at: datetime | None
+    drop_pk: strawberry.Private[int]
+
+    @strawberry.field(description="The draft drop this sample is for.")
+    async def drop(
+        self, info: Info[Context, Any]
+    ) -> Annotated[Drop, strawberry.lazy("schema.drops.types")]:
+        from schema.drops.types import Drop
+
+        return Drop.from_model(await loader(info.context, "drop").load(self.drop_pk))
 
     @classmethod
     def from_model(cls, s: models.Sample) -> Sample:
@@ -43,6 +59,7 @@ class Sample:
             tracking_number=s.tracking_number,
             requested_at=s.created_at,
             received_at=s.received_at,
+            drop_pk=s.drop_id,
         )
 
 

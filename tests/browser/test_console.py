@@ -23,6 +23,7 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from infra.config import Settings
+from tests.drops.test_uploads import png
 from tests.server.test_cli import _free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -234,6 +235,32 @@ async def test_the_console_end_to_end(
     await _check_accessibility(page, "poll")
     await _shoot(page, "poll")
 
+    # A factory and its key, made by the operator in the console.
+    op_context = await browser.new_context(viewport=DESKTOP, bypass_csp=True)
+    op_page = await op_context.new_page()
+    await _sign_in_by_approval(op_page, live, api, operator)
+    await op_page.get_by_role("link", name="运营").click()
+    await op_page.get_by_label("工厂名称").fill("东莞一厂")
+    await op_page.get_by_label("联系方式").fill("0769-1234")
+    await op_page.get_by_role("button", name="创建").click()
+    factory_card = op_page.get_by_test_id("factory").first
+    await expect(factory_card).to_be_visible()
+    factory_id = await factory_card.get_by_test_id("factory-id").inner_text()
+    await factory_card.get_by_label("Key 名称").fill("planner")
+    await factory_card.get_by_role("button", name="新建 API Key").click()
+    secret = await factory_card.get_by_test_id("new-secret").inner_text()
+    assert secret
+    await _check_accessibility(op_page, "operator")
+    await _shoot(op_page, "operator")
+
+    # The factory signs in with its key (kept for the tab).
+    f_context = await browser.new_context(viewport=DESKTOP, bypass_csp=True)
+    f_page = await f_context.new_page()
+    await f_page.goto(f"{live}/console/")
+    await f_page.get_by_role("tab", name="工厂 API Key").click()
+    await f_page.get_by_label("API Key").fill(secret)
+    await f_page.get_by_role("button", name="登录").click()
+
     # Closing advances the winner; its draft drop opens in the drop form.
     await page.get_by_role("button", name="结束投票").click()
     await expect(page.get_by_test_id("poll-status")).to_have_attribute("data-status", "CLOSED")
@@ -256,6 +283,41 @@ async def test_the_console_end_to_end(
     # On sale now (the draft starts tomorrow); the browser shows local time, like this process.
     await page.get_by_label("开售时间").fill(datetime.now().strftime("%Y-%m-%dT%H:%M"))
     await page.get_by_role("button", name="保存").click()
+
+    # Try-on photos: a page posing as a photo is refused by its bytes; a real one is shown.
+    await expect(page.get_by_test_id("drop-status")).to_have_attribute("data-status", "DRAFT")
+    await page.get_by_label("照片或视频文件").set_input_files(
+        {"name": "front.png", "mimeType": "image/png", "buffer": b"<html><script>x</script></html>"}
+    )
+    await page.get_by_role("button", name="上传").click()
+    await expect(page.locator(".field .error[data-code='MEDIA_TYPE_NOT_ALLOWED']")).to_be_visible()
+    await page.get_by_label("照片或视频文件").set_input_files(
+        {"name": "front.png", "mimeType": "image/png", "buffer": png(8, 8)}
+    )
+    await page.get_by_label("说明").fill("155 cm 穿 S")
+    await page.get_by_role("button", name="上传").click()
+    await expect(page.get_by_alt_text("155 cm 穿 S")).to_be_visible()
+    # A sample from the factory: requested here, accepted and shipped there, received here.
+    await page.get_by_label("打样工厂 ID").fill(factory_id)
+    await page.get_by_label("打样要求").fill("M 码，亚麻")
+    await page.get_by_role("button", name="申请打样").click()
+    await expect(page.get_by_test_id("sample-status")).to_have_attribute("data-status", "REQUESTED")
+    await f_page.reload()
+    sample = f_page.get_by_test_id("sample").first
+    await sample.get_by_role("button", name="接单").click()
+    await expect(sample.get_by_test_id("factory-sample-status")).to_have_attribute(
+        "data-status", "SAMPLING"
+    )
+    await sample.get_by_label("快递公司").fill("SF")
+    await sample.get_by_label("运单号").fill("SF-SAMPLE-1")
+    await sample.get_by_role("button", name="发货").click()
+    await expect(sample.get_by_test_id("factory-sample-status")).to_have_attribute(
+        "data-status", "SAMPLE_SHIPPED"
+    )
+    await page.reload()
+    await page.get_by_role("button", name="确认收到样衣").click()
+    await expect(page.get_by_test_id("sample-status")).to_have_attribute("data-status", "RECEIVED")
+
     await page.get_by_role("button", name="发布").click()
     await expect(page.get_by_test_id("drop-status")).to_have_attribute("data-status", "OPEN")
     drop_id = _unquote(page.url.split("#/drops/")[1])
@@ -295,24 +357,6 @@ async def test_the_console_end_to_end(
     await _check_accessibility(page, "drop")
     await _shoot(page, "drop")
 
-    # A factory, made by the operator in the console; the KOC assigns it, closes and settles.
-    op_context = await browser.new_context(viewport=DESKTOP, bypass_csp=True)
-    op_page = await op_context.new_page()
-    await _sign_in_by_approval(op_page, live, api, operator)
-    await op_page.get_by_role("link", name="运营").click()
-    await op_page.get_by_label("工厂名称").fill("东莞一厂")
-    await op_page.get_by_label("联系方式").fill("0769-1234")
-    await op_page.get_by_role("button", name="创建").click()
-    factory_card = op_page.get_by_test_id("factory").first
-    await expect(factory_card).to_be_visible()
-    factory_id = await factory_card.get_by_test_id("factory-id").inner_text()
-    await factory_card.get_by_label("Key 名称").fill("planner")
-    await factory_card.get_by_role("button", name="新建 API Key").click()
-    secret = await factory_card.get_by_test_id("new-secret").inner_text()
-    assert secret
-    await _check_accessibility(op_page, "operator")
-    await _shoot(op_page, "operator")
-
     await page.get_by_label("指派工厂（ID，逗号分隔）").fill(factory_id)
     await page.get_by_role("button", name="保存").click()
     await page.get_by_role("button", name="截单").click()
@@ -323,13 +367,8 @@ async def test_the_console_end_to_end(
     )
     await expect(page.get_by_test_id("batch")).to_have_count(1, timeout=30_000)
 
-    # The factory signs in with its key and works the batch.
-    f_context = await browser.new_context(viewport=DESKTOP, bypass_csp=True)
-    f_page = await f_context.new_page()
-    await f_page.goto(f"{live}/console/")
-    await f_page.get_by_role("tab", name="工厂 API Key").click()
-    await f_page.get_by_label("API Key").fill(secret)
-    await f_page.get_by_role("button", name="登录").click()
+    # The factory works the batch.
+    await f_page.reload()
     batch = f_page.get_by_test_id("batch").first
     await expect(batch.get_by_test_id("batch-status")).to_have_attribute("data-status", "CREATED")
     await batch.get_by_role("button", name="接单").click()

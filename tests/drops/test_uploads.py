@@ -120,6 +120,13 @@ async def test_an_image_is_uploaded_checked_published_and_shown(
         {"kind": "IMAGE", "url": ready["url"], "caption": "front"},
         {"kind": "IMAGE", "url": "https://cdn.example/back.jpg", "caption": "back"},
     ]
+    # The list sent back as it was read (the upload by its published URL, which the embedded
+    # store serves over plain http here) is taken as the same upload.
+    resent = [{k: m[k] for k in ("kind", "url", "caption")} for m in out["drop"]["tryOnMedia"]]
+    again_set = (await client.query(SET_MEDIA, {"d": drop, "m": resent}, token=kt))["setTryOnMedia"]
+    assert (
+        again_set["errors"] == [] and again_set["drop"]["tryOnMedia"] == out["drop"]["tryOnMedia"]
+    )
     await client.query(PUBLISH_DROP, {"d": drop}, token=kt)
     page = await client.query(
         "query($d: ID!) { node(id: $d) { ... on Drop { tryOnMedia { url } } } }",

@@ -539,6 +539,7 @@ function DropDetail({ id }) {
           <div><h3>${t('drops.perColor')}</h3><${Bars} label=${t('drops.perColor')} rows=${p.perColor.map((g) => ({ label: g.value, value: g.quantity }))} /></div>
         </div>`
       : null}
+    <${DraftExtras} id=${id} draft=${drop.status === 'DRAFT'} />
     <${DropAnalytics} id=${id} />
     ${production
       ? html`<h2>${t('drops.settlement')}</h2>
@@ -561,6 +562,99 @@ function DropDetail({ id }) {
         <ul class="cards">${production.batches.map((b) => html`<${BatchCard} batch=${b} readOnly=${true} />`)}</ul>`
       : null}
   </section>`;
+}
+
+// Try-on photos and videos (uploaded straight to the store, checked by the server) and the
+// factory sample, while the drop is a draft; shown afterwards.
+function DraftExtras({ id, draft }) {
+  const [extras, setExtras] = useState(null);
+  const [errors, setErrors] = useState([]);
+  const [caption, setCaption] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [factoryId, setFactoryId] = useState('');
+  const [note, setNote] = useState('');
+  const fileInput = useRef(null);
+  const load = async () => {
+    const out = await gql('ConsoleDraftExtras', { id });
+    if (out.data && out.data.node) setExtras(out.data.node);
+  };
+  useEffect(() => {
+    load();
+  }, [id]);
+  if (!extras) return null;
+  const media = extras.tryOnMedia;
+  const saveMedia = async (list) => {
+    const out = await mutate('ConsoleSetMedia', { id, media: list }, 'setTryOnMedia');
+    setErrors(out.errors);
+    if (out.ok) load();
+    return out.ok;
+  };
+  const upload = async (e) => {
+    e.preventDefault();
+    const file = fileInput.current && fileInput.current.files[0];
+    if (!file) return;
+    setBusy(true);
+    try {
+      // The kind is the client's guess; the server reads the type from the bytes.
+      const kind = file.type.startsWith('video/') ? 'VIDEO' : 'IMAGE';
+      const made = await mutate('ConsoleCreateUpload', { input: { dropId: id, kind, sizeBytes: file.size } }, 'createMediaUpload');
+      if (!made.ok) return setErrors(made.errors.map((x) => ({ ...x, field: 'file' })));
+      const u = made.payload.upload;
+      const headers = Object.fromEntries(u.uploadHeaders.map((hd) => [hd.name, hd.value]));
+      const put = await fetch(u.uploadUrl, { method: u.uploadMethod, body: file, headers });
+      if (!put.ok) return setErrors([{ field: 'file', code: `HTTP_${put.status}`, message: `HTTP ${put.status}` }]);
+      const done = await mutate('ConsoleCompleteUpload', { id: u.id }, 'completeMediaUpload');
+      if (!done.ok) return setErrors(done.errors.map((x) => ({ ...x, field: 'file' })));
+      const list = [...media.map((m) => ({ kind: m.kind, url: m.url, caption: m.caption })), { kind, uploadId: u.id, caption }];
+      if (await saveMedia(list)) {
+        setCaption('');
+        fileInput.current.value = '';
+      }
+    } finally {
+      setBusy(false);
+    }
+    return null;
+  };
+  const sample = extras.sample;
+  return html`<div>
+    <h2>${t('media.title')}</h2>
+    ${media.length
+      ? html`<ul class="media">${media.map((m, i) => html`<li>
+          ${m.kind === 'IMAGE' ? html`<img src=${m.url} alt=${m.caption || t('media.photo')} />` : html`<a href=${m.url}>${t('media.video')}</a>`}
+          <span>${m.caption}</span>
+          ${draft ? html`<button class="link" onClick=${() => saveMedia(media.filter((_, j) => j !== i).map((x) => ({ kind: x.kind, url: x.url, caption: x.caption })))}>${t('media.remove')}</button>` : null}
+        </li>`)}</ul>`
+      : html`<${Empty} text=${t('media.empty')} />`}
+    <${FormErrors} errors=${unclaimed(errors, ['file', 'caption'])} />
+    ${draft ? html`<form class="inline" onSubmit=${upload}>
+      <${Field} label=${t('media.file')} name="file" errors=${errors}>
+        ${(fid, describedBy) => html`<input id=${fid} type="file" accept="image/jpeg,image/png,image/webp,video/mp4,video/quicktime,video/webm" ref=${fileInput} aria-describedby=${describedBy} />`}
+      </${Field}>
+      <${TextField} label=${t('media.caption')} name="caption" value=${caption} onInput=${setCaption} errors=${errors} />
+      <button type="submit" disabled=${busy}>${t('media.upload')}</button>
+    </form>` : null}
+    <h2>${t('sample.title')}</h2>
+    ${sample
+      ? html`<p><${Status} code=${sample.status} testid="sample-status" />
+          ${sample.trackingNumber ? html` · ${sample.carrier} ${sample.trackingNumber}` : null}
+          ${sample.status === 'SAMPLE_SHIPPED' ? html` <button onClick=${async () => {
+            const out = await mutate('ConsoleConfirmSample', { id: sample.id }, 'confirmSampleReceived');
+            setErrors(out.errors);
+            load();
+          }}>${t('sample.confirm')}</button>` : null}</p>`
+      : draft
+        ? html`<form class="inline" onSubmit=${async (e) => {
+            e.preventDefault();
+            const out = await mutate('ConsoleRequestSample', { id, factoryId: factoryId.trim(), note }, 'requestSample');
+            setErrors(out.errors);
+            if (out.ok) load();
+          }}>
+            <${TextField} label=${t('sample.factoryId')} name="factoryId" value=${factoryId} onInput=${setFactoryId} errors=${errors} />
+            <${TextField} label=${t('sample.note')} name="note" value=${note} onInput=${setNote} errors=${errors} />
+            <button type="submit">${t('sample.request')}</button>
+          </form>`
+        : html`<${Empty} text=${t('sample.none')} />`}
+  </div>`;
 }
 
 function DropAnalytics({ id }) {
@@ -678,10 +772,48 @@ function BatchCard({ batch, onChange, readOnly }) {
   </li>`;
 }
 
+function SampleCard({ sample, onChange }) {
+  const [carrier, setCarrier] = useState('');
+  const [tracking, setTracking] = useState('');
+  const [errors, setErrors] = useState([]);
+  const run = async (doc, field, vars) => {
+    const out = await mutate(doc, { id: sample.id, ...vars }, field);
+    setErrors(out.errors);
+    if (out.ok) onChange();
+  };
+  return html`<li class="card" data-testid="sample">
+    <h3>${sample.drop.title}</h3>
+    <p><${Status} code=${sample.status} testid="factory-sample-status" /> · ${when(sample.requestedAt)}</p>
+    <p>${sample.note}</p>
+    <${FormErrors} errors=${unclaimed(errors, ['carrier', 'trackingNumber'])} />
+    ${sample.status === 'REQUESTED' ? html`<button onClick=${() => run('ConsoleAcceptSample', 'acceptSample', {})}>${t('batches.accept')}</button>` : null}
+    ${sample.status === 'SAMPLING' ? html`<form class="inline" onSubmit=${(e) => {
+      e.preventDefault();
+      run('ConsoleShipSample', 'shipSample', { carrier, trackingNumber: tracking });
+    }}>
+      <${TextField} label=${t('batches.carrier')} name="carrier" value=${carrier} onInput=${setCarrier} errors=${errors} />
+      <${TextField} label=${t('batches.tracking')} name="trackingNumber" value=${tracking} onInput=${setTracking} errors=${errors} />
+      <button type="submit">${t('batches.ship')}</button>
+    </form>` : null}
+    ${sample.trackingNumber ? html`<p>${sample.carrier} ${sample.trackingNumber}</p>` : null}
+  </li>`;
+}
+
+function Samples() {
+  const [reload, setReload] = useState(0);
+  return html`<section>
+    <h2>${t('sample.requests')}</h2>
+    <${Paged} document="ConsoleSampleRequests" field="sampleRequests" variables=${{}} reloadKey=${reload}
+      empty=${html`<${Empty} text=${t('sample.noneRequested')} />`}
+      render=${(x) => html`<${SampleCard} sample=${x} onChange=${() => setReload(reload + 1)} />`} />
+  </section>`;
+}
+
 function Batches() {
   const [status, setStatus] = useState('');
   const [reload, setReload] = useState(0);
   return html`<section>
+    <${Samples} />
     <h1>${t('nav.batches')}</h1>
     <${Field} label=${t('batches.filter')} name="status">
       ${(fid) => html`<select id=${fid} value=${status} onChange=${(e) => setStatus(e.target.value)}>
