@@ -48,16 +48,7 @@ def node_pks(node_ids: Iterable[str]) -> list[int | None]:
 async def resolve_node(info: Info[Any, Any], gid: relay.GlobalID) -> relay.Node | None:
     """``node(id:)``: the object, or null when the id names no Node type (``Query:1``,
     ``Nope:1``), no object, or one the caller may not see."""
-    try:
-        node_type = gid.resolve_type(info)
-    except GlobalIDValueError:
-        return None
-    if node_type is relay.Node:  # the interface itself names no object
-        return None
-    found = node_type.resolve_node(gid.node_id, info=info, required=False)
-    if inspect.isawaitable(found):
-        found = await found
-    return None if found is None else strawberry_cast(node_type, found)
+    return (await resolve_many(info, [gid]))[0]
 
 
 MAX_NODES = 100

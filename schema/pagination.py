@@ -95,19 +95,11 @@ def build_connection(
     rows: Sequence[R],
     limit: int,
     kind: str,
-    key: Callable[[R], str | int],
+    key: Callable[[R], int],
     to_node: Callable[[R], T],
 ) -> Connection[T]:
     """``rows`` was fetched with ``limit + 1`` to learn whether another page exists."""
-    page = rows[:limit]
-    edges = [Edge(cursor=encode_cursor(kind, key(r)), node=to_node(r)) for r in page]
-    return Connection(
-        edges=edges,
-        page_info=PageInfo(
-            has_next_page=len(rows) > limit,
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
-    )
+    return page_connection(rows, KeyPage(limit=limit + 1), kind, key, to_node)
 
 
 def key_page(

@@ -46,12 +46,17 @@ async def set_try_on_media(
     by_url = await ready_uploads_by_url(
         session, drop_id, {m.url for m in media if m.url is not None and m.upload_id is None}
     )
+    uploads.update({u.id: u for u in by_url.values()})
+    media = [
+        MediaInput(m.kind, None, m.caption, by_url[m.url].id) if m.url in by_url else m
+        for m in media
+    ]
     rows = [
         DropMedia(
             drop_id=drop_id,
             position=i,
             kind=m.kind,
-            url=_url_of(m, i, uploads, by_url),
+            url=_url_of(m, i, uploads),
             caption=v.text(m.caption, f"media[{i}].caption", max_len=200),
         )
         for i, m in enumerate(media)
@@ -62,16 +67,11 @@ async def set_try_on_media(
     return drop
 
 
-def _url_of(
-    m: MediaInput, i: int, uploads: dict[int, MediaUpload], by_url: dict[str, MediaUpload]
-) -> str:
+def _url_of(m: MediaInput, i: int, uploads: dict[int, MediaUpload]) -> str:
     if (m.url is None) == (m.upload_id is None):
         raise ValidationFailed(
             "Give each photo or video either an https URL or an upload id.", field=f"media[{i}]"
         )
-    if m.url is not None and m.url in by_url:
-        uploads = {by_url[m.url].id: by_url[m.url]}
-        m = MediaInput(m.kind, None, m.caption, by_url[m.url].id)
     if m.upload_id is None:
         url = v.https_url(m.url, f"media[{i}].url")
         if not url:

@@ -23,9 +23,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from joserfc import jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import OctKey
+from domain.signing import SignedClaims
 
 INCOMING = "incoming/"
 PUBLISHED = "media/"
@@ -178,7 +176,7 @@ class LocalMediaStore:
 
     def __init__(self, root: Path, secret: str, base_url: str | None) -> None:
         self.root = root
-        self.key = OctKey.import_key(secret.encode())
+        self.tokens = SignedClaims(secret, "media uploads")
         self.base = (base_url or "").rstrip("/")
 
     def path_of(self, key: str) -> Path:
@@ -186,25 +184,15 @@ class LocalMediaStore:
         return self.root / key
 
     def upload_target(self, key: str, max_bytes: int, expires: timedelta) -> UploadTarget:
-        import time
-
-        claims = {"k": key, "m": max_bytes, "exp": int(time.time() + expires.total_seconds())}
-        token = jwt.encode({"alg": "HS256"}, claims, self.key)
+        token = self.tokens.sign({"k": key, "m": max_bytes}, expires.total_seconds())
         return UploadTarget(url=f"{self.base}{self.UPLOAD_PATH}{token}", method="PUT", headers={})
 
     def upload_claims(self, token: str) -> tuple[str, int]:
         """The key and byte limit a token grants, or UploadRejected."""
-        import time
-
-        try:
-            claims = jwt.decode(token, self.key, algorithms=["HS256"]).claims
-        except (JoseError, ValueError) as exc:
-            raise UploadRejected(403, "This upload link is not valid.") from exc
-        key, limit, exp = claims.get("k"), claims.get("m"), claims.get("exp")
-        if not (isinstance(key, str) and key.startswith(INCOMING)):
-            raise UploadRejected(403, "This upload link is not valid.")
-        if not isinstance(limit, int) or not isinstance(exp, int) or exp < time.time():
-            raise UploadRejected(403, "This upload link has expired; ask for a new one.")
+        claims = self.tokens.read(token) or {}
+        key, limit = claims.get("k"), claims.get("m")
+        if not (isinstance(key, str) and key.startswith(INCOMING) and isinstance(limit, int)):
+            raise UploadRejected(403, "This upload link is not valid or has expired.")
         return key, limit
 
     async def receive(self, key: str, limit: int, chunks: AsyncIterator[bytes]) -> int:

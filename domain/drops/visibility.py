@@ -42,15 +42,6 @@ async def visible_drops(
     }
 
 
-async def visible_variant(
-    session: AsyncSession, actor: Actor, variant_id: int
-) -> DropVariant | None:
-    variant = await repo.get_variant(session, variant_id)
-    if variant is None or not await visible_drops(session, actor, [variant.drop_id]):
-        return None
-    return variant
-
-
 async def visible_variants(
     session: AsyncSession, actor: Actor, variant_ids: Sequence[int]
 ) -> dict[int, DropVariant]:

@@ -42,15 +42,31 @@ class SkuProgress:
     shipped: int
 
 
-async def production_view(
-    session: AsyncSession, actor: Actor, drop_id: int
-) -> tuple[list[Batch], list[SkuProgress]]:
+@dataclass(frozen=True)
+class ProductionView:
+    """A drop's production as its KOC (or an operator) sees it; obtained through
+    ``production_view``, which checked who asks."""
+
+    drop: Drop
+    batches: list[Batch]
+    skus: list[SkuProgress]
+
+    @property
+    def units_confirmed(self) -> int:
+        return sum(s.ordered for s in self.skus)
+
+    @property
+    def units_planned(self) -> int:
+        return sum(s.planned for s in self.skus)
+
+
+async def production_view(session: AsyncSession, actor: Actor, drop_id: int) -> ProductionView:
     """A drop's batches and, per SKU, what is confirmed, planned and shipped (KOC and operator)."""
-    await _managed_drop(session, actor, drop_id)
+    drop = await _managed_drop(session, actor, drop_id)
     batches = await repo.batches_of_drop(session, drop_id)
     variants = await drop_repo.variants(session, drop_id)
     sums = await repo.per_variant(session, drop_id)
-    return batches, [
+    skus = [
         SkuProgress(
             v,
             sums["ordered"].get(v.id, 0),
@@ -59,6 +75,7 @@ async def production_view(
         )
         for v in variants
     ]
+    return ProductionView(drop, batches, skus)
 
 
 @dataclass(frozen=True)
@@ -73,18 +90,17 @@ class SettlementProgress:
     """Where a closed drop is between its close and its factories: what a console shows while
     the worker settles, refunds and plans."""
 
-    drop: Drop
+    view: ProductionView
     by_status: list[StatusCount]
     refunds_pending: int  # cancelled orders still holding money the walker has to return
 
 
-async def settlement_progress(
-    session: AsyncSession, actor: Actor, drop_id: int
-) -> SettlementProgress:
-    drop = await _managed_drop(session, actor, drop_id)
-    counts, pending = await repo.settlement_counts(session, drop_id)
+async def settlement_of(session: AsyncSession, view: ProductionView) -> SettlementProgress:
+    """The settlement of a drop whose production view the caller already obtained (the
+    authorization is not checked twice)."""
+    counts, pending = await repo.settlement_counts(session, view.drop.id)
     return SettlementProgress(
-        drop=drop,
+        view=view,
         by_status=[StatusCount(OrderStatus(s), n, u) for s, n, u in counts],
         refunds_pending=pending,
     )

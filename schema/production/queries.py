@@ -17,9 +17,6 @@ from schema.production.types import (
     Batch,
     BatchStatus,
     DropProduction,
-    OrderStatusCount,
-    SettlementProgress,
-    SkuProduction,
     decode_feed_cursor,
     feed_cursor,
 )
@@ -64,27 +61,9 @@ class ProductionQuery:
     ) -> DropProduction:
         ctx = info.context
         did = decode_id(drop_id, "Drop", "dropId")
-        actor = ctx.authenticated_actor()
         async with ctx.read_session() as session:
-            batches, skus = await drop_production.production_view(session, actor, did)
-            settled = await drop_production.settlement_progress(session, actor, did)
-        return DropProduction(
-            batches=[Batch.from_model(b) for b in batches],
-            skus=[SkuProduction.from_domain(s) for s in skus],
-            settlement=SettlementProgress(
-                drop_status=settled.drop.status,
-                closed_at=settled.drop.closed_at,
-                settled_at=settled.drop.settled_at,
-                orders_by_status=[
-                    OrderStatusCount(status=c.status, orders=c.orders, units=c.units)
-                    for c in settled.by_status
-                ],
-                refunds_pending=settled.refunds_pending,
-                units_confirmed=sum(s.ordered for s in skus),
-                units_planned=sum(s.planned for s in skus),
-                batches_planned=len(batches),
-            ),
-        )
+            view = await drop_production.production_view(session, ctx.authenticated_actor(), did)
+        return DropProduction.from_domain(view)
 
     @strawberry.field(
         description="Factories: your sample requests, by last change (poll with updatedSince "

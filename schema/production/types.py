@@ -12,7 +12,7 @@ from strawberry.types import Info
 
 from domain.drops.models import DropStatus, OrderStatus
 from domain.errors import ValidationFailed
-from domain.production import factory_api, models
+from domain.production import drop_production, factory_api, models
 from domain.production.drop_production import SkuProgress
 from schema.context import Context
 from schema.drops.types import Drop, DropVariant
@@ -170,12 +170,43 @@ class SettlementProgress:
     units_planned: int = strawberry.field(description="Units in batches so far.")
     batches_planned: int
 
+    @classmethod
+    def from_domain(cls, p: drop_production.SettlementProgress) -> SettlementProgress:
+        drop = p.view.drop
+        return cls(
+            drop_status=drop.status,
+            closed_at=drop.closed_at,
+            settled_at=drop.settled_at,
+            orders_by_status=[
+                OrderStatusCount(status=c.status, orders=c.orders, units=c.units)
+                for c in p.by_status
+            ],
+            refunds_pending=p.refunds_pending,
+            units_confirmed=p.view.units_confirmed,
+            units_planned=p.view.units_planned,
+            batches_planned=len(p.view.batches),
+        )
+
 
 @strawberry.type
 class DropProduction:
     batches: list[Batch]
     skus: list[SkuProduction]
-    settlement: SettlementProgress
+    view: strawberry.Private[drop_production.ProductionView]
+
+    @classmethod
+    def from_domain(cls, view: drop_production.ProductionView) -> DropProduction:
+        return cls(
+            batches=[Batch.from_model(b) for b in view.batches],
+            skus=[SkuProduction.from_domain(s) for s in view.skus],
+            view=view,
+        )
+
+    @strawberry.field(description="The drop's way from its close to its batches (read when asked).")
+    async def settlement(self, info: Info[Context, Any]) -> SettlementProgress:
+        async with info.context.read_session() as session:
+            progress = await drop_production.settlement_of(session, self.view)
+        return SettlementProgress.from_domain(progress)
 
 
 @strawberry.type
