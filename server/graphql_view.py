@@ -4,10 +4,10 @@ HTTP-level problems as GraphQL-shaped JSON instead of plain text."""
 from __future__ import annotations
 
 import json
-import re
 from datetime import timedelta
 from typing import Any, cast
 
+import orjson
 from cross_web import HTTPException
 from graphql import GraphQLError, GraphQLSyntaxError
 from starlette.requests import Request
@@ -75,28 +75,6 @@ def negotiate(accept: str | None) -> tuple[str, bool]:
     if json_q > 0:
         return JSON, False
     return JSON, True
-
-
-# A lone surrogate can only come from a JSON escape (UTF-8 bytes cannot encode one); a surrogate
-# pair decodes to one character and is fine.
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-_SURROGATE_ESCAPE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]")
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _has_lone_surrogate(value: object) -> bool:
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if _LONE_SURROGATE.search(item):
-                return True
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
 
 
 def _nesting(value: object) -> int:
@@ -307,12 +285,12 @@ class C2MGraphQL(GraphQL[Context, None]):
                     raise
         if context.retry_after_seconds is not None:  # RATE_LIMITED: 429 with Retry-After
             return Response(
-                self.encode_json(result),
+                orjson.dumps(result),
                 status_code=429,
                 media_type="application/json",
                 headers={"Retry-After": str(context.retry_after_seconds)},
             )
-        return Response(self.encode_json(result), media_type="application/json")
+        return Response(orjson.dumps(result), media_type="application/json")
 
     async def process_result(
         self, request: Request, result: ExecutionResult
@@ -395,17 +373,16 @@ class C2MGraphQL(GraphQL[Context, None]):
         return result
 
     def encode_json(self, data: object) -> str:
-        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        # Text, not bytes: strawberry sends a str as a WebSocket text frame (what graphql-ws
+        # clients read) and bytes as a binary one. The fast lane sends orjson's bytes as they are.
+        return orjson.dumps(data).decode()
 
     def decode_json(self, data: str | bytes) -> object:
-        """JSON from a request body or a WebSocket message. Nesting deep enough to exhaust the
-        decoder's recursion, or bytes that are not UTF-8, are invalid JSON like any other."""
-        try:
-            value = json.loads(data)
-        except RecursionError:
-            raise json.JSONDecodeError("nested too deeply", "", 0) from None
-        except UnicodeDecodeError:
-            raise json.JSONDecodeError("not UTF-8", "", 0) from None
+        """JSON from a request body or a WebSocket message, by orjson: bytes that are not UTF-8,
+        a lone surrogate (``"\\ud800"``), NaN or Infinity, or nesting past orjson's 1,024 levels
+        are invalid JSON (``orjson.JSONDecodeError`` is a ``json.JSONDecodeError``), and a value
+        nested deeper than ``MAX_JSON_NESTING`` is refused here."""
+        value = orjson.loads(data)
         # A value nests no deeper than the brackets its text opens: most bodies open a handful,
         # and only those opening more than the limit are walked.
         opened = (
@@ -415,13 +392,6 @@ class C2MGraphQL(GraphQL[Context, None]):
         )
         if opened > MAX_JSON_NESTING and _nesting(value) > MAX_JSON_NESTING:
             raise json.JSONDecodeError(f"nested deeper than {MAX_JSON_NESTING}", "", 0)
-        escaped = (
-            _SURROGATE_ESCAPE_BYTES.search(data)
-            if isinstance(data, bytes)
-            else _SURROGATE_ESCAPE.search(data)
-        )
-        if escaped and _has_lone_surrogate(value):
-            raise json.JSONDecodeError("a string holds a lone surrogate (\\ud800-\\udfff)", "", 0)
         return value
 
     def parse_json(self, data: str | bytes) -> Any:
