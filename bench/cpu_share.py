@@ -38,6 +38,9 @@ def main(seconds: float) -> None:
             try:
                 share = p.cpu_percent(None)
                 cmd = " ".join(p.info["cmdline"] or []) or p.info["name"] or ""
+                if "multiprocessing" in cmd:  # `c2m api --workers N`: a spawned child
+                    parent = p.parent()
+                    cmd = " ".join(parent.cmdline()) if parent is not None else cmd
             except psutil.Error:
                 procs.pop(pid, None)
                 continue

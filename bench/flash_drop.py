@@ -3,6 +3,7 @@ with the API at two processes, while 32 connections keep reading the drop page.
 
     python -m bench.flash_drop [--members 100000] [--cap 10000] [--workers 2]
                                [--concurrency 256] [--readers 32]
+                               [--page progress|status|typename] [--read-processes N]
 
 Tokens are issued before the clock starts. Reported: when the last unit sold and when the last
 member was answered, pre-order p50/p99, drop-page read p50/p99 during the storm, and the checks:
@@ -42,6 +43,11 @@ PAGE = (
     " progress { totalQuantity buyers remaining moqPercent currentPrice { amountFen }"
     " secondsLeft } } } }"
 )
+PAGES = {
+    "progress": PAGE,
+    "status": "query DropPage($id: ID!) { node(id: $id) { ... on Drop { id title status } } }",
+    "typename": "query DropPage { progress: __typename }",
+}
 ADDRESS = {"name": "Li", "phone": "13800000000", "region": "Hangzhou", "detail": "Road 1"}
 
 
@@ -117,6 +123,13 @@ async def verify(
         await engine.dispose()
 
 
+def page_ok(status: int, body: bytes) -> bool:
+    """A page read answered: each ``PAGES`` document's data names ``progress`` or ``status``."""
+    return (
+        status == 200 and b'"errors"' not in body and (b'"progress"' in body or b'"status"' in body)
+    )
+
+
 async def flash(args: argparse.Namespace, db_url: str, redis_url: str) -> dict[str, object]:
     users, drop_id, variants = await seed(db_url, args.members, args.cap)
     issuer = TokenIssuer(SECRET, 4 * 3600)
@@ -141,22 +154,27 @@ async def flash(args: argparse.Namespace, db_url: str, redis_url: str) -> dict[s
             )
         )
     reader_token = issuer.issue(users[0]).token
+    read_port = common.free_port() if args.read_processes else port
     page = loadgen.build_request(
         "127.0.0.1",
-        port,
+        read_port,
         "/graphql",
-        {"query": PAGE, "variables": {"id": gid("Drop", drop_id)}},
+        {"query": PAGES[args.page], "variables": {"id": gid("Drop", drop_id)}},
         {"Authorization": f"Bearer {reader_token}"},
     )
     api = common.start_api(db_url, redis_url, port, args.workers)
+    readers = (
+        common.start_api(db_url, redis_url, read_port, args.read_processes)
+        if args.read_processes
+        else None
+    )
     try:
-        warm = await loadgen.run("127.0.0.1", port, [page] * 200, 8, lambda s, b: s == 200)
+        warm = await loadgen.run("127.0.0.1", read_port, [page] * 200, 8, lambda s, b: s == 200)
         assert warm.failed == 0, "the drop page does not answer"
         stop = asyncio.Event()
         reading = asyncio.create_task(
-            loadgen.run("127.0.0.1", port, [page] * 300_000, args.readers,
-                        lambda s, b: s == 200 and b'"progress"' in b, stop=stop)
-        )  # fmt: skip
+            loadgen.run("127.0.0.1", read_port, [page] * 300_000, args.readers, page_ok, stop=stop)
+        )
         buying = await loadgen.run(
             "127.0.0.1",
             port,
@@ -169,6 +187,8 @@ async def flash(args: argparse.Namespace, db_url: str, redis_url: str) -> dict[s
         reads = await reading
     finally:
         common.stop(api)
+        if readers is not None:
+            common.stop(readers)
     order_ids: list[int] = []
     codes: dict[str, int] = {}
     sold_out_at, unanswered = 0.0, 0
@@ -198,6 +218,7 @@ async def flash(args: argparse.Namespace, db_url: str, redis_url: str) -> dict[s
         "preorder_p50_ms": round(buying.percentile(50) * 1000, 1),
         "preorder_p99_ms": round(buying.percentile(99) * 1000, 1),
         "page_reads": reads.ok + reads.failed,
+        "page_reads_failed": reads.failed,
         "page_read_p50_ms": round(reads.percentile(50) * 1000, 1),
         "page_read_p99_ms": round(reads.percentile(99) * 1000, 1),
         **check,
@@ -213,6 +234,20 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=256)
     parser.add_argument("--readers", type=int, default=32)
+    parser.add_argument(
+        "--read-processes",
+        type=int,
+        default=0,
+        help="serve the drop page from this many API processes of their own (what a router"
+        " sending GET queries to a read pool gives), beside the --workers that take the writes",
+    )
+    parser.add_argument(
+        "--page",
+        choices=sorted(PAGES),
+        default="progress",
+        help="what the readers ask: the drop page (default), the drop without its progress"
+        " (one PostgreSQL wait), or a read that waits on nothing",
+    )
     args = parser.parse_args()
     common.run(flash, args)
 

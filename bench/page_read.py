@@ -3,6 +3,7 @@ read alone: one connection (the latency of one read), then N connections (what o
 serves when only reads arrive).
 
     python -m bench.page_read [--requests 3000] [--concurrency 1 32] [--profile DIR]
+                              [--page progress|status|typename]
 
 Seeds one open drop and its member with bench.flash_drop's seed; one API process.
 """
@@ -14,7 +15,7 @@ from typing import Any
 
 from bench import common, loadgen
 from bench.common import SECRET, gid
-from bench.flash_drop import PAGE, seed
+from bench.flash_drop import PAGES, page_ok, seed
 from domain.identity.tokens import TokenIssuer
 
 
@@ -26,13 +27,13 @@ async def run_all(args: argparse.Namespace, db_url: str, redis_url: str) -> dict
         "127.0.0.1",
         port,
         "/graphql",
-        {"query": PAGE, "variables": {"id": gid("Drop", drop_id)}},
+        {"query": PAGES[args.page], "variables": {"id": gid("Drop", drop_id)}},
         {"Authorization": f"Bearer {token}"},
     )
     api = common.start_api(db_url, redis_url, port, args.workers)
     out: dict[str, Any] = {}
     try:
-        ok = lambda s, b: s == 200 and b'"progress"' in b  # noqa: E731
+        ok = page_ok
         await loadgen.run("127.0.0.1", port, [page] * 200, 4, ok)  # warm up
         spies = common.profile(args, {"graphql": api})
         for n in args.concurrency:
@@ -56,6 +57,7 @@ def main() -> None:
     )
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 32])
+    parser.add_argument("--page", choices=sorted(PAGES), default="progress")
     common.storm_options(parser, profile_seconds=10)
     common.run(run_all, parser.parse_args())
 
