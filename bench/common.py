@@ -78,6 +78,22 @@ def start_api(db_url: str, redis_url: str, port: int, workers: int = 1) -> subpr
     return api
 
 
+def cpu_seconds(proc: subprocess.Popen[bytes]) -> float:
+    """CPU time (user + system) used so far by ``proc`` and the processes it spawned (the
+    ``--workers`` of `c2m api`): what a run cost the API, whatever else shared the cores."""
+    import psutil  # noqa: PLC0415 - a bench-only dependency
+
+    root = psutil.Process(proc.pid)
+    total = 0.0
+    for p in [root, *root.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+        except psutil.Error:
+            continue
+        total += t.user + t.system
+    return total
+
+
 def stop(proc: subprocess.Popen[bytes]) -> None:
     proc.terminate()
     try:

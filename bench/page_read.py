@@ -5,7 +5,8 @@ serves when only reads arrive).
     python -m bench.page_read [--requests 3000] [--concurrency 1 32] [--profile DIR]
                               [--page progress|status|typename]
 
-Seeds one open drop and its member with bench.flash_drop's seed; one API process.
+Seeds one open drop and its member with bench.flash_drop's seed; one API process. Besides the
+rates and latencies, the API's own CPU time per read (steadier than a rate on a shared VM).
 """
 
 from __future__ import annotations
@@ -37,8 +38,11 @@ async def run_all(args: argparse.Namespace, db_url: str, redis_url: str) -> dict
         await loadgen.run("127.0.0.1", port, [page] * 200, 4, ok)  # warm up
         spies = common.profile(args, {"graphql": api})
         for n in args.concurrency:
+            cpu = common.cpu_seconds(api)
             r = await loadgen.run("127.0.0.1", port, [page] * args.requests, n, ok)
+            cpu = common.cpu_seconds(api) - cpu
             out[f"connections_{n}"] = {
+                "api_cpu_ms_per_read": round(1000 * cpu / (r.ok + r.failed), 2),
                 "reads_per_s": round(r.rate),
                 "p50_ms": round(r.percentile(50) * 1000, 1),
                 "p99_ms": round(r.percentile(99) * 1000, 1),

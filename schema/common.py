@@ -3,8 +3,13 @@ from __future__ import annotations
 from typing import Any, NewType
 
 import strawberry
+from graphql import (
+    FieldNode,
+    FragmentSpreadNode,
+    InlineFragmentNode,
+    SelectionSetNode,
+)
 from strawberry.types import Info
-from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
 MAX_SAFE_INTEGER = 2**53 - 1  # exact in JavaScript, where the mini-programs read it
 
@@ -42,15 +47,26 @@ class Money:
 
 def selects(info: Info[Any, Any], name: str) -> bool:
     """Whether the field being resolved selects ``name`` directly (through fragments too):
-    lets a resolver read ahead what its object's fields will need."""
+    lets a resolver read ahead what its object's fields will need. Walks the document's own
+    nodes (``info.selected_fields`` would first convert the whole selection, arguments and
+    directives included, on every call)."""
+    raw = info._raw_info
+    fragments = raw.fragments
+    seen: set[str] = set()
 
-    def walk(selections: list[Selection]) -> bool:
-        for s in selections:
-            if isinstance(s, SelectedField):
-                if s.name == name:
+    def walk(selection_set: SelectionSetNode | None) -> bool:
+        for s in selection_set.selections if selection_set is not None else ():
+            if isinstance(s, FieldNode):
+                if s.name.value == name:
                     return True
-            elif isinstance(s, InlineFragment | FragmentSpread) and walk(s.selections):
-                return True
+            elif isinstance(s, InlineFragmentNode):
+                if walk(s.selection_set):
+                    return True
+            elif isinstance(s, FragmentSpreadNode) and s.name.value not in seen:
+                seen.add(s.name.value)
+                fragment = fragments.get(s.name.value)
+                if fragment is not None and walk(fragment.selection_set):
+                    return True
         return False
 
-    return any(walk(f.selections) for f in info.selected_fields)
+    return any(walk(node.selection_set) for node in raw.field_nodes)

@@ -259,6 +259,10 @@ class C2MGraphQL(GraphQL[Context, None]):
             extensions is None or isinstance(extensions, dict)
         ):
             return None
+        if query is not None and self.fast.plan(query) is None:
+            # A document the lane does not serve (every query, a drop page among them): the
+            # executor's, before any of the lane's own work (the token, the persisted lookup).
+            return None
         context = await self.get_context(request, response=None)
         try:
             resolved = await self.persisted.resolve(query, extensions, client=client_of(context))

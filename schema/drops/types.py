@@ -109,27 +109,44 @@ class DropProgress:
     current_price: Money = strawberry.field(description="The tier price at today's quantity.")
     next_tier: PriceTier | None
     seconds_left: int
-    per_variant: list[VariantDemand]
-    per_size: list[GroupDemand]
-    per_color: list[GroupDemand]
+    # The counters behind the demand lists, which are built only when a client asks for them
+    # (a polled drop page does not: building 2 objects per variant cost ~8 % of its CPU).
+    source: strawberry.Private[drop_progress.DropProgress]
 
-    @classmethod
-    def from_domain(cls, p: drop_progress.DropProgress) -> DropProgress:
-        d = p.drop
-        by_size: dict[str, int] = {}
-        by_color: dict[str, int] = {}
-        demand = []
+    @strawberry.field
+    def per_variant(self) -> list[VariantDemand]:
+        p = self.source
+        out = []
         for var in p.variants:
             q = p.per_variant.get(var.id, 0)
-            by_size[var.size] = by_size.get(var.size, 0) + q
-            by_color[var.color] = by_color.get(var.color, 0) + q
-            demand.append(
+            out.append(
                 VariantDemand(
                     variant=DropVariant.from_model(var),
                     quantity=q,
                     remaining=None if var.cap is None else max(0, var.cap - q),
                 )
             )
+        return out
+
+    @strawberry.field
+    def per_size(self) -> list[GroupDemand]:
+        return self._grouped("size")
+
+    @strawberry.field
+    def per_color(self) -> list[GroupDemand]:
+        return self._grouped("color")
+
+    def _grouped(self, attribute: str) -> list[GroupDemand]:
+        p = self.source
+        totals: dict[str, int] = {}
+        for var in p.variants:
+            key = getattr(var, attribute)
+            totals[key] = totals.get(key, 0) + p.per_variant.get(var.id, 0)
+        return [GroupDemand(value=k, quantity=q) for k, q in totals.items()]
+
+    @classmethod
+    def from_domain(cls, p: drop_progress.DropProgress) -> DropProgress:
+        d = p.drop
         nt = p.next_tier
         return cls(
             total_quantity=p.reserved,
@@ -144,9 +161,7 @@ class DropProgress:
             if nt
             else None,
             seconds_left=max(0, int((d.closes_at - utcnow()).total_seconds())),
-            per_variant=demand,
-            per_size=[GroupDemand(value=k, quantity=q) for k, q in by_size.items()],
-            per_color=[GroupDemand(value=k, quantity=q) for k, q in by_color.items()],
+            source=p,
         )
 
 

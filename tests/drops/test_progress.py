@@ -90,6 +90,20 @@ async def test_drop_page_is_one_read_and_keeps_every_rule(
     p = (await page(drop["id"], member))["progress"]
     assert (p["totalQuantity"], p["buyers"], p["remaining"]) == (3, 2, 17)
     assert {v["variant"]["id"]: v["quantity"] for v in p["perVariant"]}[variant] == 3
+    # The same page written as the mini-program writes it, with named fragments: the demand
+    # lists are summed on request, in the variants' order.
+    spread = await client.query(
+        "query($d: ID!) { node(id: $d) { ...Page } }"
+        " fragment Page on Drop { progress { ...Totals perColor { value quantity } } }"
+        " fragment Totals on DropProgress { totalQuantity perSize { value quantity } }",
+        {"d": drop["id"]},
+        token=member,
+    )
+    assert spread["node"]["progress"] == {
+        "totalQuantity": 3,
+        "perSize": [{"value": "S", "quantity": 0}, {"value": "M", "quantity": 3}],
+        "perColor": [{"value": "black", "quantity": 3}, {"value": "white", "quantity": 0}],
+    }
     assert await page(drop["id"], outsider) is None
     anonymous = await client.query(PROGRESS, {"d": drop["id"]})
     assert anonymous["node"] is None
