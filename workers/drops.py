@@ -1,9 +1,10 @@
 """Drop jobs: open and close on time, keep counters equal to PostgreSQL, expire unpaid orders,
-close group-buy teams at their deadline, cancel the orders of a cancelled drop."""
+close group-buy teams at their deadline, cancel the orders of a cancelled drop, sweep uploads
+never completed."""
 
 from __future__ import annotations
 
-from domain.drops import counters, lifecycle, orders, teams
+from domain.drops import counters, lifecycle, orders, teams, uploads
 from infra.services import Services
 from workers.common import each_due
 from workers.registry import SERVICES, job, on_worker_start
@@ -75,3 +76,17 @@ async def reconcile_selling(services: Services = SERVICES) -> int:
 @on_worker_start
 async def reconcile_on_start(services: Services) -> int:
     return await reconcile_selling(services)
+
+
+@job("upload.expire_abandoned", every_seconds=3600)
+async def expire_abandoned_uploads(services: Services = SERVICES) -> int:
+    """Delete the bytes of uploads never completed, a day after their link expired (each upload
+    in its own transaction, locked and checked: a completion racing the sweep wins or loses
+    whole)."""
+    return await each_due(
+        services,
+        uploads.due_to_expire,
+        lambda session, upload_id: uploads.expire_abandoned(
+            session, services.media_store, upload_id
+        ),
+    )

@@ -379,6 +379,7 @@ class DropMedia(Base):
 class UploadStatus(enum.Enum):
     PENDING = "PENDING"  # a URL was handed out; the bytes may or may not have arrived
     READY = "READY"  # checked (type by magic bytes, size) and published
+    EXPIRED = "EXPIRED"  # never completed; what arrived was deleted a day after the link expired
 
 
 class MediaUpload(Base):
@@ -388,8 +389,9 @@ class MediaUpload(Base):
     __tablename__ = "media_uploads"
     __table_args__ = (
         CheckConstraint("kind IN ('IMAGE', 'VIDEO')", name="kind"),
-        CheckConstraint("status IN ('PENDING', 'READY')", name="status"),
+        CheckConstraint("status IN ('PENDING', 'READY', 'EXPIRED')", name="status"),
         Index("ix_media_uploads_drop", "drop_id", "id"),
+        Index("ix_media_uploads_pending", "expires_at", postgresql_where="status = 'PENDING'"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

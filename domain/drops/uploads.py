@@ -40,6 +40,10 @@ ALLOWED_TYPES: dict[MediaKind, dict[str, str]] = {
     MediaKind.VIDEO: {"video/mp4": "mp4", "video/quicktime": "mov", "video/webm": "webm"},
 }
 UPLOAD_URL_TTL = timedelta(minutes=15)
+# An upload never completed is swept this long after its link expired: what arrived is deleted
+# from the store and the upload becomes EXPIRED (a late completion is told the link expired).
+ABANDONED_AFTER = timedelta(hours=24)
+SWEEP_BATCH = 500
 MAX_UPLOADS_PER_DROP = 200  # every upload ever asked for, READY or not
 
 
@@ -131,6 +135,14 @@ async def _owned_upload(session: AsyncSession, actor: Actor, upload_id: int) -> 
     return locked
 
 
+def _link_expired() -> InvalidTransition:
+    return InvalidTransition(
+        "The upload link expired before the file arrived; upload it again.",
+        field="uploadId",
+        code=ErrorCode.UPLOAD_INCOMPLETE,
+    )
+
+
 async def complete_upload(
     session: AsyncSession, actor: Actor, store: MediaStore, upload_id: int
 ) -> MediaUpload:
@@ -140,6 +152,8 @@ async def complete_upload(
         raise NotFound("No such upload.", field="uploadId") from exc
     if upload.status is UploadStatus.READY:
         return upload  # a retry
+    if upload.status is UploadStatus.EXPIRED:
+        raise _link_expired()
     key = incoming_key(upload.token)
     try:
         found = await store.size_and_head(key)
@@ -147,11 +161,7 @@ async def complete_upload(
         raise Unavailable("The media store is briefly unavailable; retry.") from exc
     if found is None:
         if upload.expires_at < utcnow():
-            raise InvalidTransition(
-                "The upload link expired before the file arrived; upload it again.",
-                field="uploadId",
-                code=ErrorCode.UPLOAD_INCOMPLETE,
-            )
+            raise _link_expired()
         raise Conflict(
             "The file has not arrived yet: PUT it to the upload URL, then complete.",
             field="uploadId",
@@ -229,3 +239,34 @@ async def ready_uploads_by_url(
         )
     )
     return {u.url: u for u in rows if u.url is not None}
+
+
+async def due_to_expire(session: AsyncSession) -> list[int]:
+    """PENDING uploads whose link expired more than ``ABANDONED_AFTER`` ago, oldest first."""
+    rows = await session.execute(
+        select(MediaUpload.id)
+        .where(
+            MediaUpload.status == UploadStatus.PENDING,
+            MediaUpload.expires_at < utcnow() - ABANDONED_AFTER,
+        )
+        .order_by(MediaUpload.expires_at)
+        .limit(SWEEP_BATCH)
+    )
+    return list(rows.scalars())
+
+
+async def expire_abandoned(session: AsyncSession, store: MediaStore, upload_id: int) -> bool:
+    """Delete what arrived for an abandoned upload and mark it EXPIRED; False when it was
+    completed or swept meanwhile (the row is locked and its state checked again), or when the
+    store is away (the next sweep tries again: the upload stays PENDING until its bytes are
+    gone, so nothing unpublished is ever left without a row pointing at it)."""
+    upload = await session.get(MediaUpload, upload_id, with_for_update=True)
+    if upload is None or upload.status is not UploadStatus.PENDING:
+        return False
+    try:
+        await store.delete(incoming_key(upload.token))
+    except StoreUnavailable:
+        return False
+    upload.status = UploadStatus.EXPIRED
+    await session.flush()
+    return True

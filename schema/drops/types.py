@@ -34,7 +34,8 @@ UploadStatus = models.UploadStatus
 strawberry.enum(
     models.UploadStatus,
     name="UploadStatus",
-    description="PENDING: waiting for the bytes and completion; READY: checked and published.",
+    description="PENDING: waiting for the bytes and completion; READY: checked and published; "
+    "EXPIRED: never completed, and what arrived was deleted a day after the link expired.",
 )
 PollVote = models.PollVote
 strawberry.enum(

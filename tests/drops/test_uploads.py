@@ -12,9 +12,20 @@ from typing import Any
 
 import pytest
 
+from domain.drops.uploads import incoming_key
 from infra.config import Settings
 from tests.conftest import GraphQLClient
-from tests.helpers import CREATE_DROP, PUBLISH_DROP, drop_input, make_community, make_koc, members
+from tests.helpers import (
+    CREATE_DROP,
+    PUBLISH_DROP,
+    drop_input,
+    make_community,
+    make_koc,
+    members,
+    pk,
+    sql,
+)
+from workers import drops as drop_jobs
 
 CREATE = """mutation($i: MediaUploadInput!) { createMediaUpload(input: $i) {
   upload { id kind status uploadUrl uploadMethod uploadHeaders { name value } maxBytes expiresAt
@@ -254,3 +265,52 @@ async def test_links_and_uploads_belong_to_their_drop_and_its_koc(
     assert late["createMediaUpload"]["errors"][0]["code"] == "DROP_NOT_EDITABLE"
     for path in ("/media/" + "0" * 32 + ".png", "/media/../secret_key", "/media/x.html"):
         assert (await client.http.get(path)).status_code == 404
+
+
+async def test_an_upload_never_completed_is_swept_a_day_after_its_link_expired(
+    client: GraphQLClient, operator_token: str, settings: Settings, services: Any
+) -> None:
+    """The worker deletes what arrived for an upload nobody completed, once its link expired a
+    day ago, and marks it EXPIRED; a completed upload, and one still in its day, are left."""
+    kt, _, drop = await _draft(client, operator_token)
+    abandoned = await _upload(client, kt, drop, "IMAGE", len(JPEG))
+    assert (await client.http.put(abandoned["uploadUrl"], content=JPEG)).status_code == 200
+    recent = await _upload(client, kt, drop, "IMAGE", len(JPEG))
+    await client.http.put(recent["uploadUrl"], content=JPEG)
+    kept = await _upload(client, kt, drop, "IMAGE", len(JPEG))
+    await client.http.put(kept["uploadUrl"], content=JPEG)
+    done = (await client.query(COMPLETE, {"u": kept["id"]}, token=kt))["completeMediaUpload"]
+    assert done["errors"] == []
+
+    assert await drop_jobs.expire_abandoned_uploads(services) == 0  # nothing is a day old yet
+    await _age(settings, [abandoned["id"], kept["id"]], "25 hours")
+    await _age(settings, [recent["id"]], "23 hours")
+    tokens = {
+        r["id"]: r["token"]
+        for r in await sql(settings.database_url, "SELECT id, token FROM media_uploads")
+    }
+    store = services.media_store
+    assert await store.size_and_head(incoming_key(tokens[pk(abandoned["id"])])) is not None
+
+    assert await drop_jobs.expire_abandoned_uploads(services) == 1
+    assert await drop_jobs.expire_abandoned_uploads(services) == 0  # a rerun changes nothing
+    assert await store.size_and_head(incoming_key(tokens[pk(abandoned["id"])])) is None
+    assert await store.size_and_head(incoming_key(tokens[pk(recent["id"])])) is not None
+    late = (await client.query(COMPLETE, {"u": abandoned["id"]}, token=kt))["completeMediaUpload"]
+    assert [e["code"] for e in late["errors"]] == ["UPLOAD_INCOMPLETE"]
+    assert "expired" in late["errors"][0]["message"]
+    statuses = await sql(settings.database_url, "SELECT id, status FROM media_uploads ORDER BY id")
+    assert [r["status"] for r in statuses] == ["EXPIRED", "PENDING", "READY"]
+    # The one still in its day completes as usual; the published file is untouched.
+    ok = (await client.query(COMPLETE, {"u": recent["id"]}, token=kt))["completeMediaUpload"]
+    assert ok["errors"] == [] and ok["upload"]["status"] == "READY"
+    assert (await client.http.get(done["upload"]["url"])).content == JPEG
+
+
+async def _age(settings: Settings, upload_ids: list[str], by: str) -> None:
+    """Move uploads' link expiry back by ``by`` (a PostgreSQL interval)."""
+    await sql(
+        settings.database_url,
+        f"UPDATE media_uploads SET expires_at = now() - interval '{by}' WHERE id = ANY($1)",
+        [pk(u) for u in upload_ids],
+    )
