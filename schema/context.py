@@ -69,6 +69,9 @@ class Context:
         client = self.request.client if self.request is not None else None
         return client.host if client else None
 
+    def user_agent(self) -> str | None:
+        return self.request.headers.get("user-agent") if self.request is not None else None
+
     def retry_after(self, seconds: int) -> None:
         """A RATE_LIMITED answer: HTTP 429 with Retry-After where the transport has a status
         (the fast lane reads ``retry_after_seconds`` when it builds its response)."""

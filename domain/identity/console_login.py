@@ -8,12 +8,17 @@ QR code taken after completion opens nothing. Members cannot approve (the consol
 who run communities, drops and the platform). The session is an ordinary one: it refreshes,
 expires and is revoked by ``logout`` like the mini-program's, and a KOC whose role is revoked
 loses every power at once (roles are read per request).
+
+Before approving, the mini-program shows who asks (``describe``): the address and browser that
+started the challenge and when. A QR code relayed by a phisher (a page that shows the console's
+code to a victim) then shows the phisher's address and browser, not the approver's own.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from redis.asyncio import Redis
@@ -24,13 +29,17 @@ from domain.errors import Conflict, ErrorCode, NotFound, PermissionDenied
 from domain.identity import repository as repo
 from domain.identity import roles
 from domain.identity.actor import Actor
+from domain.identity.models import User
 from domain.identity.sessions import Session, open_session
 from domain.identity.tokens import TokenIssuer
 from domain.throttle import LOGIN_PER_ADDRESS, Throttle
 
 TTL = timedelta(minutes=2)
 PENDING = "pending"
-KEY = "c2m:console-login:{digest}"
+# The challenge's state and who started it share a hash tag: one slot, one transaction.
+KEY = "c2m:console-login:{{{digest}}}"
+ORIGIN = ":from"
+MAX_USER_AGENT = 300
 
 # Approve only a pending challenge, keeping its expiry.
 _APPROVE = """
@@ -55,22 +64,82 @@ def _expired() -> NotFound:
     return NotFound("This sign-in code has expired or was used; show a new one.", field="challenge")
 
 
+@dataclass(frozen=True)
+class LoginRequest:
+    """Who started a pending challenge: what the approver is shown."""
+
+    requested_at: datetime
+    expires_at: datetime
+    address: str | None
+    user_agent: str | None
+
+
 async def start(
-    redis: Redis, throttle: Throttle | None = None, address: str | None = None
+    redis: Redis,
+    throttle: Throttle | None = None,
+    address: str | None = None,
+    user_agent: str | None = None,
 ) -> tuple[str, datetime]:
     """A new challenge for the console to show, and when it expires."""
     if throttle is not None and address:
         await throttle.check(LOGIN_PER_ADDRESS, address)
     challenge = "c2m-console:" + secrets.token_urlsafe(24)
-    await redis.set(_key(challenge), PENDING, ex=int(TTL.total_seconds()), nx=True)
-    return challenge, utcnow() + TTL
+    key, now, seconds = _key(challenge), utcnow(), int(TTL.total_seconds())
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.set(key, PENDING, ex=seconds, nx=True)
+        pipe.hset(
+            key + ORIGIN,
+            mapping={
+                "at": now.isoformat(),
+                "address": address or "",
+                "agent": (user_agent or "")[:MAX_USER_AGENT],
+            },
+        )
+        pipe.expire(key + ORIGIN, seconds)
+        await pipe.execute()
+    return challenge, now + TTL
+
+
+async def _console_user(session: AsyncSession, actor: Actor) -> User:
+    user = await roles.require_user(session, actor)
+    if not (user.is_koc or user.is_operator):
+        raise PermissionDenied("Only KOCs and operators sign in to the console.")
+    return user
+
+
+async def describe(
+    session: AsyncSession, redis: Redis, actor: Actor, challenge: str
+) -> LoginRequest:
+    """Who asks to sign in with ``challenge`` (pending only), for the approver to check first."""
+    await _console_user(session, actor)
+    if len(challenge) > 200:
+        raise _expired()
+    key = _key(challenge)
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.get(key)
+        pipe.hgetall(key + ORIGIN)
+        pipe.pttl(key)
+        state, origin, left = await pipe.execute()
+    if _text(state) != PENDING or not origin or left <= 0:
+        raise _expired()
+    fields = {_text(k): _text(v) or "" for k, v in origin.items()}
+    return LoginRequest(
+        requested_at=datetime.fromisoformat(fields["at"]),
+        expires_at=utcnow() + timedelta(milliseconds=left),
+        address=fields.get("address") or None,
+        user_agent=fields.get("agent") or None,
+    )
+
+
+def _text(value: object) -> str | None:
+    if isinstance(value, bytes):
+        return value.decode()
+    return None if value is None else str(value)
 
 
 async def approve(session: AsyncSession, redis: Redis, actor: Actor, challenge: str) -> None:
     """The mini-program's signed-in KOC or operator approves the console showing ``challenge``."""
-    user = await roles.require_user(session, actor)
-    if not (user.is_koc or user.is_operator):
-        raise PermissionDenied("Only KOCs and operators sign in to the console.")
+    user = await _console_user(session, actor)
     if len(challenge) > 200:
         raise _expired()
     approved = await redis.eval(_APPROVE, 1, _key(challenge), f"approved:{user.id}")
@@ -85,9 +154,7 @@ async def complete(
     until then."""
     if len(challenge) > 200:
         raise _expired()
-    value = await redis.eval(_TAKE, 1, _key(challenge))
-    if isinstance(value, bytes):
-        value = value.decode()
+    value = _text(await redis.eval(_TAKE, 1, _key(challenge)))
     if value is None:
         raise _expired()
     if value == PENDING:

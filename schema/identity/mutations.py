@@ -97,7 +97,7 @@ class IdentityMutation:
         s = ctx.services
         try:
             challenge, expires = await console_login.start(
-                s.redis, s.throttle, ctx.client_address()
+                s.redis, s.throttle, ctx.client_address(), ctx.user_agent()
             )
         except DomainError as error:
             return ConsoleLoginPayload(errors=[UserError.from_domain(error)])

@@ -5,9 +5,9 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from domain.identity import factories, roles
+from domain.identity import console_login, factories, roles
 from schema.context import Context
-from schema.identity.types import Factory, User
+from schema.identity.types import ConsoleLoginRequest, Factory, User
 from schema.pagination import Connection, build_connection, decode_int_cursor, page_size
 
 
@@ -34,6 +34,21 @@ class IdentityQuery:
         async with ctx.read_session() as session:
             factory = await factories.viewer_factory(session, actor)
         return Factory.from_model(factory) if factory else None
+
+    @strawberry.field(
+        description="Mini-program, before approveConsoleLogin: who asks to sign in to the console "
+        "with this challenge (the address and browser that started it, and when), to show the "
+        "approver. KOCs and operators; NOT_FOUND once it expired, was approved or used."
+    )
+    async def console_login_request(
+        self, info: Info[Context, Any], challenge: str
+    ) -> ConsoleLoginRequest:
+        ctx = info.context
+        async with ctx.read_session() as session:
+            found = await console_login.describe(
+                session, ctx.services.redis, ctx.authenticated_actor(), challenge
+            )
+        return ConsoleLoginRequest.from_domain(found)
 
     @strawberry.field(description="All factories (operators only), oldest first.")
     async def factories(

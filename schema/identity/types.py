@@ -9,7 +9,7 @@ import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
-from domain.identity import factories, models, roles, sessions
+from domain.identity import console_login, factories, models, roles, sessions
 from schema.context import Context
 from schema.errors import UserError
 from schema.ids import node_pks
@@ -175,3 +175,24 @@ class FactoryApiKeyPayload:
         description="The full key, shown only in the response that created it. Keep it safe.",
     )
     errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type(description="Who started a console sign-in, shown before it is approved.")
+class ConsoleLoginRequest:
+    requested_at: datetime
+    expires_at: datetime
+    ip_address: str | None = strawberry.field(
+        description="The address the console's browser asked from (as this server sees it)."
+    )
+    user_agent: str | None = strawberry.field(
+        description="The browser's User-Agent, as it sent it (at most 300 characters)."
+    )
+
+    @classmethod
+    def from_domain(cls, r: console_login.LoginRequest) -> ConsoleLoginRequest:
+        return cls(
+            requested_at=r.requested_at,
+            expires_at=r.expires_at,
+            ip_address=r.address,
+            user_agent=r.user_agent,
+        )

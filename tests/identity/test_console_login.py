@@ -81,3 +81,40 @@ async def test_two_tabs_racing_get_one_session(client: GraphQLClient, operator_t
         for t in tabs
         if t["completeConsoleLogin"]["session"] is None
     )
+
+
+async def test_the_approver_sees_who_asks_before_approving(
+    client: GraphQLClient, operator_token: str
+) -> None:
+    """The mini-program shows the address and browser that started the challenge, and when: a
+    relayed (phished) QR code shows the relaying browser, not the approver's own."""
+    koc = await make_koc(client, operator_token)
+    member = await client.login("console-shown-member")
+    agent = "Mozilla/5.0 (Windows NT 10.0) Chrome/131.0 " + "x" * 400
+    started = (await client.post({"query": START}, headers={"user-agent": agent})).json()
+    challenge = started["data"]["startConsoleLogin"]["challenge"]
+    shown_doc = """query($c: String!) { consoleLoginRequest(challenge: $c) {
+      requestedAt expiresAt ipAddress userAgent } }"""
+
+    seen = await client.query(shown_doc, {"c": challenge}, token=koc["accessToken"])
+    shown = seen["consoleLoginRequest"]
+    assert shown["userAgent"] == agent[:300]
+    assert shown["ipAddress"]  # the test client's address, as the server saw it
+    assert shown["requestedAt"] < shown["expiresAt"]
+    assert shown["requestedAt"] <= started["data"]["startConsoleLogin"]["expiresAt"]
+
+    async def refused(token: str | None, c: str = challenge) -> str:
+        body = (await client.post({"query": shown_doc, "variables": {"c": c}}, token=token)).json()
+        assert body["data"] is None
+        return str(body["errors"][0]["extensions"]["code"])
+
+    assert await refused(member["accessToken"]) == "FORBIDDEN"
+    assert await refused(None) == "UNAUTHENTICATED"
+    assert await refused(koc["accessToken"], "c2m-console:forged") == "NOT_FOUND"
+    assert await refused(koc["accessToken"], "y" * 300) == "NOT_FOUND"
+    # Looking does not approve; once approved, there is nothing left to show.
+    waiting = (await client.query(COMPLETE, {"c": challenge}))["completeConsoleLogin"]
+    assert waiting["errors"][0]["code"] == "CONSOLE_LOGIN_PENDING"
+    ok = await client.query(APPROVE, {"c": challenge}, token=koc["accessToken"])
+    assert ok["approveConsoleLogin"]["approved"] is True
+    assert await refused(koc["accessToken"]) == "NOT_FOUND"

@@ -243,6 +243,8 @@ async def scene(client: GraphQLClient, services: Any, operator_token: str) -> Sc
         spares["refresh" if i % 2 else "logout"].append(s["refreshToken"])
         started = await client.query("mutation { startConsoleLogin { challenge } }")
         spares["console" if i % 2 else "waiting"].append(started["startConsoleLogin"]["challenge"])
+    shown = await client.query("mutation { startConsoleLogin { challenge } }")
+    spares["shown"] = [shown["startConsoleLogin"]["challenge"]]
     shared = {
         "factory_id": factory_id,
         "factory_key_id": factory_key_id,

@@ -101,6 +101,13 @@ QUERIES = [
         seen=lambda d, w: w["factory_id"] in ids(d["factories"]),
     ),
     Case(
+        "consoleLoginRequest",  # pending and never approved: showing it changes nothing
+        "query($t: String!) { consoleLoginRequest(challenge: $t) { requestedAt } }",
+        lambda w: {"t": w["spares"]["shown"][0]},
+        {"koc", "other_koc", "operator"},
+        seen=lambda d, w: d["consoleLoginRequest"] is not None,
+    ),
+    Case(
         "myCommunities",
         "{ myCommunities(first: 100) { nodes { id } } }",
         lambda w: {},
