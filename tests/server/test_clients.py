@@ -18,6 +18,7 @@ from infra.config import Settings
 from schema.build import build_schema
 from server.persisted import build_manifest
 from tests.conftest import GraphQLClient
+from tests.helpers import make_koc
 
 CLIENTS = Path(__file__).resolve().parents[2] / "clients"
 MANIFEST = CLIENTS / "persisted-documents.json"
@@ -78,6 +79,50 @@ async def test_a_trusted_server_runs_the_manifest_by_id(trusted: GraphQLClient) 
 
 
 CONSOLE = Path(__file__).resolve().parents[2] / "server" / "console"
+
+
+async def test_a_console_sign_in_is_approved_from_the_manifest_in_trusted_mode(
+    trusted: GraphQLClient, client: GraphQLClient, operator_token: str
+) -> None:
+    """Nothing but persisted documents: the console starts and completes its sign-in with its
+    own documents; the mini-program shows who asks and approves with the clients' manifest."""
+    koc = await make_koc(client, operator_token, "typed-koc")
+    console = {
+        op["name"]: {"persistedQuery": {"version": 1, "sha256Hash": op["id"]}}
+        for op in json.loads((CONSOLE / "persisted-documents.json").read_text())["operations"]
+    }
+    started = await trusted.post(
+        {"operationName": "ConsoleStartLogin", "extensions": console["ConsoleStartLogin"]},
+        headers={"user-agent": "TypedConsole/1.0"},
+    )
+    challenge = started.json()["data"]["startConsoleLogin"]["challenge"]
+    shown = await trusted.post(
+        {
+            "operationName": "ConsoleLoginRequest",
+            "variables": {"challenge": challenge},
+            "extensions": _by_id("ConsoleLoginRequest"),
+        },
+        token=koc["accessToken"],
+    )
+    assert shown.json()["data"]["consoleLoginRequest"]["userAgent"] == "TypedConsole/1.0"
+    approved = await trusted.post(
+        {
+            "operationName": "ApproveConsoleLogin",
+            "variables": {"challenge": challenge},
+            "extensions": _by_id("ApproveConsoleLogin"),
+        },
+        token=koc["accessToken"],
+    )
+    assert approved.json()["data"]["approveConsoleLogin"] == {"approved": True, "errors": []}
+    done = await trusted.post(
+        {
+            "operationName": "ConsoleCompleteLogin",
+            "variables": {"challenge": challenge},
+            "extensions": console["ConsoleCompleteLogin"],
+        }
+    )
+    user = done.json()["data"]["completeConsoleLogin"]["session"]["user"]
+    assert user["id"] == koc["user"]["id"]
 
 
 def test_the_console_manifest_matches_its_documents() -> None:
