@@ -34,12 +34,11 @@ async def run_all(args: argparse.Namespace, db_url: str, redis_url: str) -> dict
     api = common.start_api(db_url, redis_url, port, args.workers)
     out: dict[str, Any] = {}
     try:
-        ok = page_ok
-        await loadgen.run("127.0.0.1", port, [page] * 200, 4, ok)  # warm up
+        await loadgen.run("127.0.0.1", port, [page] * 200, 4, page_ok)  # warm up
         spies = common.profile(args, {"graphql": api})
         for n in args.concurrency:
             cpu = common.cpu_seconds(api)
-            r = await loadgen.run("127.0.0.1", port, [page] * args.requests, n, ok)
+            r = await loadgen.run("127.0.0.1", port, [page] * args.requests, n, page_ok)
             cpu = common.cpu_seconds(api) - cpu
             out[f"connections_{n}"] = {
                 "api_cpu_ms_per_read": round(1000 * cpu / (r.ok + r.failed), 2),

@@ -56,6 +56,9 @@ return v
 
 
 def _key(challenge: str) -> str:
+    """The challenge's Redis key; a string longer than any challenge is one that never was."""
+    if len(challenge) > 200:
+        raise _expired()
     digest = hashlib.sha256(challenge.encode()).hexdigest()
     return KEY.format(digest=digest)
 
@@ -112,8 +115,6 @@ async def describe(
 ) -> LoginRequest:
     """Who asks to sign in with ``challenge`` (pending only), for the approver to check first."""
     await _console_user(session, actor)
-    if len(challenge) > 200:
-        raise _expired()
     key = _key(challenge)
     async with redis.pipeline(transaction=True) as pipe:
         pipe.get(key)
@@ -140,8 +141,6 @@ def _text(value: object) -> str | None:
 async def approve(session: AsyncSession, redis: Redis, actor: Actor, challenge: str) -> None:
     """The mini-program's signed-in KOC or operator approves the console showing ``challenge``."""
     user = await _console_user(session, actor)
-    if len(challenge) > 200:
-        raise _expired()
     approved = await redis.eval(_APPROVE, 1, _key(challenge), f"approved:{user.id}")
     if not approved:
         raise _expired()
@@ -152,8 +151,6 @@ async def complete(
 ) -> Session:
     """The console's session once its challenge is approved (only once); CONSOLE_LOGIN_PENDING
     until then."""
-    if len(challenge) > 200:
-        raise _expired()
     value = _text(await redis.eval(_TAKE, 1, _key(challenge)))
     if value is None:
         raise _expired()
