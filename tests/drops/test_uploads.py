@@ -314,3 +314,33 @@ async def _age(settings: Settings, upload_ids: list[str], by: str) -> None:
         f"UPDATE media_uploads SET expires_at = now() - interval '{by}' WHERE id = ANY($1)",
         [pk(u) for u in upload_ids],
     )
+
+
+async def test_a_completion_racing_the_sweep_wins_or_loses_whole(
+    client: GraphQLClient, operator_token: str, settings: Settings, services: Any
+) -> None:
+    """The KOC completes an old upload at the moment the sweep takes it: either it is published
+    (READY, the file served) or expired (the completion says so, the bytes are gone), never a
+    READY upload whose file was deleted."""
+    kt, _, drop = await _draft(client, operator_token)
+    uploads = []
+    for _ in range(4):
+        upload = await _upload(client, kt, drop, "IMAGE", len(JPEG))
+        await client.http.put(upload["uploadUrl"], content=JPEG)
+        uploads.append(upload)
+    await _age(settings, [u["id"] for u in uploads], "25 hours")
+    outcomes = await asyncio.gather(
+        drop_jobs.expire_abandoned_uploads(services),
+        *(client.query(COMPLETE, {"u": u["id"]}, token=kt) for u in uploads),
+    )
+    swept, answers = outcomes[0], [o["completeMediaUpload"] for o in outcomes[1:]]
+    published = [a["upload"] for a in answers if not a["errors"]]
+    assert all(a["errors"][0]["code"] == "UPLOAD_INCOMPLETE" for a in answers if a["errors"])
+    assert swept + len(published) == len(uploads)
+    for upload in published:
+        assert upload["status"] == "READY"
+        assert (await client.http.get(upload["url"])).content == JPEG
+    statuses = await sql(settings.database_url, "SELECT status FROM media_uploads")
+    assert sorted(r["status"] for r in statuses) == sorted(
+        ["READY"] * len(published) + ["EXPIRED"] * swept
+    )
