@@ -8,6 +8,7 @@ is photographed at phone and desktop width into docs/console/."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -328,6 +329,7 @@ async def test_the_console_end_to_end(
         {"d": drop_id},
         koc["accessToken"],
     )["node"]
+    placed_orders: list[tuple[str, str]] = []
     for i, m in enumerate(members):
         placed = api(
             "mutation($d: ID!, $l: [OrderLineInput!]!, $k: String!, $a: ShippingAddressInput!) "
@@ -348,8 +350,22 @@ async def test_the_console_end_to_end(
             m["accessToken"],
         )["payOrder"]
         assert paid["errors"] == [], paid
+        placed_orders.append((placed["order"]["id"], m["accessToken"]))
     await expect(page.get_by_test_id("units")).to_have_text("3", timeout=10_000)
     await expect(page.get_by_test_id("buyers")).to_have_text("3")
+    # The figures count paid buyers, and a payment lands when its (sandbox) notification does:
+    # the page is read once those have, or it would show the figures of a moment before.
+    deadline = time.monotonic() + 15
+    while True:
+        statuses = [
+            api("query($o: ID!) { node(id: $o) { ... on Order { status } } }", {"o": o}, t)["node"][
+                "status"
+            ]
+            for o, t in placed_orders
+        ]
+        if "PENDING_PAYMENT" not in statuses or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.2)
     # The figures: all three buyers had voted for this style.
     await page.reload()
     voted = page.get_by_role("table", name="买家的投票")
